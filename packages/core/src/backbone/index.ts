@@ -1,0 +1,3 @@
+export * from './backbone.js';
+export * from './partition.js';
+export * from './splits.js';

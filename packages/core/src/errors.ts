@@ -1,0 +1,28 @@
+/**
+ * Every error the library throws on bad input is an `MlaanError` subclass whose message names the
+ * problem and the fix, so callers can `instanceof`-check without parsing strings.
+ */
+export class MlaanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A backend was asked for by name but its package is not installed or failed to load. */
+export class BackendNotAvailableError extends MlaanError {}
+
+/** A (network, K) pair has no split table entry, or a cut point does not exist. */
+export class UnknownSplitError extends MlaanError {}
+
+/** A tensor or option has the wrong shape, rank or value. */
+export class ShapeError extends MlaanError {}
+
+/** A configuration option is out of range, unknown or inconsistent. */
+export class ConfigError extends MlaanError {}
+
+/** A checkpoint is missing, corrupt, or does not match the model it is loaded into. */
+export class CheckpointError extends MlaanError {}
+
+/** A safetensors file is malformed or its tensors do not match the target variables. */
+export class SafetensorsError extends MlaanError {}

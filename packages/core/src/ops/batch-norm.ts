@@ -1,0 +1,104 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Batch normalisation in training mode over every axis but the last (NHWC or NC), returned with
+ * what both its gradient and the running-statistics update need. One pass computes the moments,
+ * and the backward uses the closed form instead of differentiating through `moments`, which
+ * roughly halves the tensors a training step allocates for batch norm.
+ */
+export interface BatchNormTrainingResult {
+  output: tf.Tensor;
+  /** Per-channel batch mean. */
+  mean: tf.Tensor1D;
+  /** Per-channel biased batch variance (what normalises the batch). */
+  variance: tf.Tensor1D;
+  /** (x - mean) / sqrt(variance + eps), kept for the backward pass. */
+  normalized: tf.Tensor;
+  /** 1 / sqrt(variance + eps). */
+  inverseStd: tf.Tensor1D;
+}
+
+export function reductionAxes(rank: number): number[] {
+  return Array.from({ length: rank - 1 }, (_, i) => i);
+}
+
+export function batchNormTrainingForward(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+): BatchNormTrainingResult {
+  return tf.tidy(() => {
+    const axes = reductionAxes(x.rank);
+    const { mean, variance } = tf.moments(x, axes);
+    const inverseStd = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
+    const normalized = tf.mul(tf.sub(x, mean), inverseStd);
+    const output = tf.add(tf.mul(normalized, gamma), beta);
+    return { output, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D, normalized, inverseStd };
+  });
+}
+
+export interface BatchNormGradients {
+  input?: tf.Tensor;
+  gamma: tf.Tensor1D;
+  beta: tf.Tensor1D;
+}
+
+/**
+ * dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
+ * dgamma = sum(dy * xhat), dbeta = sum(dy).
+ */
+export function batchNormTrainingBackward(
+  outputGradient: tf.Tensor,
+  normalized: tf.Tensor,
+  inverseStd: tf.Tensor1D,
+  gamma: tf.Tensor1D,
+  wantInput: boolean,
+): BatchNormGradients {
+  return tf.tidy(() => {
+    const axes = reductionAxes(outputGradient.rank);
+    const count = outputGradient.size / outputGradient.shape[outputGradient.rank - 1]!;
+    const betaGradient = tf.sum(outputGradient, axes) as tf.Tensor1D;
+    const gammaGradient = tf.sum(tf.mul(outputGradient, normalized), axes) as tf.Tensor1D;
+    if (!wantInput) return { gamma: gammaGradient, beta: betaGradient };
+    const centered = tf.sub(
+      outputGradient,
+      tf.div(tf.add(betaGradient, tf.mul(normalized, gammaGradient)), count),
+    );
+    const input = tf.mul(centered, tf.mul(gamma, inverseStd));
+    return { input, gamma: gammaGradient, beta: betaGradient };
+  });
+}
+
+/**
+ * Training-mode batch norm as one autograd op (tf.customGrad), for heads and other code that runs
+ * under tfjs autograd. `onStatistics` receives the batch mean and biased variance (kept; the
+ * callee owns them) so running statistics can be updated without a second pass.
+ */
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+  onStatistics?: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void,
+): tf.Tensor {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, scale, shift, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const result = batchNormTrainingForward(input, scale, shift, epsilon);
+    save([result.normalized, result.inverseStd, scale]);
+    if (onStatistics) onStatistics(tf.keep(result.mean), tf.keep(result.variance));
+    else {
+      result.mean.dispose();
+      result.variance.dispose();
+    }
+    return {
+      value: result.output,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [normalized, inverseStd, savedGamma] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+        const grads = batchNormTrainingBackward(dy, normalized, inverseStd, savedGamma, true);
+        return [grads.input!, grads.gamma, grads.beta];
+      },
+    };
+  });
+  return op(x, gamma, beta);
+}

@@ -1,0 +1,120 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { ForwardContext, NamedVariable } from '../layers/layer.js';
+import type { Backbone } from '../backbone/backbone.js';
+import type { LocalModule } from '../backbone/partition.js';
+import type { SeededRandom } from '../random.js';
+
+/** One mini-batch. Images are NHWC and normalised; labels are int32 class indices. */
+export interface Batch {
+  inputs: tf.Tensor4D;
+  labels: tf.Tensor1D;
+  /** Per-channel normalisation of `inputs`, so heads that need the raw image (InfoPro) can undo it. */
+  normalization?: { mean: readonly number[]; std: readonly number[] };
+}
+
+/**
+ * Which branch a head serves. `independent`: the module's own local loss (DGL, InfoPro).
+ * `cascade`: a loss back-propagated through a window of modules ending at this one (MLM).
+ */
+export type HeadRole = 'independent' | 'cascade';
+
+/**
+ * A head turns a module's output into a scalar loss. It runs under tfjs autograd: the trainer
+ * takes gradients of `loss` with respect to the features and to `namedParameters()`.
+ */
+export interface Head {
+  readonly name: string;
+  /** Trainable variables, full names (e.g. `infopro.2.decoder.conv1.weight`), stable order. */
+  namedParameters(): NamedVariable[];
+  /** Non-trainable state owned by the head (running statistics, EMA twins), checkpointed. */
+  namedBuffers?(): NamedVariable[];
+  loss(features: tf.Tensor, batch: Batch, context: ForwardContext): tf.Scalar;
+  dispose?(): void;
+}
+
+export interface HeadRequest {
+  moduleIndex: number;
+  role: HeadRole;
+  module: LocalModule;
+  /** True for the last module, whose loss is the backbone's own classifier cross-entropy. */
+  isLast: boolean;
+  /** Every role this module's loss terms ask for, so a wrapper can decide which branch to serve. */
+  roles: ReadonlySet<HeadRole>;
+}
+
+/**
+ * A loss term: run modules `span[0]..span[1]` from the detached output of module `span[0]-1`
+ * (the batch input when span[0] is 0), feed the result to the head of (`span[1]`, `role`), and
+ * scale by `weight`. Its gradient reaches exactly those modules and that head.
+ */
+export interface LossTerm {
+  name: string;
+  span: readonly [start: number, end: number];
+  role: HeadRole;
+  weight: number;
+}
+
+export interface SetupContext {
+  backbone: Backbone;
+  modules: readonly LocalModule[];
+  classes: number;
+  /** Names of every plugin in the order they run. */
+  plugins: readonly string[];
+  random: SeededRandom;
+}
+
+export interface StepContext {
+  step: number;
+  epoch: number;
+  backbone: Backbone;
+  modules: readonly LocalModule[];
+  heads: ReadonlyMap<string, Head>;
+}
+
+/**
+ * A local-learning plugin, in the spirit of unplugin/Vite: a plain object made by a factory.
+ * The trainer owns the step (gradient scopes, accumulation, weight decay, the optimizer);
+ * plugins only describe heads, losses and state. How several plugins combine, per hook:
+ *
+ * | hook              | when                                   | combination                              |
+ * |-------------------|----------------------------------------|------------------------------------------|
+ * | `setup`           | once, before anything else             | sequential, plugin order                 |
+ * | `terms`           | once, after setup                      | waterfall from the default (one          |
+ * |                   |                                        | independent term per module)             |
+ * | `createHead`      | once per (module, role) a term needs   | first plugin returning a head wins       |
+ * | `wrapHead`        | right after `createHead`               | waterfall, plugin order                  |
+ * | `namedParameters` | optimizer and checkpoint assembly      | collect (concatenated, plugin order)     |
+ * | `namedBuffers`    | checkpoint assembly                    | collect                                  |
+ * | `afterBackward`   | every step, after all local gradients, | sequential, plugin order                 |
+ * |                   | before weight decay and the step       |                                          |
+ * | `dispose`         | trainer dispose                        | sequential, reverse order                |
+ *
+ * Plugin order: `enforce: 'pre'` plugins, then plugins without `enforce`, then `'post'`, each group
+ * in the order given. Hosts (DGL, InfoPro) create heads; MLM rewrites terms; LAM wraps heads.
+ */
+export interface LocalLearningPlugin {
+  name: string;
+  enforce?: 'pre' | 'post';
+  setup?(context: SetupContext): void;
+  terms?(terms: LossTerm[], context: SetupContext): LossTerm[];
+  createHead?(request: HeadRequest, context: SetupContext): Head | undefined;
+  wrapHead?(head: Head, request: HeadRequest, context: SetupContext): Head;
+  namedParameters?(): NamedVariable[];
+  namedBuffers?(): NamedVariable[];
+  afterBackward?(context: StepContext): void;
+  dispose?(): void;
+}
+
+/** Sort plugins by `enforce` (pre, normal, post), stable within each group. */
+export function orderPlugins(plugins: readonly LocalLearningPlugin[]): LocalLearningPlugin[] {
+  const rank = (p: LocalLearningPlugin) => (p.enforce === 'pre' ? 0 : p.enforce === 'post' ? 2 : 1);
+  return plugins
+    .map((plugin, index) => ({ plugin, index }))
+    .sort((a, b) => rank(a.plugin) - rank(b.plugin) || a.index - b.index)
+    .map(({ plugin }) => plugin);
+}
+
+/** The key under which the trainer stores the head for (module, role). */
+export function headKey(moduleIndex: number, role: HeadRole): string {
+  return `${moduleIndex}:${role}`;
+}

@@ -1,0 +1,260 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { type Batch, ConfigError, MlaanError } from '@mlaan/core';
+import type { WorkerReply, WorkerRequest } from './augment-worker.js';
+import { DataError, DatasetFormatError, DatasetNotFoundError } from './errors.js';
+import { type BatchRequest, type SampleSource, type SampleSourceDescription, createSampleSource, epochOrder, prepareInputs } from './pipeline.js';
+import { type Transform, datasetSpecs, transformOutputSize } from './specs.js';
+import type { Dataset } from './types.js';
+
+export interface LoaderOptions {
+  batchSize: number;
+  /** Shuffle the examples every epoch (seeded). Default: true for the train split, false for test. */
+  shuffle?: boolean;
+  /**
+   * `true`: the dataset's training augmentation (METHOD §6); `false`: its evaluation transform
+   * (ImageNet: resize + centre crop; others: none); or a transform of your own.
+   * Default: true for the train split, false for test.
+   */
+  augment?: boolean | Transform;
+  /** Seeds shuffling and augmentation: the same seed gives the same batches. Default 0. */
+  seed?: number;
+  /** Drop the last batch when it is smaller than batchSize. Default false. */
+  dropLast?: boolean;
+  /**
+   * Worker threads that prepare batches while training runs on this thread. 0 prepares each batch
+   * on this thread when it is asked for. Default: 1 for in-memory datasets, up to 4 for ImageNet
+   * (never more than the cores minus one).
+   */
+  workers?: number;
+  /** Batches prepared ahead of the one being consumed, when workers > 0. Default: 2 per worker. */
+  prefetch?: number;
+}
+
+/** A batch as typed arrays, before it becomes tensors. */
+export interface PreparedBatch {
+  /** count × height × width × 3, normalised, NHWC. */
+  inputs: Float32Array;
+  labels: Int32Array;
+  count: number;
+  height: number;
+  width: number;
+}
+
+export interface Loader {
+  readonly dataset: Dataset;
+  readonly batchSize: number;
+  /** Batches per epoch. */
+  readonly size: number;
+  readonly transform: Transform;
+  readonly workers: number;
+  /** Batches of one epoch as tensors; the caller disposes `inputs` and `labels`. */
+  batches(epoch?: number): AsyncIterableIterator<Batch>;
+  /** The example indices of `epoch`, in batch order. */
+  order(epoch: number): Int32Array;
+  /** Prepares one batch on this thread (what a worker computes), without making tensors. */
+  prepare(epoch: number, batch: number): PreparedBatch;
+  /** Stops the worker threads. The loader starts them again if asked for more batches. */
+  close(): Promise<void>;
+}
+
+/**
+ * How to start the worker: the compiled file beside this module; when running from sources (tests,
+ * `tsx`), a bootstrap that registers tsx's loader in the worker thread and then imports the .ts file.
+ */
+function workerEntry(): { script: URL | string; eval: boolean } {
+  const compiled = new URL('./augment-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(compiled))) return { script: compiled, eval: false };
+  const source = new URL('./augment-worker.ts', import.meta.url);
+  if (!existsSync(fileURLToPath(source))) {
+    throw new MlaanError(`The augmentation worker is missing beside ${fileURLToPath(import.meta.url)}. Rebuild @mlaan/data, or create the loader with workers: 0.`);
+  }
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(source.href)}); });`;
+  return { script: bootstrap, eval: true };
+}
+
+const errorClasses: Record<string, new (message: string, details: { file: string; expected?: string; found?: string }) => DataError> = {
+  DatasetFormatError,
+  DatasetNotFoundError,
+};
+
+function rebuildError(error: Extract<WorkerReply, { error: unknown }>['error']): Error {
+  const Class = errorClasses[error.name];
+  if (Class && error.file !== undefined) return new Class(error.message, { file: error.file, expected: error.expected, found: error.found });
+  if (error.name === 'ConfigError') return new ConfigError(error.message);
+  return new MlaanError(`A loader worker failed: ${error.message}`);
+}
+
+interface Pending {
+  resolve(inputs: Float32Array): void;
+  reject(error: Error): void;
+}
+
+/** Worker threads, each answering its requests in order. Idle workers do not keep the process alive. */
+class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending: Map<number, Pending>[] = [];
+  private nextId = 0;
+
+  constructor(count: number, description: SampleSourceDescription) {
+    const entry = workerEntry();
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(entry.script, { workerData: description, eval: entry.eval });
+      const pending = new Map<number, Pending>();
+      worker.unref();
+      worker.on('message', (reply: WorkerReply) => {
+        const waiting = pending.get(reply.id);
+        if (!waiting) return;
+        pending.delete(reply.id);
+        if (pending.size === 0) worker.unref();
+        if ('error' in reply) waiting.reject(rebuildError(reply.error));
+        else waiting.resolve(reply.inputs);
+      });
+      const failAll = (error: Error) => {
+        for (const waiting of pending.values()) waiting.reject(error);
+        pending.clear();
+      };
+      worker.on('error', (error) => failAll(new MlaanError(`A loader worker stopped: ${error.message}. Create the loader with workers: 0 to prepare batches on this thread.`)));
+      worker.on('exit', (code) => failAll(new MlaanError(`A loader worker exited (code ${code}) with batches still pending.`)));
+      this.workers.push(worker);
+      this.pending.push(pending);
+    }
+  }
+
+  run(workerIndex: number, request: BatchRequest): Promise<Float32Array> {
+    const worker = this.workers[workerIndex]!;
+    const pending = this.pending[workerIndex]!;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (pending.size === 0) worker.ref();
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ ...request, id } satisfies WorkerRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+}
+
+function defaultWorkers(dataset: Dataset): number {
+  const spare = Math.max(availableParallelism() - 1, 0);
+  return Math.min(dataset.kind === 'files' ? 4 : 1, spare);
+}
+
+function checkTransform(transform: Transform, dataset: Dataset): void {
+  if (transform.kind === 'pad-crop-flip') {
+    if (!Number.isInteger(transform.padding) || transform.padding < 0) throw new ConfigError(`padding must be a non-negative integer, got ${transform.padding}.`);
+    if (transform.padMode === 'reflect' && dataset.kind === 'array' && transform.padding >= Math.min(dataset.height, dataset.width)) {
+      throw new ConfigError(`Reflect padding ${transform.padding} needs images larger than the padding; these are ${dataset.height}×${dataset.width}. Use a smaller padding.`);
+    }
+  }
+  if (dataset.kind === 'files' && (transform.kind === 'none' || transform.kind === 'pad-crop-flip')) {
+    throw new ConfigError(`'${transform.kind}' keeps each image's own size, but ${dataset.name} images vary in size. Use 'random-resized-crop' or 'resize-centre-crop'.`);
+  }
+}
+
+/**
+ * A loader over `dataset`: seeded shuffling, the dataset's augmentation and normalisation, and
+ * batches as tfjs tensors (`inputs` float32 [N,H,W,3], `labels` int32 [N]). With workers, the next
+ * batches are prepared in worker threads while the current one trains.
+ */
+export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
+  const { batchSize } = options;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batchSize must be a positive integer, got ${batchSize}.`);
+  const spec = datasetSpecs[dataset.name];
+  const training = dataset.split === 'train';
+  const augment = options.augment ?? training;
+  const transform: Transform = typeof augment === 'object' ? augment : augment ? spec.train : spec.eval;
+  checkTransform(transform, dataset);
+  const [height, width] = transformOutputSize(transform, dataset.height, dataset.width);
+  const shuffle = options.shuffle ?? training;
+  const seed = options.seed ?? 0;
+  const dropLast = options.dropLast ?? false;
+  const workers = options.workers ?? defaultWorkers(dataset);
+  if (!Number.isInteger(workers) || workers < 0) throw new ConfigError(`workers must be a non-negative integer, got ${workers}.`);
+  const prefetch = Math.max(options.prefetch ?? 2 * workers, 1);
+  const size = dropLast ? Math.floor(dataset.count / batchSize) : Math.ceil(dataset.count / batchSize);
+  if (size === 0) throw new ConfigError(`dropLast with batchSize ${batchSize} leaves no batch from ${dataset.count} examples. Use a smaller batchSize.`);
+
+  const description: SampleSourceDescription =
+    dataset.kind === 'array' ? { kind: 'array', images: dataset.images, height: dataset.height, width: dataset.width } : { kind: 'files', files: dataset.files };
+  let source: SampleSource | undefined;
+  let pool: WorkerPool | undefined;
+  let cachedOrder: { epoch: number; order: Int32Array } | undefined;
+
+  const order = (epoch: number): Int32Array => {
+    if (cachedOrder?.epoch !== epoch) cachedOrder = { epoch, order: epochOrder(dataset.count, seed, epoch, shuffle) };
+    return cachedOrder.order;
+  };
+
+  const request = (epoch: number, batch: number): BatchRequest => {
+    if (!Number.isInteger(batch) || batch < 0 || batch >= size) throw new ConfigError(`Batch ${batch} does not exist: an epoch has ${size} batches.`);
+    const indices = order(epoch).slice(batch * batchSize, Math.min((batch + 1) * batchSize, dataset.count));
+    return { indices, transform, normalization: dataset.normalization, height, width, seed, epoch, batch };
+  };
+
+  const labelsOf = (indices: Int32Array) => Int32Array.from(indices, (index) => dataset.labels[index]!);
+
+  const normalization = { mean: [...dataset.normalization.mean], std: [...dataset.normalization.std] };
+  const toBatch = (inputs: Float32Array, labels: Int32Array): Batch => ({
+    inputs: tf.tensor4d(inputs, [labels.length, height, width, 3], 'float32'),
+    labels: tf.tensor1d(labels, 'int32'),
+    normalization,
+  });
+
+  const prepare = (epoch: number, batch: number): PreparedBatch => {
+    const batchRequest = request(epoch, batch);
+    source ??= createSampleSource(description);
+    const inputs = prepareInputs(source, batchRequest);
+    return { inputs, labels: labelsOf(batchRequest.indices), count: batchRequest.indices.length, height, width };
+  };
+
+  async function* batches(epoch = 0): AsyncIterableIterator<Batch> {
+    if (workers === 0) {
+      for (let batch = 0; batch < size; batch++) {
+        const prepared = prepare(epoch, batch);
+        yield toBatch(prepared.inputs, prepared.labels);
+      }
+      return;
+    }
+    pool ??= new WorkerPool(workers, description);
+    const inFlight: { labels: Int32Array; inputs: Promise<Float32Array> }[] = [];
+    let next = 0;
+    try {
+      for (let batch = 0; batch < size; batch++) {
+        while (next < size && inFlight.length < prefetch) {
+          const batchRequest = request(epoch, next);
+          inFlight.push({ labels: labelsOf(batchRequest.indices), inputs: pool.run(next % workers, batchRequest) });
+          next++;
+        }
+        const { labels, inputs } = inFlight.shift()!;
+        yield toBatch(await inputs, labels);
+      }
+    } finally {
+      // A consumer that stops early leaves batches in flight: let them finish unobserved.
+      for (const abandoned of inFlight) abandoned.inputs.catch(() => undefined);
+    }
+  }
+
+  return {
+    dataset,
+    batchSize,
+    size,
+    transform,
+    workers,
+    batches,
+    order,
+    prepare,
+    async close() {
+      const closing = pool;
+      pool = undefined;
+      await closing?.close();
+    },
+  };
+}
