@@ -1,6 +1,6 @@
 // Element-wise and reduction primitives: broadcasting binary ops, unary (eltwise) ops and their
-// gradients, reductions over any set of axes, softmax over the last axis, inference batch norm
-// over the last axis, and the n-ary sum that gradient accumulation (AddN) uses.
+// gradients, reductions over any set of axes, softmax over the last axis, per-channel scale and
+// shift (batch norm with given statistics), and the n-ary sum that gradient accumulation uses.
 #include <omp.h>
 
 #include <cmath>
@@ -329,51 +329,49 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-struct BatchNormEntry : CachedEntry {
-  dnnl::batch_normalization_forward::primitive_desc descriptor;
-  dnnl::batch_normalization_forward primitive;
+struct ScaleShiftEntry : CachedEntry {
+  dnnl::binary::primitive_desc descriptor;
+  dnnl::binary primitive;
   memory::desc data, channel;
 };
 
-// batchNormInference(x, mean, variance, scale | null, offset | null, y, rows, channels, epsilon):
-// normalises with given statistics over the last axis of a [rows, channels] view.
-Napi::Value BatchNormInference(const Napi::CallbackInfo& info) {
-  int64_t rows = info[6].As<Napi::Number>().Int64Value();
-  int64_t channels = info[7].As<Napi::Number>().Int64Value();
-  float epsilon = info[8].As<Napi::Number>().FloatValue();
+// scaleShift(x, scale, shift, y, rows, channels): y = x * scale + shift per channel of a
+// [rows, channels] view, in one pass (a binary multiply with the add fused as a post-op). This is
+// batch norm with given statistics once scale and shift are folded on the caller's side; oneDNN
+// 2.6's own batch-norm primitive runs a reference kernel for this 2-D layout.
+Napi::Value ScaleShift(const Napi::CallbackInfo& info) {
+  int64_t rows = info[4].As<Napi::Number>().Int64Value();
+  int64_t channels = info[5].As<Napi::Number>().Int64Value();
   size_t size = static_cast<size_t>(rows * channels);
   float* x = floatArray(info[0], "x", size);
-  float* mean = floatArray(info[1], "mean", static_cast<size_t>(channels));
-  float* variance = floatArray(info[2], "variance", static_cast<size_t>(channels));
-  float* scale = optionalFloatArray(info[3], "scale", static_cast<size_t>(channels));
-  float* offset = optionalFloatArray(info[4], "offset", static_cast<size_t>(channels));
-  float* y = floatArray(info[5], "y", size);
+  float* scale = floatArray(info[1], "scale", static_cast<size_t>(channels));
+  float* shift = floatArray(info[2], "shift", static_cast<size_t>(channels));
+  float* y = floatArray(info[3], "y", size);
+  if (size == 0) return info.Env().Undefined();
   auto& ctx = context();
-  KeyBuilder key("bnorm_inference");
-  key.add(rows).add(channels).add(epsilon).add(scale != nullptr).add(offset != nullptr);
-  auto* entry = ctx.cache.find<BatchNormEntry>(key.str());
+  KeyBuilder key("scale_shift");
+  key.add(rows).add(channels);
+  auto* entry = ctx.cache.find<ScaleShiftEntry>(key.str());
   if (entry == nullptr) {
-    auto created = std::make_unique<BatchNormEntry>();
+    auto created = std::make_unique<ScaleShiftEntry>();
     created->data = dense({rows, channels});
-    created->channel = dense({channels});
-    auto flags = dnnl::normalization_flags::use_global_stats;
-    if (scale != nullptr) flags = flags | dnnl::normalization_flags::use_scale;
-    if (offset != nullptr) flags = flags | dnnl::normalization_flags::use_shift;
-    dnnl::batch_normalization_forward::desc desc(prop_kind::forward_inference, created->data, epsilon, flags);
-    created->descriptor = dnnl::batch_normalization_forward::primitive_desc(desc, ctx.attributes(), ctx.engine);
-    created->primitive = dnnl::batch_normalization_forward(created->descriptor);
+    created->channel = dense({1, channels});
+    auto attr = ctx.attributes();
+    dnnl::post_ops operations;
+    operations.append_binary(algorithm::binary_add, created->channel);
+    attr.set_post_ops(operations);
+    dnnl::binary::desc desc(algorithm::binary_mul, created->data, created->channel, created->data);
+    created->descriptor = dnnl::binary::primitive_desc(desc, attr, ctx.engine);
+    created->primitive = dnnl::binary(created->descriptor);
     entry = ctx.cache.insert(key.str(), std::move(created));
   }
-  std::unordered_map<int, memory> arguments{
-      {DNNL_ARG_SRC, memory(entry->data, ctx.engine, x)},
-      {DNNL_ARG_MEAN, memory(entry->channel, ctx.engine, mean)},
-      {DNNL_ARG_VARIANCE, memory(entry->channel, ctx.engine, variance)},
-      {DNNL_ARG_DST, memory(entry->data, ctx.engine, y)},
-      {DNNL_ARG_SCRATCHPAD, ctx.scratchpadMemory(entry->descriptor.scratchpad_desc())},
-  };
-  if (scale != nullptr) arguments.emplace(DNNL_ARG_SCALE, memory(entry->channel, ctx.engine, scale));
-  if (offset != nullptr) arguments.emplace(DNNL_ARG_SHIFT, memory(entry->channel, ctx.engine, offset));
-  entry->primitive.execute(ctx.stream, arguments);
+  entry->primitive.execute(ctx.stream, {
+                                           {DNNL_ARG_SRC_0, memory(entry->data, ctx.engine, x)},
+                                           {DNNL_ARG_SRC_1, memory(entry->channel, ctx.engine, scale)},
+                                           {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, memory(entry->channel, ctx.engine, shift)},
+                                           {DNNL_ARG_DST, memory(entry->data, ctx.engine, y)},
+                                           {DNNL_ARG_SCRATCHPAD, ctx.scratchpadMemory(entry->descriptor.scratchpad_desc())},
+                                       });
   ctx.stream.wait();
   return info.Env().Undefined();
 }
@@ -430,7 +428,7 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("reduce", Napi::Function::New(env, Reduce, "reduce"));
   exports.Set("sumRows", Napi::Function::New(env, SumRows, "sumRows"));
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
-  exports.Set("batchNormInference", Napi::Function::New(env, BatchNormInference, "batchNormInference"));
+  exports.Set("scaleShift", Napi::Function::New(env, ScaleShift, "scaleShift"));
   exports.Set("addN", Napi::Function::New(env, AddN, "addN"));
 }
 

@@ -46,8 +46,8 @@ export function formatMd5Sums(entries: Iterable<readonly [name: string, md5: str
 
 /**
  * Checks `files` (absolute paths) against every checksum known for them: the `MD5SUMS` file beside
- * them, when there is one, and the published md5 passed in `published`. A file with no known
- * checksum at all is an error rather than silently "verified".
+ * them, when there is one, and their published `md5`. A file with no known checksum at all is an
+ * error rather than silently "verified".
  */
 export async function verifyFiles(files: readonly { path: string; md5?: string }[]): Promise<void> {
   const sumsByFolder = new Map<string, Map<string, string> | undefined>();

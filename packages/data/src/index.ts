@@ -30,4 +30,5 @@ export { readStl10 } from './readers/stl10.js';
 export { listImageFolder, type ImageFolderListing } from './readers/imagenet.js';
 export { decodeJpegFile, type RgbImage } from './image/jpeg.js';
 export { balancedSubset } from './subset.js';
-export { epochOrder, prepareInputs, type BatchRequest } from './pipeline.js';
+export { prepareInputs, drawsPerExample, type BatchRequest } from './pipeline.js';
+export { epochOrder } from './loader.js';

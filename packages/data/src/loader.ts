@@ -4,10 +4,11 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Batch, ConfigError, MlaanError } from '@mlaan/core';
-import type { WorkerReply, WorkerRequest } from './augment-worker.js';
-import { DataError, DatasetFormatError, DatasetNotFoundError } from './errors.js';
-import { type BatchRequest, type SampleSource, type SampleSourceDescription, createSampleSource, epochOrder, prepareInputs } from './pipeline.js';
+import { type Batch, ConfigError, MlaanError, SeededRandom } from '@mlaan/core';
+import type { SerializedError, WorkerReply, WorkerRequest } from './augment-worker.js';
+import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
+import { ImageFileProblem } from './image/jpeg.js';
+import { type BatchRequest, type SampleSource, type SampleSourceDescription, createSampleSource, drawsPerExample, prepareInputs } from './pipeline.js';
 import { type Transform, datasetSpecs, transformOutputSize } from './specs.js';
 import type { Dataset } from './types.js';
 
@@ -78,16 +79,41 @@ function workerEntry(): { script: URL | string; eval: boolean } {
   return { script: bootstrap, eval: true };
 }
 
-const errorClasses: Record<string, new (message: string, details: { file: string; expected?: string; found?: string }) => DataError> = {
-  DatasetFormatError,
-  DatasetNotFoundError,
-};
+/** Turns a problem reported by the pipeline (on this thread or a worker) into the library's error class. */
+function toDataError(error: SerializedError): Error {
+  const { problem } = error;
+  if (problem) {
+    const Class = problem.kind === 'missing' ? DatasetNotFoundError : DatasetFormatError;
+    return new Class(error.message, { file: problem.file, expected: problem.expected, found: problem.found });
+  }
+  return new MlaanError(`Preparing a batch failed: ${error.message}`);
+}
 
-function rebuildError(error: Extract<WorkerReply, { error: unknown }>['error']): Error {
-  const Class = errorClasses[error.name];
-  if (Class && error.file !== undefined) return new Class(error.message, { file: error.file, expected: error.expected, found: error.found });
-  if (error.name === 'ConfigError') return new ConfigError(error.message);
-  return new MlaanError(`A loader worker failed: ${error.message}`);
+/** Mixes integers into one 32-bit seed (murmur3 rounds), so each (seed, epoch, batch) gets its own stream. */
+export function mixSeed(...parts: number[]): number {
+  let hash = 0x9747b28c;
+  for (const part of parts) {
+    let k = Math.imul(part >>> 0, 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    hash ^= k;
+    hash = (Math.imul((hash << 13) | (hash >>> 19), 5) + 0xe6546b64) | 0;
+  }
+  hash ^= parts.length;
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 0;
+}
+
+/** Stream tags so that shuffling and augmentation never draw from the same generator. */
+const SHUFFLE_STREAM = 1;
+const AUGMENT_STREAM = 2;
+
+/** The example order of `epoch`: a seeded permutation, or 0..count-1 without shuffling. */
+export function epochOrder(count: number, seed: number, epoch: number, shuffle: boolean): Int32Array {
+  const order = new Int32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  if (shuffle) new SeededRandom(mixSeed(seed, epoch, SHUFFLE_STREAM)).shuffle(order);
+  return order;
 }
 
 interface Pending {
@@ -100,6 +126,7 @@ class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly pending: Map<number, Pending>[] = [];
   private nextId = 0;
+  private closing = false;
 
   constructor(count: number, description: SampleSourceDescription) {
     const entry = workerEntry();
@@ -111,8 +138,8 @@ class WorkerPool {
         const waiting = pending.get(reply.id);
         if (!waiting) return;
         pending.delete(reply.id);
-        if (pending.size === 0) worker.unref();
-        if ('error' in reply) waiting.reject(rebuildError(reply.error));
+        if (pending.size === 0 && !this.closing) worker.unref();
+        if ('error' in reply) waiting.reject(toDataError(reply.error));
         else waiting.resolve(reply.inputs);
       });
       const failAll = (error: Error) => {
@@ -138,7 +165,15 @@ class WorkerPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    // An unreferenced worker would let the process exit before `terminate` resolves (and a late
+    // reply must not unreference it again).
+    this.closing = true;
+    await Promise.all(
+      this.workers.map((worker) => {
+        worker.ref();
+        return worker.terminate();
+      }),
+    );
   }
 }
 
@@ -156,6 +191,12 @@ function checkTransform(transform: Transform, dataset: Dataset): void {
   }
   if (dataset.kind === 'files' && (transform.kind === 'none' || transform.kind === 'pad-crop-flip')) {
     throw new ConfigError(`'${transform.kind}' keeps each image's own size, but ${dataset.name} images vary in size. Use 'random-resized-crop' or 'resize-centre-crop'.`);
+  }
+  if (transform.kind === 'resize-centre-crop' && transform.resize < transform.size) {
+    throw new ConfigError(`resize-centre-crop: resize ${transform.resize} is smaller than the crop ${transform.size}. Make resize at least the crop size.`);
+  }
+  if ((transform.kind === 'random-resized-crop' || transform.kind === 'resize-centre-crop') && !(Number.isInteger(transform.size) && transform.size > 0)) {
+    throw new ConfigError(`${transform.kind}: size must be a positive integer, got ${transform.size}.`);
   }
 }
 
@@ -196,7 +237,11 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
   const request = (epoch: number, batch: number): BatchRequest => {
     if (!Number.isInteger(batch) || batch < 0 || batch >= size) throw new ConfigError(`Batch ${batch} does not exist: an epoch has ${size} batches.`);
     const indices = order(epoch).slice(batch * batchSize, Math.min((batch + 1) * batchSize, dataset.count));
-    return { indices, transform, normalization: dataset.normalization, height, width, seed, epoch, batch };
+    // Augmentation draws come from core's SeededRandom here, on this thread, so workers only compute.
+    const random = new SeededRandom(mixSeed(seed, epoch, batch, AUGMENT_STREAM));
+    const draws = new Float64Array(indices.length * drawsPerExample(transform));
+    for (let i = 0; i < draws.length; i++) draws[i] = random.next();
+    return { indices, transform, normalization: dataset.normalization, height, width, draws };
   };
 
   const labelsOf = (indices: Int32Array) => Int32Array.from(indices, (index) => dataset.labels[index]!);
@@ -211,7 +256,13 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
   const prepare = (epoch: number, batch: number): PreparedBatch => {
     const batchRequest = request(epoch, batch);
     source ??= createSampleSource(description);
-    const inputs = prepareInputs(source, batchRequest);
+    let inputs: Float32Array;
+    try {
+      inputs = prepareInputs(source, batchRequest);
+    } catch (error) {
+      if (!(error instanceof ImageFileProblem)) throw error;
+      throw toDataError({ message: error.message, problem: error });
+    }
     return { inputs, labels: labelsOf(batchRequest.indices), count: batchRequest.indices.length, height, width };
   };
 

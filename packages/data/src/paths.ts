@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -31,11 +31,3 @@ export function isDirectory(path: string): boolean {
   }
 }
 
-/** The first of `folders` (relative to `dataDir`) that holds every file in `required`. */
-export function findDatasetFolder(dataDir: string, folders: readonly string[], required: readonly string[]): string | undefined {
-  for (const folder of folders) {
-    const candidate = join(dataDir, folder);
-    if (required.every((file) => existsSync(join(candidate, file)))) return candidate;
-  }
-  return undefined;
-}

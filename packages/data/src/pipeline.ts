@@ -1,4 +1,3 @@
-import { ConfigError, SeededRandom } from '@mlaan/core';
 import { decodeJpegFile } from './image/jpeg.js';
 import { resample, resampleCoefficients, reversed } from './image/resample.js';
 import type { Normalization, PadCropFlip, RandomResizedCrop, Transform } from './specs.js';
@@ -6,7 +5,8 @@ import type { Normalization, PadCropFlip, RandomResizedCrop, Transform } from '.
 /**
  * The batch preparation itself, on plain typed arrays so that it runs the same on the main
  * thread and in a worker thread: fetch each example's pixels, transform, normalise, write NHWC
- * floats. Nothing here touches tfjs.
+ * floats. Nothing here touches tfjs or @mlaan/core (a worker loads only this): the random numbers
+ * arrive pre-drawn from the loader's SeededRandom, so a batch is the same whichever thread makes it.
  */
 
 /** One stored image: `height`×`width`×3 bytes (HWC, RGB) starting at `offset` in `data`. */
@@ -41,35 +41,37 @@ export function createSampleSource(description: SampleSourceDescription): Sample
   };
 }
 
-/** Mixes integers into one 32-bit seed (murmur3 rounds), so each (seed, epoch, batch) gets its own stream. */
-export function mixSeed(...parts: number[]): number {
-  let hash = 0x9747b28c;
-  for (const part of parts) {
-    let k = Math.imul(part >>> 0, 0xcc9e2d51);
-    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-    hash ^= k;
-    hash = (Math.imul((hash << 13) | (hash >>> 19), 5) + 0xe6546b64) | 0;
+/** Uniform numbers in [0, 1), drawn ahead by the loader, consumed in order. */
+export class Draws {
+  constructor(
+    private readonly values: Float64Array,
+    private position = 0,
+  ) {}
+
+  next(): number {
+    return this.values[this.position++]!;
   }
-  hash ^= parts.length;
-  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
-  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
-  return (hash ^ (hash >>> 16)) >>> 0;
+
+  /** Integer in [0, n), as SeededRandom.int. */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  uniform(low: number, high: number): number {
+    return low + (high - low) * this.next();
+  }
 }
 
-/** Stream tags so that shuffling and augmentation never draw from the same generator. */
-const SHUFFLE_STREAM = 1;
-const AUGMENT_STREAM = 2;
-
-/** The example order of `epoch`: a seeded permutation, or 0..count-1 without shuffling. */
-export function epochOrder(count: number, seed: number, epoch: number, shuffle: boolean): Int32Array {
-  const order = new Int32Array(count);
-  for (let i = 0; i < count; i++) order[i] = i;
-  if (shuffle) new SeededRandom(mixSeed(seed, epoch, SHUFFLE_STREAM)).shuffle(order);
-  return order;
-}
-
-export function augmentationRandom(seed: number, epoch: number, batch: number): SeededRandom {
-  return new SeededRandom(mixSeed(seed, epoch, batch, AUGMENT_STREAM));
+/** How many numbers one example's transform consumes (a fixed count, so examples never shift each other). */
+export function drawsPerExample(transform: Transform): number {
+  switch (transform.kind) {
+    case 'pad-crop-flip':
+      return 3; // top, left, flip
+    case 'random-resized-crop':
+      return 10 * 2 + 2 + 1; // ten (area, aspect) tries, top and left, flip
+    default:
+      return 0;
+  }
 }
 
 /** `input = pixel * scale + bias` is `(pixel / 255 - mean) / std`. */
@@ -98,10 +100,10 @@ export interface PadCropDraw {
   flip: boolean;
 }
 
-export function drawPadCrop(transform: PadCropFlip, random: SeededRandom): PadCropDraw {
+export function drawPadCrop(transform: PadCropFlip, random: Draws): PadCropDraw {
   const top = random.int(2 * transform.padding + 1);
   const left = random.int(2 * transform.padding + 1);
-  const flip = transform.flip && random.next() < 0.5;
+  const flip = random.next() < 0.5 && transform.flip;
   return { top, left, flip };
 }
 
@@ -166,19 +168,24 @@ export interface CropBox {
 }
 
 /** torchvision's `RandomResizedCrop.get_params`: ten tries at a random area and aspect, then a centre fallback. */
-export function drawResizedCrop(transform: RandomResizedCrop, height: number, width: number, random: SeededRandom): CropBox {
+export function drawResizedCrop(transform: RandomResizedCrop, height: number, width: number, random: Draws): CropBox {
   const area = height * width;
   const logRatio = [Math.log(transform.ratio[0]), Math.log(transform.ratio[1])] as const;
+  let found: { height: number; width: number } | undefined;
   for (let attempt = 0; attempt < 10; attempt++) {
     const targetArea = area * random.uniform(transform.scale[0], transform.scale[1]);
     const aspect = Math.exp(random.uniform(logRatio[0], logRatio[1]));
     const cropWidth = Math.round(Math.sqrt(targetArea * aspect));
     const cropHeight = Math.round(Math.sqrt(targetArea / aspect));
-    if (cropWidth > 0 && cropWidth <= width && cropHeight > 0 && cropHeight <= height) {
-      const top = random.int(height - cropHeight + 1);
-      const left = random.int(width - cropWidth + 1);
-      return { top, left, height: cropHeight, width: cropWidth };
-    }
+    if (!found && cropWidth > 0 && cropWidth <= width && cropHeight > 0 && cropHeight <= height) found = { height: cropHeight, width: cropWidth };
+  }
+  // Position draws are consumed even by the fallback, to keep the count per example fixed.
+  const topDraw = random.next();
+  const leftDraw = random.next();
+  if (found) {
+    const top = Math.floor(topDraw * (height - found.height + 1));
+    const left = Math.floor(leftDraw * (width - found.width + 1));
+    return { top, left, ...found };
   }
   const ratio = width / height;
   let cropWidth = width;
@@ -192,7 +199,7 @@ export function drawResizedCrop(transform: RandomResizedCrop, height: number, wi
 export function transformExample(
   image: StoredImage,
   transform: Transform,
-  random: SeededRandom,
+  random: Draws,
   out: Float32Array,
   outOffset: number,
   outHeight: number,
@@ -203,19 +210,14 @@ export function transformExample(
   switch (transform.kind) {
     case 'none':
     case 'pad-crop-flip': {
-      if (image.height !== outHeight || image.width !== outWidth) {
-        throw new ConfigError(
-          `The '${transform.kind}' transform keeps the image size, but an image is ${image.height}×${image.width} and the batch is ${outHeight}×${outWidth}. ` +
-            "Use 'resize-centre-crop' or 'random-resized-crop' for images of varying size.",
-        );
-      }
+      // The loader allows these transforms only for in-memory datasets, whose images all have the batch size.
       if (transform.kind === 'none') padCropFlip(image, 0, 'zero', { top: 0, left: 0, flip: false }, out, outOffset, scale, bias);
       else padCropFlip(image, transform.padding, transform.padMode, drawPadCrop(transform, random), out, outOffset, scale, bias);
       return;
     }
     case 'random-resized-crop': {
       const box = drawResizedCrop(transform, image.height, image.width, random);
-      const flip = transform.flip && random.next() < 0.5;
+      const flip = random.next() < 0.5 && transform.flip;
       const rows = resampleCoefficients(image.height, box.top, box.top + box.height, outHeight);
       const columns = resampleCoefficients(image.width, box.left, box.left + box.width, outWidth);
       resample(image.data, image.offset, image.width, rows, flip ? reversed(columns) : columns, out, outOffset, scale, bias);
@@ -229,9 +231,6 @@ export function transformExample(
           : [transform.resize, Math.trunc((transform.resize * image.width) / image.height)];
       const top = Math.round((resizedHeight - outHeight) / 2);
       const left = Math.round((resizedWidth - outWidth) / 2);
-      if (top < 0 || left < 0) {
-        throw new ConfigError(`resize-centre-crop: resize ${transform.resize} is smaller than the crop ${outHeight}×${outWidth}. Make resize at least the crop size.`);
-      }
       const rows = resampleCoefficients(image.height, 0, image.height, resizedHeight, top, outHeight);
       const columns = resampleCoefficients(image.width, 0, image.width, resizedWidth, left, outWidth);
       resample(image.data, image.offset, image.width, rows, columns, out, outOffset, scale, bias);
@@ -246,20 +245,20 @@ export interface BatchRequest {
   normalization: Normalization;
   height: number;
   width: number;
-  seed: number;
-  epoch: number;
-  batch: number;
+  /** drawsPerExample(transform) numbers per example, in example order. */
+  draws: Float64Array;
 }
 
-/** The normalised NHWC inputs of one batch. Deterministic in (seed, epoch, batch, indices). */
+/** The normalised NHWC inputs of one batch: a pure function of the request. */
 export function prepareInputs(source: SampleSource, request: BatchRequest): Float32Array {
   const { indices, transform, height, width } = request;
   const { scale, bias } = normalizationAffine(request.normalization);
-  const random = augmentationRandom(request.seed, request.epoch, request.batch);
+  const perExample = drawsPerExample(transform);
   const exampleSize = height * width * 3;
   const out = new Float32Array(indices.length * exampleSize);
   for (let i = 0; i < indices.length; i++) {
-    transformExample(source.image(indices[i]!), transform, random, out, i * exampleSize, height, width, scale, bias);
+    const draws = new Draws(request.draws, i * perExample);
+    transformExample(source.image(indices[i]!), transform, draws, out, i * exampleSize, height, width, scale, bias);
   }
   return out;
 }

@@ -37,15 +37,18 @@ export interface Activation {
   dispose(): void;
 }
 
-let variableCounter = 0;
+// Kept on globalThis because tfjs's variable registry is global too: two copies of this module
+// (bundled twice, or re-evaluated by a test runner) must never hand out the same name.
+const counterKey = Symbol.for('mlaan.variableCounter');
+const counterHolder = globalThis as unknown as Record<symbol, number>;
 
 /**
  * tfjs variable names live in one global registry; logical (PyTorch-style) names are kept by the
  * layer, and the registered name gets a unique suffix so that many models can coexist.
  */
 export function createVariable(logicalName: string, value: tf.Tensor, trainable: boolean): tf.Variable {
-  variableCounter += 1;
-  return tf.variable(value, trainable, `${logicalName}#${variableCounter}`);
+  counterHolder[counterKey] = (counterHolder[counterKey] ?? 0) + 1;
+  return tf.variable(value, trainable, `${logicalName}#${counterHolder[counterKey]}`);
 }
 
 export type NamedVariable = readonly [name: string, variable: tf.Variable];

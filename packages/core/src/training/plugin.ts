@@ -32,6 +32,12 @@ export interface Head {
   dispose?(): void;
 }
 
+/** The features a head receives: channel count and square spatial size (for the backbone's inputSize). */
+export interface HeadInput {
+  channels: number;
+  size: number;
+}
+
 export interface HeadRequest {
   moduleIndex: number;
   role: HeadRole;
@@ -40,6 +46,12 @@ export interface HeadRequest {
   isLast: boolean;
   /** Every role this module's loss terms ask for, so a wrapper can decide which branch to serve. */
   roles: ReadonlySet<HeadRole>;
+  /**
+   * The features the head will be given: the module's output, unless a plugin's `headInput` puts a
+   * network in front of the head (LAM's leap net ends at a later block, with more channels and a
+   * smaller map). Hosts size their heads from this, not from `module`.
+   */
+  input: HeadInput;
 }
 
 /**
@@ -81,6 +93,8 @@ export interface StepContext {
  * | `setup`           | once, before anything else             | sequential, plugin order                 |
  * | `terms`           | once, after setup                      | waterfall from the default (one          |
  * |                   |                                        | independent term per module)             |
+ * | `headInput`       | once per (module, role), before        | waterfall from the module's output shape |
+ * |                   | `createHead`                           | (undefined keeps the current one)        |
  * | `createHead`      | once per (module, role) a term needs   | first plugin returning a head wins       |
  * | `wrapHead`        | right after `createHead`               | waterfall, plugin order                  |
  * | `namedParameters` | optimizer and checkpoint assembly      | collect (concatenated, plugin order)     |
@@ -90,13 +104,15 @@ export interface StepContext {
  * | `dispose`         | trainer dispose                        | sequential, reverse order                |
  *
  * Plugin order: `enforce: 'pre'` plugins, then plugins without `enforce`, then `'post'`, each group
- * in the order given. Hosts (DGL, InfoPro) create heads; MLM rewrites terms; LAM wraps heads.
+ * in the order given. Hosts (DGL, InfoPro) create heads sized by `request.input`; MLM rewrites terms; LAM wraps heads
+ * and declares, through `headInput`, the features its leap net hands them.
  */
 export interface LocalLearningPlugin {
   name: string;
   enforce?: 'pre' | 'post';
   setup?(context: SetupContext): void;
   terms?(terms: LossTerm[], context: SetupContext): LossTerm[];
+  headInput?(request: HeadRequest, context: SetupContext): HeadInput | undefined;
   createHead?(request: HeadRequest, context: SetupContext): Head | undefined;
   wrapHead?(head: Head, request: HeadRequest, context: SetupContext): Head;
   namedParameters?(): NamedVariable[];

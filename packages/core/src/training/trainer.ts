@@ -156,13 +156,16 @@ export class LocalTrainer {
   }
 
   private resolveHead(moduleIndex: number, role: HeadRole, roles: Set<HeadRole>): Head {
+    const module = this.modules[moduleIndex]!;
     const request: HeadRequest = {
       moduleIndex,
       role,
-      module: this.modules[moduleIndex]!,
+      module,
       isLast: moduleIndex === this.modules.length - 1,
       roles,
+      input: { channels: module.outputChannels, size: module.outputSize(this.backbone.inputSize) },
     };
+    for (const p of this.plugins) request.input = p.headInput?.(request, this.context) ?? request.input;
     let head: Head | undefined;
     for (const p of this.plugins) {
       head = p.createHead?.(request, this.context);

@@ -1,6 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { decode } from 'jpeg-js';
-import { DatasetFormatError, DatasetNotFoundError } from '../errors.js';
+
+/**
+ * A file that cannot be read or decoded. A plain Error (not a DataError) because this module runs
+ * in the loader's worker threads, which do not load @mlaan/core; the loader turns it into a
+ * DatasetNotFoundError (`missing`) or DatasetFormatError (`format`).
+ */
+export class ImageFileProblem extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'missing' | 'format',
+    readonly file: string,
+    readonly expected: string,
+    readonly found: string,
+  ) {
+    super(message);
+    this.name = 'ImageFileProblem';
+  }
+}
 
 export interface RgbImage {
   /** HWC, RGB. */
@@ -27,28 +44,17 @@ export function decodeJpegFile(path: string): RgbImage {
   try {
     bytes = readFileSync(path);
   } catch {
-    throw new DatasetNotFoundError(`Missing image ${path}: it was listed when the dataset was loaded but cannot be read now. Reload the dataset.`, {
-      file: path,
-      expected: 'a JPEG file',
-      found: 'nothing',
-    });
+    throw new ImageFileProblem(`Missing image ${path}: it was listed when the dataset was loaded but cannot be read now. Reload the dataset.`, 'missing', path, 'a JPEG file', 'nothing');
   }
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) {
     const found = bytes.length === 0 ? 'an empty file' : describeStart(bytes);
-    throw new DatasetFormatError(`${path} is not a JPEG file (it starts like ${found}). Convert it to JPEG or remove it from the class folder.`, {
-      file: path,
-      expected: 'a JPEG file (starting ff d8)',
-      found,
-    });
+    throw new ImageFileProblem(`${path} is not a JPEG file (it starts like ${found}). Convert it to JPEG or remove it from the class folder.`, 'format', path, 'a JPEG file (starting ff d8)', found);
   }
   try {
     const image = decode(bytes, { useTArray: true, formatAsRGBA: false });
     return { data: image.data, height: image.height, width: image.width };
   } catch (error) {
-    throw new DatasetFormatError(`${path} does not decode as a JPEG (${(error as Error).message}). Replace it with a good copy or remove it.`, {
-      file: path,
-      expected: 'a decodable JPEG',
-      found: (error as Error).message,
-    });
+    const reason = (error as Error).message;
+    throw new ImageFileProblem(`${path} does not decode as a JPEG (${reason}). Replace it with a good copy or remove it.`, 'format', path, 'a decodable JPEG', reason);
   }
 }

@@ -1,0 +1,183 @@
+import type { EpochRecord, RunResult, StepProgress, TrainingObserver } from './train.js';
+
+export const PROGRESS_MODES = ['auto', 'bar', 'lines', 'none'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
+
+export interface RunHeader {
+  /** 1-based position in the grid. */
+  index: number;
+  total: number;
+  id: string;
+  /** `InfoPro+MLAAN K=4 seed 0`. */
+  label: string;
+}
+
+/** What the grid runner tells the user; the same calls drive a live bar or plain log lines. */
+export interface Reporter {
+  info(message: string): void;
+  runSkipped(header: RunHeader, result: RunResult): void;
+  observer(header: RunHeader): TrainingObserver;
+  runFinished(header: RunHeader, result: RunResult): void;
+  runInterrupted(header: RunHeader, at: { epoch: number; batch: number }): void;
+  close(): void;
+}
+
+interface Output {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
+}
+
+function formatRate(imagesPerSecond: number): string {
+  if (!Number.isFinite(imagesPerSecond)) return '-- img/s';
+  return `${imagesPerSecond >= 100 ? imagesPerSecond.toFixed(0) : imagesPerSecond.toFixed(1)} img/s`;
+}
+
+function prefix(header: RunHeader): string {
+  return `[${header.index}/${header.total}] ${header.label}`;
+}
+
+function epochLine(header: RunHeader, record: EpochRecord, epochs: number, eta: number): string {
+  return (
+    `${prefix(header)} · epoch ${record.epoch}/${epochs} · lr ${record.learningRate.toPrecision(3)} · train loss ${record.trainLoss.toFixed(4)} · ` +
+    `test error ${record.testErrorPercent.toFixed(2)}% · ${formatRate(record.imagesPerSecond)} · ${formatDuration(record.seconds)}` +
+    (eta > 0.5 ? ` · ETA ${formatDuration(eta)}` : '')
+  );
+}
+
+function finishedLine(header: RunHeader, result: RunResult): string {
+  const memory = result.memory.peakTensorBytes / 2 ** 20;
+  const status = result.status === 'diverged' ? ' · DIVERGED (loss not finite)' : '';
+  return (
+    `${prefix(header)} · done · best test error ${result.testErrorPercent.best.toFixed(2)}% (epoch ${result.testErrorPercent.bestEpoch}), ` +
+    `last ${result.testErrorPercent.last.toFixed(2)}% · peak tensors ${memory.toFixed(0)} MiB · ${formatRate(result.throughput.imagesPerSecond)} · ` +
+    `${formatDuration(result.wallSeconds)}${status}`
+  );
+}
+
+/** One line per run start, epoch and run end: what CI logs want. */
+class LineReporter implements Reporter {
+  constructor(private readonly output: Output) {}
+
+  info(message: string): void {
+    this.output.write(`${message}\n`);
+  }
+
+  runSkipped(header: RunHeader): void {
+    this.info(`${prefix(header)} · already finished, skipped (${header.id})`);
+  }
+
+  observer(header: RunHeader): TrainingObserver {
+    let epochs = 0;
+    return {
+      started: (info) => {
+        epochs = info.epochs;
+        const resumed = info.resumedAt ? ` · resuming at epoch ${info.resumedAt.epoch + 1}, batch ${info.resumedAt.batch + 1}` : '';
+        this.info(`${prefix(header)} · ${info.epochs} epoch(s) × ${info.batches} batches${resumed}`);
+      },
+      step: () => undefined,
+      evaluating: () => undefined,
+      epochDone: (record, eta) => this.info(epochLine(header, record, epochs, eta)),
+    };
+  }
+
+  runFinished(header: RunHeader, result: RunResult): void {
+    this.info(finishedLine(header, result));
+  }
+
+  runInterrupted(header: RunHeader, at: { epoch: number; batch: number }): void {
+    this.info(`${prefix(header)} · interrupted at epoch ${at.epoch + 1}, batch ${at.batch}; checkpoint saved, rerun the same command to resume`);
+  }
+
+  close(): void {}
+}
+
+/** A live bar redrawn in place (at most 10 times a second); epoch and run summaries stay as lines. */
+class BarReporter implements Reporter {
+  private live = false;
+  private lastDraw = 0;
+
+  constructor(private readonly output: Output) {}
+
+  private clear(): void {
+    if (this.live) this.output.write('\r\x1b[2K');
+    this.live = false;
+  }
+
+  info(message: string): void {
+    this.clear();
+    this.output.write(`${message}\n`);
+  }
+
+  private draw(text: string, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const width = Math.max((this.output.columns ?? 100) - 1, 20);
+    this.output.write(`\r\x1b[2K${text.length > width ? text.slice(0, width - 1) + '…' : text}`);
+    this.live = true;
+  }
+
+  runSkipped(header: RunHeader): void {
+    this.info(`${prefix(header)} · already finished, skipped`);
+  }
+
+  observer(header: RunHeader): TrainingObserver {
+    let epochs = 0;
+    return {
+      started: (info) => {
+        epochs = info.epochs;
+        const resumed = info.resumedAt ? ` (resuming at epoch ${info.resumedAt.epoch + 1}, batch ${info.resumedAt.batch + 1})` : '';
+        this.info(`${prefix(header)}${resumed}`);
+      },
+      step: (progress: StepProgress) => {
+        const fraction = progress.batch / progress.batches;
+        const cells = 24;
+        const filled = Math.round(fraction * cells);
+        const bar = '█'.repeat(filled) + '░'.repeat(cells - filled);
+        this.draw(
+          `${prefix(header)} epoch ${progress.epoch + 1}/${progress.epochs} ${bar} ${progress.batch}/${progress.batches} ` +
+            `loss ${progress.loss.toFixed(4)} ${formatRate(progress.imagesPerSecond)} ETA ${formatDuration(progress.etaSeconds)}`,
+          progress.batch === progress.batches,
+        );
+      },
+      evaluating: (epoch) => this.draw(`${prefix(header)} epoch ${epoch + 1}/${epochs} evaluating…`, true),
+      epochDone: (record, eta) => this.info(epochLine(header, record, epochs, eta)),
+    };
+  }
+
+  runFinished(header: RunHeader, result: RunResult): void {
+    this.info(finishedLine(header, result));
+  }
+
+  runInterrupted(header: RunHeader, at: { epoch: number; batch: number }): void {
+    this.info(`${prefix(header)} · interrupted at epoch ${at.epoch + 1}, batch ${at.batch}; checkpoint saved, rerun the same command to resume`);
+  }
+
+  close(): void {
+    this.clear();
+  }
+}
+
+class SilentReporter extends LineReporter {
+  constructor() {
+    super({ write: () => true });
+  }
+}
+
+/** `auto`: the bar on a terminal, lines otherwise (CI logs, pipes, files). */
+export function createReporter(mode: ProgressMode, output: Output = process.stderr): Reporter {
+  const resolved = mode === 'auto' ? (output.isTTY ? 'bar' : 'lines') : mode;
+  if (resolved === 'bar') return new BarReporter(output);
+  if (resolved === 'none') return new SilentReporter();
+  return new LineReporter(output);
+}

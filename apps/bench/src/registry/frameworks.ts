@@ -1,0 +1,80 @@
+import type { LocalLearningPlugin, TrainingMode } from '@mlaan/core';
+import { PluginPackageError } from '../errors.js';
+import { importPluginPackage, importUntyped } from './import-package.js';
+
+/** What a framework or plugin set may need to build its plugins for one configuration. */
+export interface PluginBuildContext {
+  network: string;
+  dataset: string;
+  /** Number of local modules (1 for end-to-end). */
+  modules: number;
+  seed: number;
+  /** `paper` or `reference` (METHOD §5 profiles), for the MLAAN plugins. */
+  mlaanProfile: 'paper' | 'reference';
+}
+
+/**
+ * A training framework: how a backbone is split and which host plugin supplies the local losses.
+ * Plain objects so that the ablation grid is data; the host package is imported on first use.
+ */
+export interface FrameworkDefinition {
+  name: string;
+  /** Row label in tables and charts. */
+  label: string;
+  description: string;
+  /** False for end-to-end training: the network is one module and K is 1. */
+  local: boolean;
+  mode: TrainingMode;
+  /** Epochs of METHOD §6's recipe (400; InfoPro 160). */
+  paperEpochs: number;
+  packageName?: string;
+  hostPlugins(context: PluginBuildContext): Promise<LocalLearningPlugin[]>;
+}
+
+export const FRAMEWORKS = {
+  e2e: {
+    name: 'e2e',
+    label: 'E2E',
+    description: 'end-to-end back-propagation (the baseline; K is 1)',
+    local: false,
+    mode: 'simultaneous',
+    paperEpochs: 400,
+    async hostPlugins() {
+      return [];
+    },
+  },
+  dgl: {
+    name: 'dgl',
+    label: 'DGL',
+    description: 'greedy local classifiers (@mlaan/dgl, MLP-SR heads; one step over all local gradients)',
+    local: true,
+    // MLM's cascaded losses span several modules, which the per-module steps of 'sequential' cannot take.
+    mode: 'simultaneous',
+    paperEpochs: 400,
+    packageName: '@mlaan/dgl',
+    async hostPlugins() {
+      const { dgl } = await importPluginPackage('@mlaan/dgl', "Framework 'dgl'", () => import('@mlaan/dgl'));
+      return [dgl()];
+    },
+  },
+  infopro: {
+    name: 'infopro',
+    label: 'InfoPro',
+    description: 'InfoPro local losses: reconstruction + task head (@mlaan/infopro)',
+    local: true,
+    mode: 'simultaneous',
+    paperEpochs: 160,
+    packageName: '@mlaan/infopro',
+    async hostPlugins(context) {
+      const module = await importPluginPackage('@mlaan/infopro', "Framework 'infopro'", () => importUntyped('@mlaan/infopro'));
+      const factory = module.infoPro;
+      if (typeof factory !== 'function') {
+        throw new PluginPackageError("@mlaan/infopro does not export infoPro(); update it to a version that matches this app.");
+      }
+      return [factory({ network: context.network, dataset: context.dataset }) as LocalLearningPlugin];
+    },
+  },
+} as const satisfies Record<string, FrameworkDefinition>;
+
+export type FrameworkName = keyof typeof FRAMEWORKS;
+export const FRAMEWORK_NAMES = Object.keys(FRAMEWORKS) as FrameworkName[];

@@ -1,0 +1,168 @@
+import { stableStringify, type KValue, type RunConfig } from '../config.js';
+import { FRAMEWORK_NAMES } from '../registry/frameworks.js';
+import { PLUGIN_SET_NAMES } from '../registry/plugin-sets.js';
+import { findPublished } from '../registry/published.js';
+import type { RunResult } from '../train.js';
+
+export interface Statistic {
+  mean: number;
+  /** Sample standard deviation (n - 1); NaN for a single run. */
+  std: number;
+  n: number;
+}
+
+/** One method at one K, over its seeds. */
+export interface Summary {
+  section: string;
+  method: string;
+  framework: RunConfig['framework'];
+  plugins: RunConfig['plugins'];
+  K: KValue;
+  modules: number;
+  seeds: number[];
+  ids: string[];
+  epochs: number;
+  bestErrorPercent: Statistic;
+  lastErrorPercent: Statistic;
+  peakTensorMiB: Statistic;
+  peakRssMiB: Statistic;
+  imagesPerSecond: Statistic;
+  wallSeconds: Statistic;
+  diverged: number;
+  tensorBytesOnGpu: boolean;
+  published: {
+    testErrorPercent?: number;
+    testErrorSource?: string;
+    gpuMemoryGB?: number;
+    gpuMemorySource?: string;
+  };
+}
+
+/** Runs that share everything but method, K, seed and epochs: one table, one set of charts. */
+export interface Section {
+  key: string;
+  /** `cifar10 · resnet32 · batch 64 · lr 0.05 constant · 1024 train / 512 test images · wasm`. */
+  title: string;
+  /** File-name-safe form of the title. */
+  slug: string;
+  dataset: string;
+  network: string;
+  config: Omit<RunConfig, 'framework' | 'plugins' | 'K' | 'seed' | 'epochs'>;
+  summaries: Summary[];
+  runs: RunResult[];
+  /** Column keys (module counts), ascending; 1 is E2E. */
+  columns: number[];
+}
+
+/** JSON turns NaN into null; read such fields back as NaN. */
+export function numberOrNaN(value: unknown): number {
+  return typeof value === 'number' ? value : NaN;
+}
+
+export function statistic(values: number[]): Statistic {
+  const finite = values.filter(Number.isFinite);
+  const n = finite.length;
+  if (n === 0) return { mean: NaN, std: NaN, n: 0 };
+  const mean = finite.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(finite.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : NaN;
+  return { mean, std, n };
+}
+
+function sectionOf(config: RunConfig): Section['config'] {
+  const { framework: _f, plugins: _p, K: _k, seed: _s, epochs: _e, ...rest } = config;
+  return rest;
+}
+
+function describeSection(config: Section['config'], backends: string[]): string {
+  const schedule = config.schedule === 'cosine-warmup' ? `cosine, ${config.warmupEpochs}-epoch warm-up` : config.schedule;
+  const images =
+    config.trainLimit === null && config.testLimit === null
+      ? 'full dataset'
+      : `${config.trainLimit ?? 'all'} train / ${config.testLimit ?? 'all'} test images`;
+  return [
+    config.dataset,
+    config.network,
+    `batch ${config.batchSize}`,
+    `lr ${config.learningRate} (${schedule})`,
+    images,
+    ...(config.split === 'balanced' ? ['balanced split'] : []),
+    ...(config.mlaanProfile !== 'paper' ? [`MLAAN profile ${config.mlaanProfile}`] : []),
+    backends.join('+'),
+  ].join(' · ');
+}
+
+function methodOrder(summary: Pick<Summary, 'framework' | 'plugins'>): number {
+  return FRAMEWORK_NAMES.indexOf(summary.framework) * 10 + PLUGIN_SET_NAMES.indexOf(summary.plugins);
+}
+
+/** Groups runs into sections and, within each, into one summary per (method, K) over seeds. */
+export function aggregate(runs: readonly RunResult[]): Section[] {
+  const sections = new Map<string, { config: Section['config']; runs: RunResult[] }>();
+  for (const run of runs) {
+    const config = sectionOf(run.config);
+    const key = stableStringify(config);
+    const entry = sections.get(key) ?? { config, runs: [] };
+    entry.runs.push(run);
+    sections.set(key, entry);
+  }
+  return [...sections.entries()].map(([key, { config, runs: sectionRuns }]) => {
+    const groups = new Map<string, RunResult[]>();
+    for (const run of sectionRuns) {
+      const groupKey = `${run.config.framework}/${run.config.plugins}/${run.config.K}/${run.config.epochs}`;
+      groups.set(groupKey, [...(groups.get(groupKey) ?? []), run]);
+    }
+    const backends = [...new Set(sectionRuns.map((run) => run.backend.choice))];
+    const title = describeSection(config, backends);
+    const summaries = [...groups.values()].map((group) => summarise(title, group)).sort((a, b) => methodOrder(a) - methodOrder(b) || a.modules - b.modules);
+    return {
+      key,
+      title,
+      slug: title.replace(/[^a-zA-Z0-9.]+/g, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 120),
+      dataset: config.dataset,
+      network: config.network,
+      config,
+      summaries,
+      runs: [...sectionRuns].sort((a, b) => methodOrder(a.config) - methodOrder(b.config) || a.modules - b.modules || a.config.seed - b.config.seed),
+      columns: [...new Set(summaries.map((s) => s.modules))].sort((a, b) => a - b),
+    };
+  });
+}
+
+function summarise(section: string, runs: RunResult[]): Summary {
+  const first = runs[0]!;
+  const { config } = first;
+  const mib = (bytes: unknown) => numberOrNaN(bytes) / 2 ** 20;
+  const published = findPublished({
+    dataset: config.dataset,
+    network: config.network,
+    method: first.method,
+    K: first.modules,
+    batchSize: config.batchSize,
+    split: config.split,
+  });
+  return {
+    section,
+    method: first.method,
+    framework: config.framework,
+    plugins: config.plugins,
+    K: config.K,
+    modules: first.modules,
+    seeds: runs.map((run) => run.config.seed).sort((a, b) => a - b),
+    ids: runs.map((run) => run.id),
+    epochs: config.epochs,
+    bestErrorPercent: statistic(runs.map((run) => numberOrNaN(run.testErrorPercent.best))),
+    lastErrorPercent: statistic(runs.map((run) => numberOrNaN(run.testErrorPercent.last))),
+    peakTensorMiB: statistic(runs.map((run) => mib(run.memory.peakTensorBytes))),
+    peakRssMiB: statistic(runs.map((run) => mib(run.memory.peakRssBytes))),
+    imagesPerSecond: statistic(runs.map((run) => numberOrNaN(run.throughput.imagesPerSecond))),
+    wallSeconds: statistic(runs.map((run) => numberOrNaN(run.wallSeconds))),
+    diverged: runs.filter((run) => run.status === 'diverged').length,
+    tensorBytesOnGpu: runs.some((run) => run.memory.tensorBytesOnGpu),
+    published: {
+      testErrorPercent: published.testErrorPercent?.testErrorPercent,
+      testErrorSource: published.testErrorPercent?.source,
+      gpuMemoryGB: published.gpuMemoryGB?.gpuMemoryGB,
+      gpuMemorySource: published.gpuMemoryGB?.source,
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BackendNotAvailableError } from '@mlaan/core';
+import { DataError } from '@mlaan/data';
+import { type ActiveBackend, activateBackend } from './backend.js';
+import { type BackendName, configId, methodLabel, type RunConfig } from './config.js';
+import { DatasetCache } from './data.js';
+import { ResultsFolderError } from './errors.js';
+import { describeMachine } from './machine.js';
+import type { Reporter, RunHeader } from './progress.js';
+import { writeReports, type WrittenReport } from './results/report.js';
+import { CHECKPOINT_FOLDER, moduleCount, RESULT_FILE, RESULT_FORMAT, type RunResult, trainConfiguration } from './train.js';
+
+/** How to run a grid; none of it changes the results, so none of it is in a configuration's id. */
+export interface ExecutionOptions {
+  outDir: string;
+  /** Default: $MLAAN_DATA_DIR, else @mlaan/data's per-user cache folder. */
+  dataDir?: string;
+  download: boolean;
+  checkpointEvery: number;
+  memoryEvery: number;
+  workers?: number;
+  keepCheckpoints: boolean;
+  /** Train finished configurations again instead of skipping them. */
+  force: boolean;
+}
+
+export interface GridOutcome {
+  results: RunResult[];
+  /** Configurations that failed, with the reason; the others still ran. */
+  failures: { id: string; label: string; message: string }[];
+  interrupted: boolean;
+  skipped: number;
+  report?: WrittenReport;
+  backend?: ActiveBackend;
+}
+
+export function runsFolder(outDir: string): string {
+  return join(outDir, 'runs');
+}
+
+export async function readResult(runDir: string): Promise<RunResult | undefined> {
+  const path = join(runDir, RESULT_FILE);
+  if (!existsSync(path)) return undefined;
+  let parsed: RunResult;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8')) as RunResult;
+  } catch (error) {
+    throw new ResultsFolderError(`${path} is not valid JSON (${(error as Error).message}). Delete it to train that configuration again.`);
+  }
+  if (parsed.format !== RESULT_FORMAT) {
+    throw new ResultsFolderError(`${path} is not an mlaan-bench result (format '${String(parsed.format)}'). Delete it or choose another --out folder.`);
+  }
+  return parsed;
+}
+
+/** Every finished result under `outDir/runs`, for `mlaan-bench report`. */
+export async function readAllResults(outDir: string): Promise<RunResult[]> {
+  const folder = runsFolder(outDir);
+  if (!existsSync(folder)) return [];
+  const results: RunResult[] = [];
+  for (const entry of (await readdir(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!entry.isDirectory()) continue;
+    const result = await readResult(join(folder, entry.name));
+    if (result) results.push(result);
+  }
+  return results;
+}
+
+export function runLabel(config: RunConfig): string {
+  const K = config.K === 'per-block' ? `K=${moduleCount(config)} (per block)` : `K=${config.K}`;
+  return `${methodLabel(config)} ${K} seed ${config.seed}`;
+}
+
+/**
+ * Runs every configuration of a grid in order. Finished ones (result.json present) are skipped,
+ * an interrupted one continues from its checkpoint, and the reports are rewritten at the end from
+ * every finished configuration of the grid, also after an interruption.
+ */
+export async function runGrid(
+  configs: readonly RunConfig[],
+  backendChoice: BackendName,
+  execution: ExecutionOptions,
+  reporter: Reporter,
+  stop: { requested: boolean },
+  command: string,
+): Promise<GridOutcome> {
+  const outcome: GridOutcome = { results: [], failures: [], interrupted: false, skipped: 0 };
+  const data = new DatasetCache(execution.dataDir, execution.download);
+  for (const [index, config] of configs.entries()) {
+    const id = configId(config);
+    const header: RunHeader = { index: index + 1, total: configs.length, id, label: runLabel(config) };
+    const runDir = join(runsFolder(execution.outDir), id);
+    if (execution.force) {
+      await rm(join(runDir, RESULT_FILE), { force: true });
+      await rm(join(runDir, CHECKPOINT_FOLDER), { recursive: true, force: true });
+    }
+    const finished = await readResult(runDir);
+    if (finished) {
+      outcome.results.push(finished);
+      outcome.skipped += 1;
+      reporter.runSkipped(header, finished);
+      continue;
+    }
+    if (stop.requested) {
+      outcome.interrupted = true;
+      break;
+    }
+    // The backend starts only when something has to be trained: a finished grid reports instantly.
+    outcome.backend ??= await activateBackend(backendChoice, (message) => reporter.info(message));
+    try {
+      const trained = await trainConfiguration(config, {
+        runDir,
+        data,
+        backend: outcome.backend,
+        checkpointEvery: execution.checkpointEvery,
+        memoryEvery: execution.memoryEvery,
+        workers: execution.workers,
+        keepCheckpoint: execution.keepCheckpoints,
+        observer: reporter.observer(header),
+        stop,
+      });
+      if (trained.status === 'interrupted') {
+        reporter.runInterrupted(header, trained);
+        outcome.interrupted = true;
+        break;
+      }
+      outcome.results.push(trained.result);
+      reporter.runFinished(header, trained.result);
+    } catch (error) {
+      // Missing data or backend stops every configuration alike: no point going on.
+      if (error instanceof DataError || error instanceof BackendNotAvailableError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      outcome.failures.push({ id, label: header.label, message });
+      reporter.info(`[${header.index}/${header.total}] ${header.label} · FAILED: ${message}`);
+    }
+  }
+  if (outcome.results.length > 0) {
+    outcome.report = await writeReports(execution.outDir, outcome.results, { command, machine: describeMachine() });
+  }
+  return outcome;
+}

@@ -1,0 +1,20 @@
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+
+import { convolutionKernels } from './convolution.js';
+import { elementwiseKernels } from './elementwise.js';
+import { layoutKernels } from './layout.js';
+import { matmulKernels } from './matmul.js';
+import { poolingKernels } from './pooling.js';
+import { reductionKernels } from './reduction.js';
+
+/** Every kernel the onednn backend runs on oneDNN (each falls back to the cpu kernel per case). */
+export const nativeKernelConfigs: KernelConfig[] = [
+  ...convolutionKernels,
+  ...matmulKernels,
+  ...poolingKernels,
+  ...elementwiseKernels,
+  ...reductionKernels,
+  ...layoutKernels,
+];
+
+export { kernelCounts, resetKernelCounts, type KernelCounts } from './native-kernel.js';

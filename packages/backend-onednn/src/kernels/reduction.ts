@@ -1,0 +1,107 @@
+import {
+  backend_util,
+  FusedBatchNorm,
+  type KernelConfig,
+  Max,
+  Mean,
+  Min,
+  Prod,
+  Softmax,
+  Sum,
+  type TensorInfo,
+  util,
+} from '@tensorflow/tfjs-core';
+
+import { ReductionOperation } from '../native.js';
+import { nativeKernel, type NativeKernelArguments } from './native-kernel.js';
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Reduces over `axisAttribute`'s axes. Reducing the leading axes with sum or mean (per-channel
+ * statistics of NHWC data, bias gradients) is a column sum over a [rows, columns] view, done by a
+ * dedicated parallel loop; any other set of axes goes to oneDNN's reduction primitive.
+ */
+function reductionKernel(operation: ReductionOperation, axisAttribute: 'axis' | 'reductionIndices') {
+  return ({ inputs, backend, attrs }: NativeKernelArguments) => {
+    const x = inputs.x as TensorInfo;
+    const xValues = backend.floatValues(x);
+    if (!xValues || xValues.length === 0 || x.shape.length === 0) return null;
+    const axes = util.parseAxisParam(attrs[axisAttribute] as number | number[], x.shape);
+    const keepDims = Boolean(attrs.keepDims);
+    const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
+    const finalShape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+    if (axes.length === 0) return null; // identity; the cpu kernel returns a copy
+    const y = new Float32Array(sizeOf(outShape));
+    const sorted = [...axes].sort((a, b) => a - b);
+    const leading = sorted.every((axis, index) => axis === index);
+    if (leading && (operation === ReductionOperation.Sum || operation === ReductionOperation.Mean)) {
+      const rows = sizeOf(x.shape.slice(0, sorted.length));
+      backend.addon.sumRows(xValues, y, rows, xValues.length / rows, operation === ReductionOperation.Mean);
+      return backend.floatOutput(finalShape, y);
+    }
+    const keptDims = x.shape.map((dim, axis) => (axes.includes(axis) ? 1 : dim));
+    backend.addon.reduce(xValues, y, Int32Array.of(operation, x.shape.length, ...x.shape, ...keptDims));
+    return backend.floatOutput(finalShape, y);
+  };
+}
+
+const softmax = nativeKernel(Softmax, ({ inputs, backend, attrs }) => {
+  const logits = inputs.logits as TensorInfo;
+  const values = backend.floatValues(logits);
+  if (!values || values.length === 0 || logits.shape.length === 0) return null;
+  const rank = logits.shape.length;
+  const dim = attrs.dim as number;
+  if (dim !== -1 && dim !== rank - 1) return null;
+  const columns = logits.shape[rank - 1]!;
+  const y = new Float32Array(values.length);
+  backend.addon.softmax(values, y, values.length / columns, columns);
+  return backend.floatOutput([...logits.shape], y);
+});
+
+/**
+ * Batch norm with given statistics (TensorFlow.js's FusedBatchNorm, i.e. tf.batchNorm) over the
+ * last axis. Statistics, scale and offset must be per-channel vectors; other broadcasts use the cpu
+ * kernel. Training-mode normalisation computes its statistics with tf ops (moments) whose
+ * reductions and broadcasts run natively as well.
+ */
+const batchNorm = nativeKernel(FusedBatchNorm, ({ inputs, backend, attrs }) => {
+  const { x, mean, variance, scale, offset } = inputs as Record<string, TensorInfo | undefined>;
+  if (!x || !mean || !variance || x.shape.length === 0) return null;
+  const xValues = backend.floatValues(x);
+  if (!xValues || xValues.length === 0) return null;
+  const channels = x.shape[x.shape.length - 1]!;
+  const perChannel = (tensor: TensorInfo | undefined): Float32Array | null | undefined => {
+    if (!tensor) return undefined;
+    const values = backend.floatValues(tensor);
+    return values && values.length === channels ? values : null;
+  };
+  const meanValues = perChannel(mean);
+  const varianceValues = perChannel(variance);
+  const scaleValues = perChannel(scale);
+  const offsetValues = perChannel(offset);
+  if (!meanValues || !varianceValues || scaleValues === null || offsetValues === null) return null;
+  // Fold the statistics into one multiply-add per element: y = x * a + b with
+  // a = scale / sqrt(variance + epsilon) and b = offset - mean * a (per channel, in doubles).
+  const epsilon = (attrs.varianceEpsilon as number | undefined) ?? 0.001;
+  const multiplier = new Float32Array(channels);
+  const shift = new Float32Array(channels);
+  for (let c = 0; c < channels; ++c) {
+    const a = (scaleValues ? scaleValues[c]! : 1) / Math.sqrt(varianceValues[c]! + epsilon);
+    multiplier[c] = a;
+    shift[c] = (offsetValues ? offsetValues[c]! : 0) - meanValues[c]! * a;
+  }
+  const y = new Float32Array(xValues.length);
+  backend.addon.scaleShift(xValues, multiplier, shift, y, xValues.length / channels, channels);
+  return backend.floatOutput([...x.shape], y);
+});
+
+export const reductionKernels: KernelConfig[] = [
+  nativeKernel(Sum, reductionKernel(ReductionOperation.Sum, 'axis')),
+  nativeKernel(Mean, reductionKernel(ReductionOperation.Mean, 'axis')),
+  nativeKernel(Max, reductionKernel(ReductionOperation.Max, 'reductionIndices')),
+  nativeKernel(Min, reductionKernel(ReductionOperation.Min, 'axis')),
+  nativeKernel(Prod, reductionKernel(ReductionOperation.Product, 'axis')),
+  softmax,
+  batchNorm,
+];

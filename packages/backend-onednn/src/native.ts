@@ -1,0 +1,185 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { OnednnUnavailableError } from './errors.js';
+
+/**
+ * The native addon's surface (native/*.cc). Every tensor crosses as a Float32Array that oneDNN
+ * reads or writes in place; outputs are preallocated by the caller. Geometry travels packed in
+ * Int32Arrays (see the pack* helpers below) because reading one typed array is far cheaper for
+ * N-API than reading a JS array element by element.
+ */
+export interface OnednnAddon {
+  version(): [number, number, number];
+  cpuIsa(): string;
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  cacheStats(): CacheStats;
+  setCacheCapacity(entries: number): void;
+  clearCache(): void;
+
+  conv2dForward(
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    geometry: Int32Array,
+    activation: FusedActivation,
+    activationAlpha: number,
+  ): void;
+  conv2dBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
+  conv2dBackwardWeights(
+    x: Float32Array,
+    dy: Float32Array,
+    dFilter: Float32Array,
+    dBias: Float32Array | null,
+    geometry: Int32Array,
+  ): void;
+  conv2dImplementations(geometry: Int32Array): { forward: string; backwardData: string; backwardWeights: string };
+
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    parameters: Int32Array,
+    activation: FusedActivation,
+    activationAlpha: number,
+  ): void;
+
+  poolForward(x: Float32Array, y: Float32Array, geometry: Int32Array, kind: PoolingKind): void;
+  poolBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Int32Array, kind: PoolingKind): void;
+
+  binary(a: Float32Array, b: Float32Array, out: Float32Array, parameters: Int32Array): void;
+  eltwise(x: Float32Array, y: Float32Array, operation: EltwiseOperation, alpha: number, beta: number): void;
+  eltwiseBackward(
+    dy: Float32Array,
+    data: Float32Array,
+    dx: Float32Array,
+    operation: EltwiseOperation,
+    alpha: number,
+    beta: number,
+  ): void;
+  step(x: Float32Array, y: Float32Array, alpha: number): void;
+  reduce(x: Float32Array, y: Float32Array, parameters: Int32Array): void;
+  sumRows(x: Float32Array, y: Float32Array, rows: number, columns: number, mean: boolean): void;
+  softmax(x: Float32Array, y: Float32Array, rows: number, columns: number): void;
+  scaleShift(x: Float32Array, scale: Float32Array, shift: Float32Array, y: Float32Array, rows: number, channels: number): void;
+  addN(inputs: Float32Array[], y: Float32Array): void;
+
+  transpose(x: Float32Array, y: Float32Array, parameters: Int32Array): void;
+  stridedSlice(x: Float32Array, y: Float32Array, parameters: Int32Array): void;
+  pad(x: Float32Array, y: Float32Array, parameters: Int32Array, value: number): void;
+}
+
+export interface CacheStats {
+  /** Cached primitives (each with its descriptors and staging buffers). */
+  entries: number;
+  capacity: number;
+  hits: number;
+  misses: number;
+  /** Bytes held by cached entries for reordered weights and pooling workspaces. */
+  stagingBytes: number;
+  /** Bytes of the one scratchpad every primitive shares. */
+  scratchpadBytes: number;
+}
+
+/** Activation fused into a convolution or matmul (native appendActivation). */
+export const FusedActivation = {
+  None: 0,
+  Relu: 1,
+  Relu6: 2,
+  Elu: 3,
+  LeakyRelu: 4,
+  Sigmoid: 5,
+} as const;
+export type FusedActivation = (typeof FusedActivation)[keyof typeof FusedActivation];
+
+export const PoolingKind = {
+  Max: 0,
+  /** Divides by the number of in-bounds pixels, as TensorFlow.js's AvgPool does. */
+  Average: 1,
+} as const;
+export type PoolingKind = (typeof PoolingKind)[keyof typeof PoolingKind];
+
+/** Unary operations (native eltwiseAlgorithm). */
+export const EltwiseOperation = {
+  Relu: 0,
+  Tanh: 1,
+  Elu: 2,
+  Square: 3,
+  Abs: 4,
+  Sqrt: 5,
+  Linear: 6,
+  Clip: 7,
+  Sigmoid: 8,
+  Exp: 9,
+  Log: 10,
+  Pow: 11,
+  SoftRelu: 12,
+  ReluFromOutput: 13,
+} as const;
+export type EltwiseOperation = (typeof EltwiseOperation)[keyof typeof EltwiseOperation];
+
+/** Binary operations (native binaryAlgorithm). */
+export const BinaryOperation = {
+  Add: 0,
+  Sub: 1,
+  Mul: 2,
+  Div: 3,
+  Max: 4,
+  Min: 5,
+  SquaredDifference: 6,
+} as const;
+export type BinaryOperation = (typeof BinaryOperation)[keyof typeof BinaryOperation];
+
+export const BinaryPostOperation = {
+  None: 0,
+  Negate: 1,
+  Reciprocal: 2,
+} as const;
+export type BinaryPostOperation = (typeof BinaryPostOperation)[keyof typeof BinaryPostOperation];
+
+export const ReductionOperation = {
+  Sum: 0,
+  Mean: 1,
+  Max: 2,
+  Min: 3,
+  Product: 4,
+} as const;
+export type ReductionOperation = (typeof ReductionOperation)[keyof typeof ReductionOperation];
+
+/** Where node-gyp puts the addon, relative to this package's root. */
+const addonRelativePath = path.join('build', 'Release', 'onednn.node');
+
+function packageRoot(): string {
+  // Both src/native.ts (tests) and dist/index.js (published) sit one directory below the root.
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+let loaded: { addon?: OnednnAddon; error?: OnednnUnavailableError } | undefined;
+
+/** Loads the addon once; later calls return the same addon or the same error. */
+export function loadAddon(): OnednnAddon {
+  if (!loaded) {
+    const file = path.join(packageRoot(), addonRelativePath);
+    try {
+      const require = createRequire(import.meta.url);
+      loaded = { addon: require(file) as OnednnAddon };
+    } catch (cause) {
+      loaded = { error: new OnednnUnavailableError(file, cause) };
+    }
+  }
+  if (loaded.error) throw loaded.error;
+  return loaded.addon!;
+}
+
+export function addonLoads(): boolean {
+  try {
+    loadAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,194 @@
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { BackendNotAvailableError } from '../errors.js';
+import { isPackageNotFound } from './optional-import.js';
+import { backendProviders, registerBackendProvider, type BackendProvider } from './providers.js';
+import { selectBackend } from './select-backend.js';
+
+function isInstalled(packageName: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(packageName);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function selectionError(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the selection to fail');
+}
+
+describe('selectBackend', () => {
+  it('lists the built-in providers in preference order', () => {
+    expect(backendProviders().map((provider) => provider.name)).toEqual([
+      'tensorflow-gpu',
+      'tensorflow',
+      'onednn',
+      'wasm',
+      'cpu',
+    ]);
+  });
+
+  it.skipIf(isInstalled('@tensorflow/tfjs-node'))(
+    "explicit 'tensorflow' without @tensorflow/tfjs-node throws BackendNotAvailableError naming the package",
+    async () => {
+      const error = await selectionError(selectBackend('tensorflow', { log: () => {} }));
+      expect(error).toBeInstanceOf(BackendNotAvailableError);
+      expect(error.message).toContain('@tensorflow/tfjs-node');
+      expect(error.message).toContain('npm install @tensorflow/tfjs-node');
+      expect(error.message).toContain('not installed');
+    },
+  );
+
+  it.skipIf(isInstalled('@tensorflow/tfjs-node-gpu'))(
+    "explicit 'tensorflow-gpu' without its package also explains the CUDA/cuDNN requirement",
+    async () => {
+      const error = await selectionError(selectBackend('tensorflow-gpu', { log: () => {} }));
+      expect(error).toBeInstanceOf(BackendNotAvailableError);
+      expect(error.message).toContain('npm install @tensorflow/tfjs-node-gpu');
+      expect(error.message).toMatch(/CUDA 11\.2 and cuDNN 8\.1/);
+    },
+  );
+
+  it('rejects an unknown name, listing the choices', async () => {
+    const error = await selectionError(selectBackend('tpu', { log: () => {} }));
+    expect(error).toBeInstanceOf(BackendNotAvailableError);
+    expect(error.message).toMatch(/Unknown backend 'tpu'.*'wasm'.*'cpu'/);
+  });
+
+  it("'auto' takes the first provider that starts and logs one line per skipped provider", async () => {
+    const lines: string[] = [];
+    const selected = await selectBackend('auto', { log: (line) => lines.push(line), wasmThreads: 1 });
+    const order = backendProviders().map((provider) => provider.name);
+    const chosenIndex = order.indexOf(selected.choice);
+    expect(chosenIndex).toBeGreaterThanOrEqual(0);
+    expect(selected.tfjsBackend).toBe(tf.getBackend());
+    // Every more preferred provider was tried and skipped, with a reason, in order.
+    expect(selected.skipped.map((skip) => skip.name)).toEqual(order.slice(0, chosenIndex));
+    for (const skip of selected.skipped) expect(skip.reason.length).toBeGreaterThan(0);
+    expect(lines).toHaveLength(selected.skipped.length + 1);
+    selected.skipped.forEach((skip, index) => expect(lines[index]).toContain(`skipped ${skip.name}: ${skip.reason}`));
+    expect(lines.at(-1)).toContain(`using ${selected.choice}`);
+    // The backend really computes.
+    expect(tf.tidy(() => tf.sum(tf.tensor1d([1, 2, 3])).dataSync()[0])).toBe(6);
+    if (!isInstalled('@tensorflow/tfjs-node') && !isInstalled('@tensorflow/tfjs-node-gpu')) {
+      expect(order.slice(0, 2).every((name) => selected.skipped.some((skip) => skip.name === name))).toBe(true);
+      expect(selected.skipped.find((skip) => skip.name === 'tensorflow')?.reason).toBe(
+        '@tensorflow/tfjs-node is not installed',
+      );
+    }
+    if (selected.choice === 'wasm') {
+      expect(selected.description).toContain('XNNPACK');
+      // Selecting wasm registers the composed gradient kernels it lacks.
+      expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+    }
+  });
+
+  describe('with registered providers', () => {
+    const failingProvider: BackendProvider = {
+      name: 'broken-native',
+      packageName: '@example/broken-native',
+      tfjsName: 'broken-native',
+      description: 'a native backend whose addon cannot load',
+      async load() {
+        throw new Error('libbroken.so: cannot open shared object file');
+      },
+    };
+
+    it("'auto' skips a provider whose package loads but fails, saying why", async () => {
+      const remove = registerBackendProvider(failingProvider, { before: 'wasm' });
+      try {
+        const lines: string[] = [];
+        const selected = await selectBackend('auto', { log: (line) => lines.push(line), wasmThreads: 1 });
+        const skip = selected.skipped.find((candidate) => candidate.name === 'broken-native');
+        if (selected.choice === 'wasm' || selected.choice === 'cpu') {
+          expect(skip?.reason).toBe('@example/broken-native failed to load: libbroken.so: cannot open shared object file');
+          expect(lines.some((line) => line.includes('skipped broken-native'))).toBe(true);
+        }
+      } finally {
+        remove();
+      }
+      expect(backendProviders().some((provider) => provider.name === 'broken-native')).toBe(false);
+    });
+
+    it('an explicit choice of a broken provider says it failed to load (not "not installed")', async () => {
+      const remove = registerBackendProvider(failingProvider);
+      try {
+        const error = await selectionError(selectBackend('broken-native', { log: () => {} }));
+        expect(error).toBeInstanceOf(BackendNotAvailableError);
+        expect(error.message).toContain('failed to load: libbroken.so');
+        expect(error.message).not.toContain('not installed');
+      } finally {
+        remove();
+      }
+    });
+
+    it('selects a custom provider whose load returns the tfjs backend name', async () => {
+      await import('@tensorflow/tfjs-backend-cpu');
+      const cpuFactory = tf.findBackendFactory('cpu');
+      const provider: BackendProvider = {
+        name: 'cpu-copy',
+        packageName: '@tensorflow/tfjs-backend-cpu',
+        tfjsName: 'placeholder-replaced-by-load',
+        description: 'the cpu backend under another name',
+        async load() {
+          if (tf.findBackendFactory('cpu-copy') == null) {
+            tf.registerBackend('cpu-copy', cpuFactory);
+            tf.copyRegisteredKernels('cpu', 'cpu-copy');
+          }
+          return 'cpu-copy';
+        },
+      };
+      const remove = registerBackendProvider(provider, { before: 'cpu' });
+      try {
+        const order = backendProviders().map((candidate) => candidate.name);
+        expect(order.indexOf('cpu-copy')).toBe(order.indexOf('cpu') - 1);
+        const selected = await selectBackend('cpu-copy', { log: () => {} });
+        expect(selected).toMatchObject({ choice: 'cpu-copy', tfjsBackend: 'cpu-copy', skipped: [] });
+        expect(tf.getBackend()).toBe('cpu-copy');
+      } finally {
+        remove();
+        await tf.setBackend('cpu');
+        tf.removeBackend('cpu-copy');
+      }
+    });
+
+    it('replacing a provider by name and removing it restores the original', () => {
+      const original = backendProviders().find((provider) => provider.name === 'cpu');
+      const remove = registerBackendProvider({ ...original!, description: 'replaced' });
+      expect(backendProviders().find((provider) => provider.name === 'cpu')?.description).toBe('replaced');
+      remove();
+      expect(backendProviders().find((provider) => provider.name === 'cpu')).toBe(original);
+    });
+
+    it('refuses to insert before a provider that does not exist', () => {
+      expect(() => registerBackendProvider(failingProvider, { before: 'nonexistent' })).toThrow(/known providers/);
+    });
+  });
+});
+
+describe('isPackageNotFound', () => {
+  it('recognises Node ESM, Node CJS and Vite messages for the package itself', () => {
+    const esm = Object.assign(new Error("Cannot find package '@tensorflow/tfjs-node' imported from /app/x.js"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
+    const cjs = new Error("Cannot find module '@tensorflow/tfjs-node'\nRequire stack:\n- /app/x.js");
+    const vite = new Error('Could not resolve "@tensorflow/tfjs-node" imported by "@mlaan/core". Is it installed?');
+    for (const error of [esm, cjs, vite]) expect(isPackageNotFound(error, '@tensorflow/tfjs-node')).toBe(true);
+  });
+
+  it('does not mistake a missing dependency of an installed package, or another package, for it', () => {
+    const dependencyMissing = new Error(
+      "Cannot find package 'node-pre-gyp' imported from /app/node_modules/@tensorflow/tfjs-node/dist/index.js",
+    );
+    expect(isPackageNotFound(dependencyMissing, '@tensorflow/tfjs-node')).toBe(false);
+    expect(isPackageNotFound(new Error("Cannot find module '@tensorflow/tfjs-node-gpu'"), '@tensorflow/tfjs-node')).toBe(false);
+    expect(isPackageNotFound(new Error('libtensorflow.so.2: cannot open shared object file'), '@tensorflow/tfjs-node')).toBe(false);
+  });
+});

@@ -1,0 +1,151 @@
+import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendNotAvailableError } from '../errors.js';
+import { isPackageNotFound } from './optional-import.js';
+import { backendProviders, findBackendProvider, type BackendProvider } from './providers.js';
+
+/** 'auto' or the name of a provider; the built-in providers are listed in preference order. */
+export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'onednn' | 'wasm' | 'cpu';
+
+export interface SelectBackendOptions {
+  /** Receives one line per decision; defaults to console.info. */
+  log?: (message: string) => void;
+  /** XNNPACK threads for the wasm backend; defaults to the number of CPU cores. */
+  wasmThreads?: number;
+}
+
+export interface SkippedBackend {
+  name: string;
+  reason: string;
+}
+
+export interface SelectedBackend {
+  /** The provider that was selected (never 'auto'). */
+  choice: string;
+  /** tf.getBackend() after selection. */
+  tfjsBackend: string;
+  packageName: string;
+  description: string;
+  /** For 'auto': the more preferred providers that could not be used, and why. */
+  skipped: SkippedBackend[];
+}
+
+/** Why a provider could not be used; `notInstalled` separates "install it" from "it is broken". */
+interface ProviderFailure {
+  notInstalled: boolean;
+  message: string;
+}
+
+async function activate(
+  provider: BackendProvider,
+  options: Required<SelectBackendOptions>,
+): Promise<{ tfjsName: string } | { failure: ProviderFailure }> {
+  let tfjsName = provider.tfjsName;
+  try {
+    const loadedName = await provider.load({ wasmThreads: options.wasmThreads, log: options.log });
+    if (typeof loadedName === 'string') tfjsName = loadedName;
+  } catch (error) {
+    if (isPackageNotFound(error, provider.packageName)) {
+      return { failure: { notInstalled: true, message: `${provider.packageName} is not installed` } };
+    }
+    const cause = error instanceof Error ? error.message : String(error);
+    return { failure: { notInstalled: false, message: `${provider.packageName} failed to load: ${firstLine(cause)}` } };
+  }
+  let switched = false;
+  try {
+    switched = await tf.setBackend(tfjsName);
+    await tf.ready();
+  } catch (error) {
+    const cause = error instanceof Error ? error.message : String(error);
+    return { failure: { notInstalled: false, message: `tfjs backend '${tfjsName}' failed to start: ${firstLine(cause)}` } };
+  }
+  if (!switched || tf.getBackend() !== tfjsName) {
+    return {
+      failure: {
+        notInstalled: false,
+        message: `${provider.packageName} loaded but tfjs backend '${tfjsName}' did not start (tf.setBackend returned false)`,
+      },
+    };
+  }
+  return { tfjsName };
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? text;
+}
+
+function selected(provider: BackendProvider, skipped: SkippedBackend[]): SelectedBackend {
+  return {
+    choice: provider.name,
+    tfjsBackend: tf.getBackend(),
+    packageName: provider.packageName,
+    description: provider.describeActive?.() ?? provider.description,
+    skipped,
+  };
+}
+
+function notAvailableError(provider: BackendProvider, failure: ProviderFailure): BackendNotAvailableError {
+  const others = backendProviders()
+    .map((candidate) => `'${candidate.name}'`)
+    .filter((name) => name !== `'${provider.name}'`);
+  const alternatives = `or choose 'auto' (takes the first that works of ${others.join(', ')})`;
+  if (failure.notInstalled) {
+    return new BackendNotAvailableError(
+      `Backend '${provider.name}' needs the npm package ${provider.packageName}, which is not installed. ` +
+        `Install it with \`npm install ${provider.packageName}\`${provider.installHint ? ` (${provider.installHint})` : ''}, ` +
+        `${alternatives}.`,
+    );
+  }
+  return new BackendNotAvailableError(
+    `Backend '${provider.name}' is not usable: ${failure.message}. ` +
+      `${provider.installHint ? `${provider.installHint} ` : ''}Reinstall ${provider.packageName} for this platform, ${alternatives}.`,
+  );
+}
+
+/**
+ * Loads a tfjs backend and makes it the active one. 'auto' tries the registered providers in
+ * preference order (tensorflow-gpu, tensorflow, onednn, wasm, cpu) and takes the first that
+ * loads and starts, logging one line per skipped provider and one for the choice. A named choice
+ * that cannot be used throws BackendNotAvailableError saying which package to install.
+ * Selecting wasm also registers the composed training kernels it lacks (see kernels/).
+ */
+export async function selectBackend(
+  choice: BackendChoice | (string & {}) = 'auto',
+  options: SelectBackendOptions = {},
+): Promise<SelectedBackend> {
+  const resolved: Required<SelectBackendOptions> = {
+    log: options.log ?? ((message) => console.info(message)),
+    wasmThreads: options.wasmThreads ?? availableParallelism(),
+  };
+  if (choice !== 'auto') {
+    const provider = findBackendProvider(choice);
+    if (provider == null) {
+      throw new BackendNotAvailableError(
+        `Unknown backend '${choice}'. Choose 'auto' or one of: ${backendProviders().map((candidate) => `'${candidate.name}'`).join(', ')} ` +
+          '(or register a provider for it with registerBackendProvider).',
+      );
+    }
+    const outcome = await activate(provider, resolved);
+    if ('failure' in outcome) throw notAvailableError(provider, outcome.failure);
+    const result = selected(provider, []);
+    resolved.log(`backend: using ${provider.name}: ${result.description}`);
+    return result;
+  }
+
+  const skipped: SkippedBackend[] = [];
+  for (const provider of backendProviders()) {
+    const outcome = await activate(provider, resolved);
+    if ('failure' in outcome) {
+      skipped.push({ name: provider.name, reason: outcome.failure.message });
+      continue;
+    }
+    for (const skip of skipped) resolved.log(`backend: skipped ${skip.name}: ${skip.reason}`);
+    const result = selected(provider, skipped);
+    resolved.log(`backend: using ${provider.name}: ${result.description}`);
+    return result;
+  }
+  throw new BackendNotAvailableError(
+    `No backend could be started: ${skipped.map((skip) => `${skip.name} (${skip.reason})`).join('; ')}. ` +
+      'Install @tensorflow/tfjs-backend-cpu (always works) or @tensorflow/tfjs-backend-wasm (faster).',
+  );
+}

@@ -1,0 +1,67 @@
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { createConv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import { createConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { createTileConfig } from './tile.js';
+
+/** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
+const replacedKernels = new Map<string, KernelConfig>();
+const composedKernels = new WeakSet<KernelConfig>();
+
+function kernelKey(kernelName: string, backendName: string): string {
+  return `${backendName}/${kernelName}`;
+}
+
+/** The kernel a composed kernel replaced on `backendName`, if registerTrainingKernels replaced one. */
+export function replacedKernel(kernelName: string, backendName: string): KernelConfig | undefined {
+  return replacedKernels.get(kernelKey(kernelName, backendName));
+}
+
+/**
+ * Kernels composed from a backend's fast forward kernels, for backends whose own versions are
+ * missing or slow (tfjs-backend-wasm 4.x: Conv2DBackpropFilter is missing, Conv2DBackpropInput
+ * and Tile are scalar loops). They need Conv2D, Transpose, Reverse, Slice, PadV2, Reshape, Fill
+ * and Add from the backend.
+ */
+export function createTrainingKernels(backendName: string): KernelConfig[] {
+  const fallback = (kernelName: string) => () => replacedKernel(kernelName, backendName);
+  const kernels = [
+    createConv2DBackpropFilterConfig(backendName),
+    createConv2DBackpropInputConfig(backendName, fallback('Conv2DBackpropInput')),
+    createTileConfig(backendName, fallback('Tile')),
+  ];
+  for (const kernel of kernels) composedKernels.add(kernel);
+  return kernels;
+}
+
+/** The composed training kernels for the wasm backend. */
+export const wasmTrainingKernels: readonly KernelConfig[] = createTrainingKernels('wasm');
+
+/**
+ * Registers `kernels`, replacing whatever the backend registered under the same names (the
+ * replaced kernels stay reachable for the cases a composed kernel hands back). Idempotent:
+ * kernels that are already registered are left alone, so no duplicate-registration warnings.
+ * Call it after importing the backend package: a backend registers its kernels on import and
+ * would otherwise replace these.
+ */
+export function registerTrainingKernels(kernels: readonly KernelConfig[]): void {
+  for (const config of kernels) {
+    const registered = getKernel(config.kernelName, config.backendName);
+    if (registered === config) continue;
+    if (registered != null) {
+      if (!composedKernels.has(registered)) {
+        replacedKernels.set(kernelKey(config.kernelName, config.backendName), registered);
+      }
+      unregisterKernel(config.kernelName, config.backendName);
+    }
+    registerKernel(config);
+  }
+}
+
+/**
+ * Adds the wasm backend's missing Conv2DBackpropFilter and replaces its slow Conv2DBackpropInput
+ * and Tile with versions built on XNNPACK's Conv2D and broadcasting Add. Import
+ * '@tensorflow/tfjs-backend-wasm' first.
+ */
+export function registerWasmTrainingKernels(): void {
+  registerTrainingKernels(wasmTrainingKernels);
+}

@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Backbone, BackboneBlock } from '../backbone/backbone.js';
+import { BatchNorm } from '../layers/batch-norm.js';
+import { Conv2d } from '../layers/conv2d.js';
+import { Linear } from '../layers/linear.js';
+import { ReLU } from '../layers/activation.js';
+import { GlobalAveragePool } from '../layers/pooling.js';
+import { Residual, Sequential } from '../layers/sequential.js';
+import { SeededRandom } from '../random.js';
+import type { Batch } from '../training/plugin.js';
+
+/**
+ * A ResNet-shaped backbone small enough for unit tests on the cpu backend: stem conv(3→4),
+ * stage 1: two blocks of width 4, stage 2: one stride-2 block of width 8 (with projection).
+ */
+export function tinyBackbone(options: { seed?: number; classes?: number; width?: number } = {}): Backbone {
+  const random = new SeededRandom(options.seed ?? 1);
+  const w = options.width ?? 4;
+  const classes = options.classes ?? 3;
+  const block = (inC: number, outC: number, stride: number) =>
+    new Residual({
+      main: [
+        ['conv1', new Conv2d({ inChannels: inC, outChannels: outC, kernelSize: 3, stride, padding: 1, random })],
+        ['bn1', new BatchNorm({ channels: outC })],
+        ['relu', new ReLU()],
+        ['conv2', new Conv2d({ inChannels: outC, outChannels: outC, kernelSize: 3, padding: 1, random })],
+        ['bn2', new BatchNorm({ channels: outC })],
+      ],
+      shortcut:
+        stride !== 1 || inC !== outC
+          ? [
+              ['0', new Conv2d({ inChannels: inC, outChannels: outC, kernelSize: 1, stride, random })],
+              ['1', new BatchNorm({ channels: outC })],
+            ]
+          : undefined,
+    });
+  const stem: BackboneBlock = {
+    stage: 0,
+    index: 0,
+    name: '',
+    layer: new Sequential([
+      ['conv1', new Conv2d({ inChannels: 3, outChannels: w, kernelSize: 3, padding: 1, random })],
+      ['bn1', new BatchNorm({ channels: w })],
+      ['relu', new ReLU()],
+    ]),
+    inputChannels: 3,
+    outputChannels: w,
+    outputStride: 1,
+  };
+  const blocks: BackboneBlock[] = [
+    { stage: 1, index: 0, name: 'layer1.0', layer: block(w, w, 1), inputChannels: w, outputChannels: w, outputStride: 1 },
+    { stage: 1, index: 1, name: 'layer1.1', layer: block(w, w, 1), inputChannels: w, outputChannels: w, outputStride: 1 },
+    { stage: 2, index: 0, name: 'layer2.0', layer: block(w, 2 * w, 2), inputChannels: w, outputChannels: 2 * w, outputStride: 2 },
+  ];
+  const classifier = new Sequential([
+    ['', new GlobalAveragePool()],
+    ['fc', new Linear({ inFeatures: 2 * w, outFeatures: classes, random })],
+  ]);
+  return new Backbone({ id: 'tiny', stem, blocks, classifier, classes, inputSize: 8 });
+}
+
+/** A random batch of NHWC images and labels, reproducible from a seed. */
+export function randomBatch(options: { size?: number; imageSize?: number; classes?: number; seed?: number } = {}): Batch {
+  const n = options.size ?? 6;
+  const s = options.imageSize ?? 8;
+  const classes = options.classes ?? 3;
+  const random = new SeededRandom(options.seed ?? 7);
+  const pixels = random.fillNormal(new Float32Array(n * s * s * 3), 0, 1);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
+  return {
+    inputs: tf.tensor4d(pixels, [n, s, s, 3]),
+    labels: tf.tensor1d(labels, 'int32'),
+    normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
+  };
+}
+
+export function disposeBatch(batch: Batch): void {
+  batch.inputs.dispose();
+  batch.labels.dispose();
+}

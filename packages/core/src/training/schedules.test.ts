@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { cosineWithWarmup, stepSchedule } from './schedules.js';
+
+describe('learning-rate schedules', () => {
+  it('cosine with 10-epoch warm-up follows METHOD §6', () => {
+    const lr = cosineWithWarmup({ initialLearningRate: 0.8, epochs: 400 });
+    expect(lr(0)).toBeCloseTo(0.01, 10); // e = 1: only the 0.01 term
+    const e = 5;
+    expect(lr(e - 1)).toBeCloseTo(0.5 * 0.8 * (1 + Math.cos((Math.PI * e) / 400)) * (e - 1) / 10 + (0.01 * (11 - e)) / 10, 10);
+    expect(lr(10)).toBeCloseTo(0.5 * 0.8 * (1 + Math.cos((Math.PI * 11) / 400)), 10);
+    expect(lr(399)).toBeCloseTo(0, 10);
+  });
+
+  it('step schedule multiplies by gamma at each milestone', () => {
+    const lr = stepSchedule({ initialLearningRate: 0.1, milestones: [2, 4], gamma: 0.1 });
+    expect([0, 1, 2, 3, 4].map(lr).map((v) => +v.toFixed(6))).toEqual([0.1, 0.1, 0.01, 0.01, 0.001]);
+  });
+});

@@ -1,0 +1,165 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, crossEntropy, LocalTrainer, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
+import { disposeBatch, randomBatch, tinyBackbone } from '../testing/index.js';
+import { linearHeadHost } from './test-plugin.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const CUTS = [[0, 0], [1, 1]] as const; // modules: {stem}, {layer1.0, layer1.1}, {layer2.0}
+
+function nonZero(gradients: Map<string, tf.Tensor>): string[] {
+  return [...gradients]
+    .filter(([, g]) => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!) > 0)
+    .map(([n]) => n)
+    .sort();
+}
+
+describe('gradient isolation', () => {
+  it('a local loss gives gradient to its own module and head only', () => {
+    const backbone = tinyBackbone();
+    const trainer = new LocalTrainer({
+      backbone,
+      cuts: CUTS,
+      plugins: [linearHeadHost({ terms: (terms) => terms.filter((t) => t.span[1] === 1) })],
+    });
+    const batch = randomBatch();
+    const { gradients } = trainer.computeGradients(batch);
+    const moduleOne = trainer.modules[1]!.namedParameters().map(([n]) => n);
+    expect(nonZero(gradients)).toEqual([...moduleOne, 'head.1.independent.fc.bias', 'head.1.independent.fc.weight'].sort());
+    for (const [name] of trainer.modules[0]!.namedParameters()) expect(gradients.has(name)).toBe(false);
+    for (const g of gradients.values()) g.dispose();
+    disposeBatch(batch);
+    trainer.dispose();
+    backbone.dispose();
+  });
+
+  it('matches per-module autograd with detached inputs, and a cascade span matches autograd over the window', () => {
+    const backbone = tinyBackbone({ seed: 4 });
+    const trainer = new LocalTrainer({
+      backbone,
+      cuts: CUTS,
+      plugins: [
+        linearHeadHost({
+          terms: (terms) => [
+            ...terms.map((t) => ({ ...t, weight: 0.25 })),
+            { name: 'window', span: [0, 1] as const, role: 'cascade' as const, weight: 0.75 },
+          ],
+        }),
+      ],
+    });
+    const batch = randomBatch({ seed: 3 });
+    // Reference: every loss recomputed under tfjs autograd; no running-stat updates.
+    const ctx = { ...TRAIN, updateStatistics: false };
+    const [m0, m1, m2] = trainer.modules as [typeof trainer.modules[0], typeof trainer.modules[0], typeof trainer.modules[0]];
+    const h0 = m0!.apply(batch.inputs, ctx);
+    const h1 = m1!.apply(h0, ctx);
+    const reference = new Map<string, tf.Tensor>();
+    const add = (vars: [string, tf.Variable][], f: () => tf.Scalar) => {
+      const { grads } = tf.engine().gradients(f, vars.map(([, v]) => v));
+      vars.forEach(([n], i) => {
+        const prev = reference.get(n);
+        reference.set(n, prev ? tf.add(prev, grads[i]!) : grads[i]!);
+      });
+    };
+    const head = (i: number, role: 'independent' | 'cascade') => trainer.heads.get(`${i}:${role}`)!;
+    const headVars = (i: number, role: 'independent' | 'cascade') => head(i, role).namedParameters() as [string, tf.Variable][];
+    const vars = (i: number) => trainer.modules[i]!.namedParameters() as [string, tf.Variable][];
+    add([...vars(0), ...headVars(0, 'independent')], () => tf.mul(head(0, 'independent').loss(m0!.apply(batch.inputs, ctx), batch, ctx), 0.25) as tf.Scalar);
+    add([...vars(1), ...headVars(1, 'independent')], () => tf.mul(head(1, 'independent').loss(m1!.apply(h0, ctx), batch, ctx), 0.25) as tf.Scalar);
+    add([...vars(2), ...headVars(2, 'independent')], () => tf.mul(head(2, 'independent').loss(m2!.apply(h1, ctx), batch, ctx), 0.25) as tf.Scalar);
+    add([...vars(0), ...vars(1), ...headVars(1, 'cascade')], () =>
+      tf.mul(head(1, 'cascade').loss(m1!.apply(m0!.apply(batch.inputs, ctx), ctx), batch, ctx), 0.75) as tf.Scalar,
+    );
+    const { gradients } = trainer.computeGradients(batch);
+    expect([...gradients.keys()].sort()).toEqual([...reference.keys()].sort());
+    for (const [name, expected] of reference) {
+      const err = tf.tidy(() => tf.max(tf.abs(tf.sub(gradients.get(name)!, expected))).dataSync()[0]! / Math.max(tf.max(tf.abs(expected)).dataSync()[0]!, 1e-12));
+      expect(err, name).toBeLessThan(1e-4);
+    }
+    for (const t of [...gradients.values(), ...reference.values(), h0, h1]) t.dispose();
+    disposeBatch(batch);
+    trainer.dispose();
+    backbone.dispose();
+  });
+
+  it('checks shapes and plugin configuration', () => {
+    const backbone = tinyBackbone();
+    expect(() => new LocalTrainer({ backbone, cuts: CUTS })).toThrow(/No plugin provides a independent head for module 0/);
+    expect(
+      () => new LocalTrainer({ backbone, cuts: CUTS, mode: 'sequential', plugins: [linearHeadHost({ terms: (t) => [...t, { name: 'w', span: [0, 1], role: 'cascade', weight: 1 }] })] }),
+    ).toThrow(ConfigError);
+    const trainer = new LocalTrainer({ backbone });
+    const bad = { inputs: tf.zeros([2, 3, 8, 8]) as tf.Tensor4D, labels: tf.tensor1d([0, 1], 'int32') };
+    expect(() => trainer.step(bad)).toThrow(ShapeError);
+    trainer.dispose();
+    backbone.dispose();
+  });
+});
+
+describe('SGD (PyTorch semantics)', () => {
+  it('applies weight decay, momentum and Nesterov exactly', () => {
+    const p = tf.variable(tf.tensor1d([1]));
+    const sgd = new SgdOptimizer({ learningRate: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 });
+    const g = tf.tensor1d([0.5]);
+    sgd.step(new Map([[p, g]]));
+    // d = 0.5 + 0.01*1 = 0.51; buf = 0.51; d = 0.51 + 0.9*0.51 = 0.969; p = 1 - 0.0969
+    expect(p.dataSync()[0]).toBeCloseTo(0.9031, 6);
+    sgd.step(new Map([[p, g]]));
+    // d = 0.5 + 0.009031 = 0.509031; buf = 0.9*0.51 + 0.509031 = 0.968031; d = 0.509031 + 0.8712279 = 1.3802589
+    expect(p.dataSync()[0]).toBeCloseTo(0.9031 - 0.13802589, 6);
+    sgd.dispose();
+    p.dispose();
+    g.dispose();
+  });
+});
+
+describe('training steps', () => {
+  it('leak no tensors across steps, in both modes', () => {
+    for (const mode of ['simultaneous', 'sequential'] as const) {
+      const backbone = tinyBackbone();
+      const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [linearHeadHost()], mode });
+      const batch = randomBatch();
+      trainer.step(batch);
+      const after = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) trainer.step(batch);
+      expect(tf.memory().numTensors).toBe(after);
+      disposeBatch(batch);
+      trainer.dispose();
+      backbone.dispose();
+    }
+  });
+
+  it('end-to-end training is the K = 1 case and lowers the loss', () => {
+    const backbone = tinyBackbone({ seed: 5 });
+    const trainer = new LocalTrainer({ backbone, optimizer: { learningRate: 0.05 } });
+    const batch = randomBatch({ size: 12 });
+    const first = trainer.step(batch).loss;
+    let last = first;
+    for (let i = 0; i < 15; i++) last = trainer.step(batch).loss;
+    expect(last).toBeLessThan(first * 0.7);
+    const direct = tf.tidy(() => crossEntropy(backbone.apply(batch.inputs, { ...TRAIN, updateStatistics: false }), batch.labels).dataSync()[0]!);
+    expect(Number.isFinite(direct)).toBe(true);
+    disposeBatch(batch);
+    trainer.dispose();
+    backbone.dispose();
+  });
+
+  it('sequential mode steps each module right after its loss', () => {
+    const backbone = tinyBackbone({ seed: 6 });
+    const batch = randomBatch();
+    const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [linearHeadHost()], mode: 'sequential' });
+    const before = new Map(trainer.namedParameters().map(([n, v]) => [n, v.dataSync().slice()]));
+    trainer.step(batch);
+    for (const [n, v] of trainer.namedParameters()) {
+      expect(Array.from(v.dataSync()), n).not.toEqual(Array.from(before.get(n)!));
+    }
+    disposeBatch(batch);
+    trainer.dispose();
+    backbone.dispose();
+  });
+});

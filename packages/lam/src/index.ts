@@ -1,0 +1,13 @@
+export { LamError, LEAP_TABLES, findLeapTable, leapRule, leapBlocksFor, resolveLeapBlocks } from './leap.js';
+export type { LeapBlock, LeapTable, LeapRuleOptions, LeapListOptions } from './leap.js';
+export { LAM_PROFILES, LeapNetwork, LeapHead, lam, resolveLamOptions, servesHead } from './lam.js';
+export type {
+  LamOptions,
+  LamPlugin,
+  LamProfile,
+  LamProfileName,
+  EmaUpdateRule,
+  LeapTarget,
+  LeapBlocksOption,
+  LeapListRequest,
+} from './lam.js';

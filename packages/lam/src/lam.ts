@@ -1,0 +1,307 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  Backbone,
+  BackboneBlock,
+  Batch,
+  ForwardContext,
+  Head,
+  HeadInput,
+  HeadRequest,
+  Layer,
+  LocalLearningPlugin,
+  LocalModule,
+  NamedVariable,
+  prefixed,
+  SetupContext,
+} from '@mlaan/core';
+import { LamError, LeapBlock, leapBlocksFor, resolveLeapBlocks } from './leap.js';
+
+/** Which LAMs have their EMA twin updated after the backward passes. */
+export type EmaUpdateRule = 'all' | 'last';
+
+/**
+ * Which head a LAM is put in front of. `auto`: the cascaded head when the module has one (MLM is
+ * on), else the independent head (LAM alone). The last module never gets one (its head is the
+ * backbone classifier).
+ */
+export type LeapTarget = 'auto' | 'cascade' | 'independent';
+
+export interface LamProfile {
+  /** EMA decay d of the twin: m = d * m + (1 - d) * real, in (0, 1]. */
+  emaDecay: number;
+  /** `all` (paper) or only the last module's LAM (`resnetMLAAN.py`, which updates `EMA_Net[-1]`). */
+  emaUpdates: EmaUpdateRule;
+}
+
+export const LAM_PROFILES = {
+  paper: { emaDecay: 0.995, emaUpdates: 'all' },
+  reference: { emaDecay: 0.995, emaUpdates: 'last' },
+} as const satisfies Record<string, LamProfile>;
+
+export type LamProfileName = keyof typeof LAM_PROFILES;
+
+/** What a leap-list function is asked for. */
+export interface LeapListRequest {
+  moduleIndex: number;
+  module: LocalModule;
+  modules: readonly LocalModule[];
+  backbone: Backbone;
+  /** The list the tables or the rule would give. */
+  defaultList: readonly LeapBlock[];
+}
+
+/**
+ * Leap lists by module index (entries for the last module are ignored, so the authors' K-entry
+ * lists can be given as they are), or a function returning a list (undefined: the default).
+ */
+export type LeapBlocksOption =
+  | Readonly<Record<number, readonly LeapBlock[]>>
+  | readonly (readonly LeapBlock[])[]
+  | ((request: LeapListRequest) => readonly LeapBlock[] | undefined);
+
+export interface LamOptions extends Partial<LamProfile> {
+  /** Defaults for every option not given (default `paper`). */
+  profile?: LamProfileName;
+  target?: LeapTarget;
+  /** Leap lists overriding the tables/rule (see `leapBlocksFor`). */
+  leapBlocks?: LeapBlocksOption;
+  /** Most blocks in a rule-made leap net (default 4). */
+  maxDepth?: number;
+}
+
+interface ResolvedLamOptions extends LamProfile {
+  target: LeapTarget;
+  leapBlocks?: LeapBlocksOption;
+  maxDepth: number;
+}
+
+const TARGETS: readonly LeapTarget[] = ['auto', 'cascade', 'independent'];
+const EMA_RULES: readonly EmaUpdateRule[] = ['all', 'last'];
+
+export function resolveLamOptions(options: LamOptions = {}): ResolvedLamOptions {
+  const profileName = options.profile ?? 'paper';
+  const profile: LamProfile | undefined = (LAM_PROFILES as Record<string, LamProfile>)[profileName];
+  if (!profile) throw new LamError(`lam(): unknown profile '${profileName}'. Use one of: ${Object.keys(LAM_PROFILES).join(', ')}.`);
+  const resolved: ResolvedLamOptions = {
+    ...profile,
+    target: 'auto',
+    maxDepth: 4,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as ResolvedLamOptions;
+  const d = resolved.emaDecay;
+  if (typeof d !== 'number' || !(d > 0 && d <= 1)) {
+    throw new LamError(`lam(): emaDecay must be in (0, 1] (the paper sweeps 0.99-0.999; 1 freezes the twin); got ${d}.`);
+  }
+  if (!TARGETS.includes(resolved.target)) {
+    throw new LamError(`lam(): target must be one of ${TARGETS.map((t) => `'${t}'`).join(', ')}; got ${JSON.stringify(resolved.target)}.`);
+  }
+  if (!EMA_RULES.includes(resolved.emaUpdates)) {
+    throw new LamError(`lam(): emaUpdates must be 'all' or 'last'; got ${JSON.stringify(resolved.emaUpdates)}.`);
+  }
+  if (!Number.isInteger(resolved.maxDepth) || resolved.maxDepth < 1) {
+    throw new LamError(`lam(): maxDepth must be an integer >= 1; got ${resolved.maxDepth}.`);
+  }
+  const lb = resolved.leapBlocks;
+  if (lb !== undefined && typeof lb !== 'function' && (typeof lb !== 'object' || lb === null)) {
+    throw new LamError('lam(): leapBlocks must be an object or array of leap lists by module index, or a function.');
+  }
+  return resolved;
+}
+
+/**
+ * A leap auxiliary network (METHOD §5): deep copies of later backbone blocks, the first paired
+ * with a frozen twin whose weights follow an EMA of the real block it copies:
+ * `z = A[0](u) + M(u); z = A[1..](z)`. The twin's variables are non-trainable (no gradient, no
+ * weight decay); gradients pass through it to u. Twin and copies run batch norm as the head's
+ * context says (training mode in training, as in the authors' code); the EMA covers the twin's
+ * parameters only, its running statistics advance with its own forwards.
+ */
+export class LeapNetwork {
+  readonly copies: Layer[];
+  readonly twin: Layer;
+  /** Pairs (twin variable, real backbone variable) the EMA walks. */
+  private readonly emaPairs: [tf.Variable, tf.Variable][];
+
+  constructor(
+    readonly moduleIndex: number,
+    /** The backbone blocks copied, in order; `sources[0]` is the twin's real block. */
+    readonly sources: readonly BackboneBlock[],
+  ) {
+    this.copies = sources.map((b) => b.layer.clone());
+    this.twin = sources[0]!.layer.clone();
+    const twinParameters = this.twin.namedParameters();
+    const realParameters = new Map(sources[0]!.layer.namedParameters());
+    this.emaPairs = twinParameters.map(([name, variable]) => {
+      variable.trainable = false;
+      const real = realParameters.get(name);
+      if (!real) throw new LamError(`internal: twin parameter ${name} has no counterpart in block ${sources[0]!.name}`);
+      return [variable, real];
+    });
+  }
+
+  get prefix(): string {
+    return `lam.${this.moduleIndex}`;
+  }
+
+  /** Output channels and square size of the leap net for the backbone's input size. */
+  outputShape(inputSize: number): HeadInput {
+    const last = this.sources[this.sources.length - 1]!;
+    return { channels: last.outputChannels, size: Math.ceil(inputSize / last.outputStride) };
+  }
+
+  apply(features: tf.Tensor, context: ForwardContext): tf.Tensor {
+    return tf.tidy(() => {
+      let z = tf.add(this.copies[0]!.apply(features, context), this.twin.apply(features, context));
+      for (let j = 1; j < this.copies.length; j++) z = this.copies[j]!.apply(z, context);
+      return z;
+    });
+  }
+
+  /** Trainable: `lam.<i>.blocks.<j>.*`. */
+  namedParameters(): NamedVariable[] {
+    return this.copies.flatMap((c, j) => prefixed(`${this.prefix}.blocks.${j}`, c.namedParameters()));
+  }
+
+  /** Checkpointed state: the copies' running statistics and the whole twin, `lam.<i>.ema.*`. */
+  namedBuffers(): NamedVariable[] {
+    return [
+      ...this.copies.flatMap((c, j) => prefixed(`${this.prefix}.blocks.${j}`, c.namedBuffers())),
+      ...prefixed(`${this.prefix}.ema`, [...this.twin.namedParameters(), ...this.twin.namedBuffers()]),
+    ];
+  }
+
+  /** m = d * m + (1 - d) * real, from the real block's current (pre-step) weights. */
+  updateTwin(decay: number): void {
+    if (decay === 1) return;
+    tf.tidy(() => {
+      for (const [twin, real] of this.emaPairs) twin.assign(tf.add(tf.mul(twin, decay), tf.mul(real, 1 - decay)));
+    });
+  }
+
+  dispose(): void {
+    for (const c of this.copies) c.dispose();
+    this.twin.dispose();
+  }
+}
+
+/** A head with a leap net in front of it; its variables are the leap net's plus the inner head's. */
+export class LeapHead implements Head {
+  readonly name: string;
+
+  constructor(
+    readonly inner: Head,
+    readonly leap: LeapNetwork,
+  ) {
+    this.name = `${leap.prefix}>${inner.name}`;
+  }
+
+  namedParameters(): NamedVariable[] {
+    return [...this.leap.namedParameters(), ...this.inner.namedParameters()];
+  }
+
+  namedBuffers(): NamedVariable[] {
+    return [...this.leap.namedBuffers(), ...(this.inner.namedBuffers?.() ?? [])];
+  }
+
+  loss(features: tf.Tensor, batch: Batch, context: ForwardContext): tf.Scalar {
+    return tf.tidy(() => this.inner.loss(this.leap.apply(features, context), batch, context));
+  }
+
+  dispose(): void {
+    this.inner.dispose?.();
+    this.leap.dispose();
+  }
+}
+
+/** Whether a LAM with `target` goes in front of the head `request` asks for. */
+export function servesHead(target: LeapTarget, request: Pick<HeadRequest, 'isLast' | 'role' | 'roles'>): boolean {
+  if (request.isLast) return false;
+  if (target === 'auto') return request.role === (request.roles.has('cascade') ? 'cascade' : 'independent');
+  return request.role === target;
+}
+
+export interface LamPlugin extends LocalLearningPlugin {
+  /** The leap nets built, by module index (after the trainer is constructed). */
+  readonly networks: ReadonlyMap<number, LeapNetwork>;
+  /** Leap lists of every module but the last (after setup). */
+  readonly leapLists: ReadonlyMap<number, readonly LeapBlock[]>;
+}
+
+function userList(option: LeapBlocksOption | undefined, request: LeapListRequest): readonly LeapBlock[] | undefined {
+  if (option === undefined) return undefined;
+  if (typeof option === 'function') return option(request);
+  return (option as Record<number, readonly LeapBlock[]>)[request.moduleIndex];
+}
+
+function checkUserModules(option: LeapBlocksOption | undefined, moduleCount: number): void {
+  if (option === undefined || typeof option === 'function') return;
+  for (const key of Object.keys(option)) {
+    const index = Number(key);
+    if (!Number.isInteger(index) || index < 0 || index >= moduleCount) {
+      throw new LamError(
+        `lam(): leapBlocks has an entry for module ${key}, but the partition has modules 0-${moduleCount - 1}. Key leap lists by module index.`,
+      );
+    }
+  }
+}
+
+/**
+ * LAM (Leap Augmented Modules, METHOD §5) as a `wrapHead` plugin: for each module but the last, a
+ * leap net of deep copies of later blocks (taken when the trainer is built, before any training)
+ * goes in front of the head it serves; after every backward pass and before the optimizer step
+ * the twins follow an EMA of the real blocks' pre-step weights.
+ */
+export function lam(options: LamOptions = {}): LamPlugin {
+  const config = resolveLamOptions(options);
+  const networks = new Map<number, LeapNetwork>();
+  const leapLists = new Map<number, readonly LeapBlock[]>();
+  const sources = new Map<number, BackboneBlock[]>();
+  let inputSize = 0;
+  return {
+    name: 'lam',
+    networks,
+    leapLists,
+    setup(context: SetupContext) {
+      const { backbone, modules } = context;
+      inputSize = backbone.inputSize;
+      checkUserModules(config.leapBlocks, modules.length);
+      for (const module of modules.slice(0, -1)) {
+        const defaultList = leapBlocksFor(backbone, modules, module.index, { maxDepth: config.maxDepth });
+        const request: LeapListRequest = { moduleIndex: module.index, module, modules, backbone, defaultList };
+        const list = userList(config.leapBlocks, request) ?? defaultList;
+        sources.set(module.index, resolveLeapBlocks(backbone, module, list));
+        leapLists.set(module.index, list.map((b) => [b[0], b[1]] as const));
+      }
+    },
+    headInput(request: HeadRequest): HeadInput | undefined {
+      if (!servesHead(config.target, request)) return undefined;
+      const blocks = sources.get(request.moduleIndex);
+      if (!blocks) return undefined;
+      const last = blocks[blocks.length - 1]!;
+      return { channels: last.outputChannels, size: Math.ceil(inputSize / last.outputStride) };
+    },
+    wrapHead(head: Head, request: HeadRequest): Head {
+      if (!servesHead(config.target, request)) return head;
+      const blocks = sources.get(request.moduleIndex);
+      if (!blocks) return head;
+      if (networks.has(request.moduleIndex)) {
+        throw new LamError(`lam(): module ${request.moduleIndex} asked for two leap nets; one LAM serves one head per module.`);
+      }
+      const network = new LeapNetwork(request.moduleIndex, blocks);
+      networks.set(request.moduleIndex, network);
+      return new LeapHead(head, network);
+    },
+    afterBackward() {
+      if (networks.size === 0) return;
+      if (config.emaUpdates === 'all') {
+        for (const network of networks.values()) network.updateTwin(config.emaDecay);
+      } else {
+        networks.get(Math.max(...networks.keys()))!.updateTwin(config.emaDecay);
+      }
+    },
+    dispose() {
+      // The leap nets belong to the heads that wrap them; the trainer disposes heads.
+      networks.clear();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// Test-only helpers (not exported from the package).
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  Backbone,
+  crossEntropy,
+  GlobalAveragePool,
+  Head,
+  Linear,
+  LocalLearningPlugin,
+  NamedVariable,
+  prefixed,
+  SeededRandom,
+  Sequential,
+} from '@mlaan/core';
+import { cifarResNet } from '@mlaan/models';
+
+/**
+ * A minimal host: GAP + Linear + cross-entropy for every (module, role) but the last module, sized
+ * from `request.input` (so a LAM in front of the head is accounted for).
+ */
+export function linearHost(seed = 21): LocalLearningPlugin {
+  const random = new SeededRandom(seed);
+  return {
+    name: 'linear-host',
+    createHead(request, context) {
+      if (request.isLast) return undefined;
+      const prefix = `head.${request.moduleIndex}.${request.role}`;
+      const network = new Sequential([
+        ['', new GlobalAveragePool()],
+        ['fc', new Linear({ inFeatures: request.input.channels, outFeatures: context.classes, random })],
+      ]);
+      const head: Head = {
+        name: prefix,
+        namedParameters: (): NamedVariable[] => prefixed(prefix, network.namedParameters()),
+        loss: (features, batch, ctx) => tf.tidy(() => crossEntropy(network.apply(features, ctx), batch.labels)),
+        dispose: () => network.dispose(),
+      };
+      return head;
+    },
+  };
+}
+
+/** A CIFAR ResNet with `blocksPerStage` BasicBlocks per stage (widths 16/32/64). */
+export function smallResNet(blocksPerStage: number, seed = 0, classes = 4): Backbone {
+  return cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes });
+}

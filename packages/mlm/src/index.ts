@@ -1,0 +1,11 @@
+export {
+  MlmError,
+  MLM_PROFILES,
+  mlm,
+  resolveMlmOptions,
+  cascadeTerms,
+  cascadeTermName,
+  forwardsPerModule,
+  batchNorms,
+} from './mlm.js';
+export type { MlmOptions, MlmProfile, MlmProfileName, ShortWindowRule, LastLossRule, RunningStatisticsRule } from './mlm.js';

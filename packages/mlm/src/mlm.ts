@@ -1,0 +1,226 @@
+import {
+  BatchNorm,
+  Layer,
+  LocalLearningPlugin,
+  LossTerm,
+  MlaanError,
+  Residual,
+  SetupContext,
+  Sequential,
+} from '@mlaan/core';
+
+/** Bad MLM options, or options that do not fit the partition they meet. */
+export class MlmError extends MlaanError {}
+
+/**
+ * What a module whose full window would reach before module 0 gets.
+ * - `clip`: a cascade over the modules that exist, `[0, i]` (every module has two losses).
+ * - `skip`: no loss at all, as in the authors' code, whose first cascade starts at the stem and
+ *   spans a full window (modules `0 .. window-2` are trained only through later cascades).
+ */
+export type ShortWindowRule = 'clip' | 'skip';
+
+/**
+ * The last module's loss (its heads are the backbone classifier).
+ * - `weighted`: `wx * CE(fc(E_{K-1}(xdet))) + wy * CE(fc(cascade))` (the paper, the ImageNet code).
+ * - `cascade`: the cascaded cross-entropy alone, weight 1 (`resnetMLAAN.py` overwrites the first).
+ */
+export type LastLossRule = 'weighted' | 'cascade';
+
+/**
+ * How batch-norm running statistics advance per step.
+ * - `once`: once per module, as every module is forwarded once here.
+ * - `per-forward`: as often as the authors' code forwards the module: once on the independent path
+ *   and once more for every cascade window containing it (the stem: once). With the same batch
+ *   statistics each time, n updates of momentum m equal one update of momentum 1 - (1 - m)^n,
+ *   which is what this sets on the backbone's batch-norm layers (restored on dispose).
+ */
+export type RunningStatisticsRule = 'once' | 'per-forward';
+
+export interface MlmProfile {
+  /** Modules in each cascaded window (kc). */
+  cascadeWindow: number;
+  /** Weight of the independent (host) loss. */
+  wx: number;
+  /** Weight of the cascaded loss. */
+  wy: number;
+  shortWindows: ShortWindowRule;
+  lastLoss: LastLossRule;
+  runningStatistics: RunningStatisticsRule;
+}
+
+/**
+ * METHOD §5. `paper`: kc = 3, every module gets both losses, weighted last loss.
+ * `reference`: `CIFAR-SVHN-STL/networks/resnetMLAAN.py` exactly (kc = 2, the first cascade starts
+ * at the stem, last loss = cascaded CE only, running statistics as its repeated forwards leave them).
+ */
+export const MLM_PROFILES = {
+  paper: { cascadeWindow: 3, wx: 0.001, wy: 0.999, shortWindows: 'clip', lastLoss: 'weighted', runningStatistics: 'once' },
+  reference: {
+    cascadeWindow: 2,
+    wx: 0.001,
+    wy: 0.999,
+    shortWindows: 'skip',
+    lastLoss: 'cascade',
+    runningStatistics: 'per-forward',
+  },
+} as const satisfies Record<string, MlmProfile>;
+
+export type MlmProfileName = keyof typeof MLM_PROFILES;
+
+export interface MlmOptions extends Partial<MlmProfile> {
+  /** Defaults for every option not given (default `paper`). */
+  profile?: MlmProfileName;
+}
+
+const SHORT_WINDOW_RULES: readonly ShortWindowRule[] = ['clip', 'skip'];
+const LAST_LOSS_RULES: readonly LastLossRule[] = ['weighted', 'cascade'];
+const RUNNING_STATISTICS_RULES: readonly RunningStatisticsRule[] = ['once', 'per-forward'];
+
+function checkChoice<T extends string>(option: string, value: T, allowed: readonly T[]): void {
+  if (!allowed.includes(value)) {
+    throw new MlmError(`mlm(): ${option} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${JSON.stringify(value)}.`);
+  }
+}
+
+/** The profile's values overridden by the options given, validated (the window against K later). */
+export function resolveMlmOptions(options: MlmOptions = {}): MlmProfile {
+  const profileName = options.profile ?? 'paper';
+  const profile: MlmProfile | undefined = (MLM_PROFILES as Record<string, MlmProfile>)[profileName];
+  if (!profile) {
+    throw new MlmError(`mlm(): unknown profile '${profileName}'. Use one of: ${Object.keys(MLM_PROFILES).join(', ')}.`);
+  }
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const resolved: MlmProfile = { ...profile, ...defined } as MlmProfile;
+  const { cascadeWindow, wx, wy } = resolved;
+  if (!Number.isInteger(cascadeWindow) || cascadeWindow < 1) {
+    throw new MlmError(`mlm(): cascadeWindow must be an integer >= 1 (modules per cascade); got ${cascadeWindow}.`);
+  }
+  for (const [name, value] of [['wx', wx], ['wy', wy]] as const) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new MlmError(`mlm(): ${name} must be a finite number >= 0 (a loss weight); got ${value}.`);
+    }
+  }
+  checkChoice('shortWindows', resolved.shortWindows, SHORT_WINDOW_RULES);
+  checkChoice('lastLoss', resolved.lastLoss, LAST_LOSS_RULES);
+  checkChoice('runningStatistics', resolved.runningStatistics, RUNNING_STATISTICS_RULES);
+  return resolved;
+}
+
+/** Name of module i's cascaded loss term. */
+export function cascadeTermName(moduleIndex: number): string {
+  return `module${moduleIndex}.cascade`;
+}
+
+function isIndependentOf(term: LossTerm, moduleIndex: number): boolean {
+  return term.role === 'independent' && term.span[0] === moduleIndex && term.span[1] === moduleIndex;
+}
+
+/**
+ * MLM's rewrite of the loss terms of K modules: every module's own (independent) terms scaled by
+ * wx, plus a cascade over `[max(0, i - kc + 1), i]` weighted wy; the short-window and last-loss
+ * rules decide the first modules and the last. Terms that are not a module's own single-module
+ * independent loss pass through unchanged. Output order: by module, independent before cascade.
+ */
+export function cascadeTerms(moduleCount: number, terms: readonly LossTerm[], config: MlmProfile): LossTerm[] {
+  const K = moduleCount;
+  const window = config.cascadeWindow;
+  if (window > K) {
+    throw new MlmError(
+      `mlm(): cascadeWindow ${window} is longer than the ${K} local module(s) of this partition. ` +
+        `Use cascadeWindow <= ${K}, or split the backbone into more modules.`,
+    );
+  }
+  const existing = terms.find((t) => t.role === 'cascade');
+  if (existing) {
+    throw new MlmError(
+      `mlm(): the terms already contain a cascade term ('${existing.name}'); another plugin writes cascades. Use only one of them.`,
+    );
+  }
+  const out: LossTerm[] = [];
+  const used = new Set<LossTerm>();
+  for (let i = 0; i < K; i++) {
+    const skipped = config.shortWindows === 'skip' && i < window - 1;
+    const isLast = i === K - 1;
+    for (const t of terms) {
+      if (t.span[1] !== i) continue;
+      used.add(t);
+      if (!isIndependentOf(t, i)) {
+        out.push(t);
+        continue;
+      }
+      if (skipped || (isLast && config.lastLoss === 'cascade')) continue;
+      out.push({ ...t, weight: t.weight * config.wx });
+    }
+    if (skipped) continue;
+    out.push({
+      name: cascadeTermName(i),
+      span: [Math.max(0, i - window + 1), i] as const,
+      role: 'cascade',
+      weight: isLast && config.lastLoss === 'cascade' ? 1 : config.wy,
+    });
+  }
+  for (const t of terms) if (!used.has(t)) out.push(t);
+  return out;
+}
+
+/** Every BatchNorm inside a layer tree built from core's containers. */
+export function batchNorms(layer: Layer): BatchNorm[] {
+  if (layer instanceof BatchNorm) return [layer];
+  if (layer instanceof Sequential) return layer.layers.flatMap(batchNorms);
+  if (layer instanceof Residual) return [...layer.main, ...(layer.shortcut ?? [])].flatMap(([, l]) => batchNorms(l));
+  return [];
+}
+
+/**
+ * How many times the authors' code forwards each module per step: once on the independent path
+ * plus once per cascade window containing it.
+ */
+export function forwardsPerModule(moduleCount: number, terms: readonly LossTerm[]): number[] {
+  const counts = new Array<number>(moduleCount).fill(1);
+  for (const t of terms) {
+    if (t.role !== 'cascade') continue;
+    for (let m = t.span[0]; m <= t.span[1]; m++) counts[m]! += 1;
+  }
+  return counts;
+}
+
+/**
+ * MLM (Multilaminar Local Modules, METHOD §5) as a `terms` plugin: each module trains with
+ * `wx * independent + wy * cascaded`, the cascade back-propagating through a window of
+ * `cascadeWindow` modules into a separate head the host creates for role `'cascade'`.
+ *
+ * The trainer forwards each module once and walks cascade gradients back through the saved
+ * activations, so a cascade costs input-gradient passes through its window, not re-forwards.
+ */
+export function mlm(options: MlmOptions = {}): LocalLearningPlugin {
+  const config = resolveMlmOptions(options);
+  const restored: [BatchNorm, number][] = [];
+  const restore = () => {
+    for (const [bn, momentum] of restored.reverse()) (bn as { momentum: number }).momentum = momentum;
+    restored.length = 0;
+  };
+  return {
+    name: 'mlm',
+    terms(terms: LossTerm[], context: SetupContext): LossTerm[] {
+      restore(); // a plugin object reused by a second trainer must not compound the momenta
+      const rewritten = cascadeTerms(context.modules.length, terms, config);
+      if (config.runningStatistics === 'per-forward') {
+        const counts = forwardsPerModule(context.modules.length, rewritten);
+        for (const module of context.modules) {
+          for (const block of module.blocks) {
+            // The authors' code forwards the stem once and clones its output into the cascade.
+            const n = block === context.backbone.stem ? 1 : counts[module.index]!;
+            if (n === 1) continue;
+            for (const bn of batchNorms(block.layer)) {
+              restored.push([bn, bn.momentum]);
+              (bn as { momentum: number }).momentum = 1 - Math.pow(1 - bn.momentum, n);
+            }
+          }
+        }
+      }
+      return rewritten;
+    },
+    dispose: restore,
+  };
+}

@@ -1,0 +1,16 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { loadFixture, compareTensors } from './packages/parity/src/index.ts';
+import { createMlaanReferenceRunner } from './packages/parity/src/runners/mlaan.ts';
+import { linearHost } from './packages/lam/src/test-support.ts';
+await tf.setBackend('cpu');
+const fixture = await loadFixture('../shared/golden/mlaan-reference-resnet32-k8');
+const runner = createMlaanReferenceRunner({ host: () => linearHost(), headPrefix: 'head' });
+const t0 = Date.now();
+const out = await runner.run(fixture);
+console.log('ms', Date.now() - t0);
+const rows = compareTensors(fixture.expected, out, 1e-4);
+const bad = rows.filter(r => !r.ok);
+console.log('rows', rows.length, 'bad', bad.length, 'max', Math.max(...rows.map(r => r.relativeError)));
+for (const r of bad.slice(0, 40)) console.log(r.name, r.relativeError, r.note ?? '');
+const worst = [...rows].sort((a,b)=>b.relativeError-a.relativeError).slice(0,8); for (const r of worst) console.log('worst', r.name, r.relativeError);
