@@ -50,15 +50,21 @@ const wasmOwnBackpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
 const composedFilter = wasmTrainingKernels.find((config) => config.kernelName === 'Conv2DBackpropFilter')!;
 const composedInput = wasmTrainingKernels.find((config) => config.kernelName === 'Conv2DBackpropInput')!;
 
-/** Median milliseconds of `repeats` calls (after one warm-up) of a kernel function run directly. */
-function timeKernel(kernel: tf.KernelConfig, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap, count: number): number {
+/** Median milliseconds of `count` calls (after one warm-up call, if asked) of a kernel function run directly. */
+function timeKernel(
+  kernel: tf.KernelConfig,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: tf.NamedAttrMap,
+  count: number,
+  warmUp = true,
+): number {
   const backend = tf.backend();
   const call = () => {
     const output = kernel.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
     backend.readSync(output.dataId);
     backend.disposeData(output.dataId);
   };
-  call();
+  if (warmUp) call();
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const start = performance.now();
@@ -103,6 +109,7 @@ async function benchmarkWasm(): Promise<Row[]> {
       'composed BackpropInput': format(timeKernel(composedInput, { dy, filter }, attrs.input, repeats)),
       'wasm own BackpropInput': format(timeKernel(wasmOwnBackpropInput, { dy, filter }, attrs.input, Math.min(repeats, 2))),
     });
+    console.error(`measured ${JSON.stringify(rows.at(-1))}`);
     tf.dispose([x, filter, dy]);
   }
   return rows;
@@ -114,8 +121,10 @@ async function benchmarkCpu(rows: Row[]): Promise<void> {
   for (const [index, layer] of layers.entries()) {
     const { x, filter, dy } = layerTensors(layer);
     const attrs = layerAttrs(layer);
-    rows[index]!['cpu BackpropFilter'] = format(timeKernel(tf.getKernel('Conv2DBackpropFilter', 'cpu'), { x, dy }, attrs.filter, 1));
-    rows[index]!['cpu BackpropInput'] = format(timeKernel(tf.getKernel('Conv2DBackpropInput', 'cpu'), { dy, filter }, attrs.input, 1));
+    // Seconds per call, so one call each and no warm-up.
+    rows[index]!['cpu BackpropFilter'] = format(timeKernel(tf.getKernel('Conv2DBackpropFilter', 'cpu'), { x, dy }, attrs.filter, 1, false));
+    rows[index]!['cpu BackpropInput'] = format(timeKernel(tf.getKernel('Conv2DBackpropInput', 'cpu'), { dy, filter }, attrs.input, 1, false));
+    console.error(`measured ${JSON.stringify(rows[index])}`);
     tf.dispose([x, filter, dy]);
   }
 }
@@ -124,5 +133,3 @@ console.log(`${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} cores,
 const rows = await benchmarkWasm();
 if (!options['skip-cpu']) await benchmarkCpu(rows);
 console.table(rows);
-// The threaded wasm build keeps worker threads; they are unreferenced, but exit explicitly anyway.
-process.exit(0);

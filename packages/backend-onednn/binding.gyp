@@ -8,7 +8,8 @@
         "native/matmul.cc",
         "native/pooling.cc",
         "native/elementwise.cc",
-        "native/layout.cc"
+        "native/layout.cc",
+        "native/normalization.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"

@@ -15,6 +15,8 @@ export const SPLIT_VARIANTS = ['default', 'balanced'] as const;
 export type SplitVariantName = (typeof SPLIT_VARIANTS)[number];
 export const MLAAN_PROFILE_NAMES = ['paper', 'reference'] as const;
 export type MlaanProfileName = (typeof MLAAN_PROFILE_NAMES)[number];
+export const INFOPRO_TASKS = ['contrast', 'cross-entropy'] as const;
+export type InfoProTaskName = (typeof INFOPRO_TASKS)[number];
 export type KValue = number | 'per-block';
 
 /** Everything that decides what is trained and so what the results mean. */
@@ -40,6 +42,7 @@ export interface Settings {
   testLimit: number | undefined;
   evalBatchSize: number;
   mlaanProfile: MlaanProfileName;
+  infoproTask: InfoProTaskName;
   backend: BackendName;
 }
 
@@ -66,6 +69,8 @@ export interface RunConfig {
   testLimit: number | null;
   evalBatchSize: number;
   mlaanProfile: MlaanProfileName;
+  /** InfoPro's task loss; null for the other frameworks, so it does not change their ids. */
+  infoproTask: InfoProTaskName | null;
   backend: BackendName;
 }
 
@@ -91,6 +96,7 @@ function defaults(dataset: string): Settings {
     testLimit: undefined,
     evalBatchSize: 500,
     mlaanProfile: 'paper',
+    infoproTask: 'contrast',
     backend: 'auto',
     ...paperRecipe(dataset),
   };
@@ -152,6 +158,9 @@ export function validateSettings(settings: Settings): void {
   if (!SCHEDULES.includes(settings.schedule)) throw new BenchOptionError(`Unknown schedule '${settings.schedule}'. Use one of: ${list(SCHEDULES)}.`);
   if (!MLAAN_PROFILE_NAMES.includes(settings.mlaanProfile)) {
     throw new BenchOptionError(`Unknown MLAAN profile '${settings.mlaanProfile}'. Use one of: ${list(MLAAN_PROFILE_NAMES)}.`);
+  }
+  if (!INFOPRO_TASKS.includes(settings.infoproTask)) {
+    throw new BenchOptionError(`Unknown InfoPro task '${settings.infoproTask}'. Use one of: ${list(INFOPRO_TASKS)}.`);
   }
   if (settings.frameworks.length === 0 || settings.pluginSets.length === 0 || settings.Ks.length === 0 || settings.seeds.length === 0) {
     throw new BenchOptionError('Frameworks, plugin sets, K and seeds each need at least one value.');
@@ -221,6 +230,7 @@ export function expandGrid(settings: Settings): RunConfig[] {
             testLimit: settings.testLimit ?? null,
             evalBatchSize: settings.evalBatchSize,
             mlaanProfile: settings.mlaanProfile,
+            infoproTask: framework === 'infopro' ? settings.infoproTask : null,
             backend: settings.backend,
           };
           const id = configId(config);

@@ -1,4 +1,4 @@
-import { availableParallelism, cpus, platform, release, totalmem, arch } from 'node:os';
+import { arch, availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { version_core as tfjsVersion } from '@tensorflow/tfjs-core';
 
 export interface MachineInfo {
@@ -8,6 +8,8 @@ export interface MachineInfo {
   platform: string;
   node: string;
   tfjs: string;
+  /** 1, 5 and 15-minute load averages: other work on the machine slows the timings down. */
+  loadAverage: number[];
 }
 
 export function describeMachine(): MachineInfo {
@@ -18,5 +20,6 @@ export function describeMachine(): MachineInfo {
     platform: `${platform()} ${release()} ${arch()}`,
     node: process.version,
     tfjs: tfjsVersion,
+    loadAverage: loadavg(),
   };
 }

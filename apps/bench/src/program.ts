@@ -7,6 +7,7 @@ import {
   BACKEND_CHOICES,
   expandGrid,
   type KValue,
+  INFOPRO_TASKS,
   MLAAN_PROFILE_NAMES,
   resolveSettings,
   SCHEDULES,
@@ -127,6 +128,7 @@ interface CommandOptions {
   evalBatchSize?: number;
   seeds?: number[];
   mlaanProfile?: Settings['mlaanProfile'];
+  infoproTask?: Settings['infoproTask'];
   dataDir?: string;
   download?: boolean;
   out: string;
@@ -176,6 +178,11 @@ function addTrainingOptions(command: Command, single: boolean): Command {
     .addOption(new Option('--eval-batch-size <n>', 'evaluation batch size [500]').argParser(positiveInteger))
     .addOption(new Option('-s, --seeds <list>', 'seeds, e.g. 0,1,2 or 0-4; several give mean ± std [preset, else 0]').argParser(parseSeeds))
     .addOption(new Option('--mlaan-profile <name>', 'MLM/LAM profile; reference = the authors’ CIFAR code exactly [paper]').choices(MLAAN_PROFILE_NAMES))
+    .addOption(
+      new Option('--infopro-task <task>', 'InfoPro task loss: contrast (InfoPro paper, its λ presets) or cross-entropy (MLAAN runs, λ 5,0.5,0,0) [contrast]').choices(
+        INFOPRO_TASKS,
+      ),
+    )
     .addOption(new Option('--data-dir <dir>', 'folder holding the datasets, e.g. cifar10/cifar-10-batches-bin [$MLAAN_DATA_DIR, else ~/.cache/mlaan]').env('MLAAN_DATA_DIR'))
     .addOption(new Option('--download', 'download a missing dataset (CIFAR-10, SVHN, STL-10) into the data folder'))
     .addOption(new Option('-o, --out <dir>', 'output folder: results, reports, per-configuration checkpoints').default(DEFAULT_OUT_DIR))
@@ -211,6 +218,7 @@ function settingsFrom(options: CommandOptions, command: Command): Partial<Settin
     evalBatchSize: options.evalBatchSize,
     seeds: options.seeds,
     mlaanProfile: options.mlaanProfile,
+    infoproTask: options.infoproTask,
   };
 }
 

@@ -242,6 +242,8 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
     modules: cuts.length + 1,
     seed: config.seed,
     mlaanProfile: config.mlaanProfile,
+    balancedSplit: config.split === 'balanced',
+    infoproTask: config.infoproTask ?? 'contrast',
   };
   let trainer: LocalTrainer | undefined;
   let trainLoader: Loader | undefined;

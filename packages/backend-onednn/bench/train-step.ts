@@ -4,10 +4,12 @@
 // cross-entropy, SGD with momentum, gradients from tf.variableGrads) on random data.
 //
 //   npx tsx bench/train-step.ts --backend onednn --batch 128 --steps 10 [--blocks 5] [--profile 1]
+//     [--batchnorm fused|ops] [--threads 2]
 //
 // Prints one JSON line with images/s; --profile 1 also prints where one step's kernel time goes.
 import * as tf from '@tensorflow/tfjs-core';
 
+import { batchNormTraining } from '../src/index.js';
 import { type BackendName, median, parseArguments, peakResidentMiB, useBackend } from './backends.js';
 
 const options = parseArguments({
@@ -18,6 +20,7 @@ const options = parseArguments({
   blocks: '5',
   threads: process.env.OMP_NUM_THREADS ?? '2',
   profile: '0',
+  batchnorm: 'fused',
   seed: '0',
 });
 
@@ -39,7 +42,12 @@ function batchNormParameters(channels: number): BatchNormParameters {
   return { gamma: tf.variable(tf.ones([channels])), beta: tf.variable(tf.zeros([channels])) };
 }
 
+// 'fused': this package's batchNormTraining (one oneDNN kernel per direction on onednn; tf ops
+// elsewhere). 'ops': tf.moments + tf.batchNorm, differentiated op by op by tfjs.
 function batchNorm(x: tf.Tensor, parameters: BatchNormParameters): tf.Tensor {
+  if (options.batchnorm === 'fused') {
+    return batchNormTraining(x, parameters.gamma as tf.Tensor1D, parameters.beta as tf.Tensor1D, 1e-5);
+  }
   const { mean, variance } = tf.moments(x, [0, 1, 2]);
   return tf.batchNorm(x, mean, variance, parameters.beta, parameters.gamma, 1e-5);
 }
@@ -104,7 +112,7 @@ const optimizer = tf.train.momentum(0.1, 0.9);
 function step(): number {
   return tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, forward(images)) as tf.Scalar);
-    optimizer.applyGradients(grads as unknown as tf.NamedTensor[]);
+    optimizer.applyGradients(grads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
     return value.dataSync()[0]!;
   });
 }
@@ -142,6 +150,20 @@ if (options.profile === '1') {
   for (const [name, entry] of rows.slice(0, 25)) {
     console.error(`  ${name.padEnd(24)} ${entry.milliseconds.toFixed(1).padStart(8)} ms  ${String(entry.calls).padStart(5)} calls`);
   }
+  // Small tensors cost per call (dispatch), large ones per byte: split each kernel by output size.
+  const bySize = new Map<string, { milliseconds: number; calls: number }>();
+  for (const kernel of profile.kernels) {
+    const size = kernel.outputShapes.reduce((sum, shape) => sum + (shape ?? []).reduce((a, b) => a * b, 1), 0);
+    const key = `${kernel.name} ${size >= 65536 ? 'large' : 'small'}`;
+    const entry = bySize.get(key) ?? { milliseconds: 0, calls: 0 };
+    entry.milliseconds += Number(kernel.kernelTimeMs);
+    entry.calls += 1;
+    bySize.set(key, entry);
+  }
+  console.error('by output size (large: >= 65536 elements):');
+  for (const [name, entry] of [...bySize.entries()].sort((a, b) => b[1].milliseconds - a[1].milliseconds).slice(0, 20)) {
+    console.error(`  ${name.padEnd(30)} ${entry.milliseconds.toFixed(1).padStart(8)} ms  ${String(entry.calls).padStart(5)} calls`);
+  }
 }
 
 console.log(
@@ -150,6 +172,7 @@ console.log(
     backend: tf.getBackend(),
     model: `resnet${6 * blocksPerStage + 2}-cifar`,
     method: 'e2e',
+    batchnorm: options.batchnorm,
     batch,
     threads: Number(options.threads),
     steps: Number(options.steps),

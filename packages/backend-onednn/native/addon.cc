@@ -1,5 +1,6 @@
 // Module entry: version and ISA queries, threading and cache control, and the registration of every
 // primitive family.
+#include <malloc.h>
 #include <omp.h>
 
 #include <sstream>
@@ -128,7 +129,21 @@ Napi::Value ClearCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// retainFreedMemory(maximumBytes, retainedBytes): serve allocations up to maximumBytes from the
+// malloc heap instead of fresh mmap()s, and keep up to retainedBytes of freed heap mapped. Every
+// kernel returns its result in a new TypedArray; with glibc's defaults each multi-megabyte one is a
+// fresh mapping whose first write page-faults on every 4 KiB page, which costs more than the
+// arithmetic for memory-bound ops. Process-wide, so register() only calls it when asked to.
+Napi::Value RetainFreedMemory(const Napi::CallbackInfo& info) {
+  int maximum = info[0].As<Napi::Number>().Int32Value();
+  int retained = info[1].As<Napi::Number>().Int32Value();
+  bool applied = mallopt(M_MMAP_THRESHOLD, maximum) == 1;
+  applied = mallopt(M_TRIM_THRESHOLD, retained) == 1 && applied;
+  return Napi::Boolean::New(info.Env(), applied);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("retainFreedMemory", Napi::Function::New(env, RetainFreedMemory, "retainFreedMemory"));
   exports.Set("version", Napi::Function::New(env, Version, "version"));
   exports.Set("cpuIsa", Napi::Function::New(env, CpuIsa, "cpuIsa"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
@@ -141,6 +156,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerPooling(env, exports);
   registerElementwise(env, exports);
   registerLayout(env, exports);
+  registerNormalization(env, exports);
   return exports;
 }
 

@@ -175,5 +175,6 @@ void registerMatmul(Napi::Env env, Napi::Object exports);
 void registerPooling(Napi::Env env, Napi::Object exports);
 void registerElementwise(Napi::Env env, Napi::Object exports);
 void registerLayout(Napi::Env env, Napi::Object exports);
+void registerNormalization(Napi::Env env, Napi::Object exports);
 
 }  // namespace onednn_addon

@@ -1,5 +1,12 @@
 export { register, isAvailable, type RegisterOptions } from './register.js';
 export { OnednnBackend, BACKEND_NAME } from './backend.js';
 export { OnednnUnavailableError } from './errors.js';
-export { kernelCounts, resetKernelCounts, type KernelCounts } from './kernels/index.js';
+export {
+  BatchNormTraining,
+  BatchNormTrainingGrad,
+  kernelCounts,
+  resetKernelCounts,
+  type KernelCounts,
+} from './kernels/index.js';
+export { batchNormTraining } from './ops/batch-norm-training.js';
 export { loadAddon, type OnednnAddon, type CacheStats } from './native.js';

@@ -18,6 +18,8 @@ export interface OnednnAddon {
   cacheStats(): CacheStats;
   setCacheCapacity(entries: number): void;
   clearCache(): void;
+  /** mallopt(M_MMAP_THRESHOLD, maximumBytes) and mallopt(M_TRIM_THRESHOLD, retainedBytes); true when both applied. */
+  retainFreedMemory(maximumBytes: number, retainedBytes: number): boolean;
 
   conv2dForward(
     x: Float32Array,
@@ -67,6 +69,30 @@ export interface OnednnAddon {
   softmax(x: Float32Array, y: Float32Array, rows: number, columns: number): void;
   scaleShift(x: Float32Array, scale: Float32Array, shift: Float32Array, y: Float32Array, rows: number, channels: number): void;
   addN(inputs: Float32Array[], y: Float32Array): void;
+  batchNormTrainingForward(
+    x: Float32Array,
+    scale: Float32Array,
+    shift: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    rows: number,
+    channels: number,
+    epsilon: number,
+  ): void;
+  batchNormTrainingBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    scale: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    dx: Float32Array,
+    dScale: Float32Array,
+    dShift: Float32Array,
+    rows: number,
+    channels: number,
+    epsilon: number,
+  ): void;
 
   transpose(x: Float32Array, y: Float32Array, parameters: Int32Array): void;
   stridedSlice(x: Float32Array, y: Float32Array, parameters: Int32Array): void;

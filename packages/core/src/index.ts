@@ -9,3 +9,5 @@ export * from './backbone/index.js';
 export * from './training/index.js';
 export * from './io/index.js';
 export * from './meters/index.js';
+export * from './backend/index.js';
+export * from './kernels/index.js';

@@ -1,16 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, EVAL, getSplit, LocalTrainer, MlaanError, TRAIN, UnknownSplitError } from '@mlaan/core';
 import type { LocalLearningPlugin } from '@mlaan/core';
 import { AdaptiveAveragePool, adaptivePoolMatrix, dgl, DglConfigError, DGL_HEADS } from './index.js';
-import { nonZeroGradients, randomBatch, resnet8 } from './test-support.js';
+import { nonZeroGradients, randomBatch, tinyResNet, useTestBackend } from './test-support.js';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await useTestBackend();
 });
 
-/** ResNet-8 in K = 3 modules: {stem, layer1.0}, {layer2.0}, {layer3.0}. */
+/** A narrow ResNet in K = 3 modules: {stem, layer1.0}, {layer2.0}, {layer3.0}. */
 const CUTS = [[1, 0], [2, 0]] as const;
 
 const onlyModule = (index: number): LocalLearningPlugin => ({
@@ -55,9 +54,9 @@ describe('heads', () => {
 
   it('every head maps module outputs to class logits; names are dgl.<module>.<role>.<inner>', () => {
     for (const head of Object.keys(DGL_HEADS) as (keyof typeof DGL_HEADS)[]) {
-      const backbone = resnet8();
+      const backbone = tinyResNet({ width: 8 });
       const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [dgl({ head })] });
-      const batch = randomBatch(4);
+      const batch = randomBatch(2);
       const modules = trainer.modules;
       let h: tf.Tensor = batch.inputs;
       for (let i = 0; i < 2; i++) {
@@ -66,7 +65,7 @@ describe('heads', () => {
         h = next;
         const classifier = trainer.heads.get(`${i}:independent`) as import('./heads.js').ClassificationHead;
         const logits = classifier.logits(h, TRAIN);
-        expect(logits.shape).toEqual([4, 10]);
+        expect(logits.shape).toEqual([2, 10]);
         logits.dispose();
         const names = classifier.namedParameters().map(([n]) => n);
         expect(names.every((n) => n.startsWith(`dgl.${i}.independent.`))).toBe(true);
@@ -80,14 +79,16 @@ describe('heads', () => {
       }
       if (head === 'mlp-sr') {
         const shapes = Object.fromEntries(trainer.heads.get('1:independent')!.namedParameters().map(([n, v]) => [n, v.shape]));
-        // module 1 ends at 16x16x32: pool 4x4 -> 3 conv1x1 -> pool 2x2 -> 128 -> 3 x Linear(128) -> 10
-        expect(shapes['dgl.1.independent.blocks.0.0.weight']).toEqual([1, 1, 32, 32]);
-        expect(shapes['dgl.1.independent.classifier.0.weight']).toEqual([128, 128]);
-        expect(shapes['dgl.1.independent.classifier.9.weight']).toEqual([128, 10]);
+        // module 1 ends at 16x16x16: pool to 4x4 -> 3 conv1x1 -> pool to 2x2 -> 64 -> 3 x Linear(64) -> 10
+        expect(shapes['dgl.1.independent.blocks.0.0.weight']).toEqual([1, 1, 16, 16]);
+        expect(shapes['dgl.1.independent.blocks.2.1.weight']).toEqual([16]);
+        expect(shapes['dgl.1.independent.classifier.0.weight']).toEqual([64, 64]);
+        expect(shapes['dgl.1.independent.classifier.7.weight']).toEqual([64]);
+        expect(shapes['dgl.1.independent.classifier.9.weight']).toEqual([64, 10]);
       }
       if (head === 'mlaan') {
         const shapes = Object.fromEntries(trainer.heads.get('0:independent')!.namedParameters().map(([n, v]) => [n, v.shape]));
-        expect(shapes['dgl.0.independent.features.0.weight']).toEqual([1, 1, 16, 128]);
+        expect(shapes['dgl.0.independent.features.0.weight']).toEqual([1, 1, 8, 128]);
         expect(shapes['dgl.0.independent.features.6.weight']).toEqual([1, 1, 128, 128]);
         expect(shapes['dgl.0.independent.classifier.6.weight']).toEqual([512, 512]);
         expect(shapes['dgl.0.independent.classifier.9.weight']).toEqual([512, 10]);
@@ -99,7 +100,7 @@ describe('heads', () => {
   });
 
   it('the last module uses the backbone classifier; cascade heads are new heads with their own variables', () => {
-    const backbone = resnet8();
+    const backbone = tinyResNet();
     const cascade: LocalLearningPlugin = {
       name: 'cascade-terms',
       terms: (terms) => [
@@ -125,9 +126,9 @@ describe('training', () => {
   it("a module's local loss reaches only that module and its head (every module, every head type)", () => {
     for (const head of Object.keys(DGL_HEADS) as (keyof typeof DGL_HEADS)[]) {
       for (const index of [0, 1, 2]) {
-        const backbone = resnet8(index);
+        const backbone = tinyResNet({ seed: index, inputSize: 16 });
         const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [dgl({ head }), onlyModule(index)] });
-        const batch = randomBatch(4, index + 1);
+        const batch = randomBatch(4, index + 1, 10, 16);
         const { gradients } = trainer.computeGradients(batch);
         const ownHead = index === 2 ? ['fc.weight', 'fc.bias'] : trainer.heads.get(`${index}:independent`)!.namedParameters().map(([n]) => n);
         const expected = [...trainer.modules[index]!.namedParameters().map(([n]) => n), ...ownHead].sort();
@@ -143,7 +144,7 @@ describe('training', () => {
 
   it('sequential mode (original DGL) takes the same step as simultaneous mode for SGD', () => {
     const parameters = (mode: 'sequential' | 'simultaneous') => {
-      const backbone = resnet8(3);
+      const backbone = tinyResNet({ seed: 3, inputSize: 16 });
       const trainer = new LocalTrainer({
         backbone,
         cuts: CUTS,
@@ -151,7 +152,7 @@ describe('training', () => {
         mode,
         optimizer: { learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4 },
       });
-      const batch = randomBatch(4, 9);
+      const batch = randomBatch(4, 9, 10, 16);
       trainer.step(batch);
       trainer.step(batch);
       const values = new Map(trainer.namedParameters().map(([n, v]) => [n, Float32Array.from(v.dataSync() as Float32Array)]));
@@ -173,9 +174,9 @@ describe('training', () => {
 
   it('leaks no tensors across steps, in both modes', () => {
     for (const mode of ['simultaneous', 'sequential'] as const) {
-      const backbone = resnet8();
+      const backbone = tinyResNet({ inputSize: 16 });
       const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [dgl({ head: 'mlp-sr' })], mode, optimizer: { momentum: 0.9 } });
-      const batch = randomBatch(4);
+      const batch = randomBatch(4, 1, 10, 16);
       trainer.step(batch);
       const after = tf.memory().numTensors;
       trainer.step(batch);

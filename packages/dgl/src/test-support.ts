@@ -4,6 +4,7 @@ import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  selectBackend,
   Backbone,
   BackboneBlock,
   Batch,
@@ -17,6 +18,24 @@ import {
   Sequential,
 } from '@mlaan/core';
 import { cifarResNet } from '@mlaan/models';
+
+/**
+ * The wasm backend (with core's training kernels) when it loads, else cpu: wasm runs these
+ * tests about 100x faster. MLAAN_TEST_BACKEND=cpu forces the cpu backend.
+ */
+export async function useTestBackend(): Promise<string> {
+  const wanted = process.env.MLAAN_TEST_BACKEND ?? 'wasm';
+  if (wanted === 'wasm') {
+    try {
+      await selectBackend('wasm', { log: () => {} });
+      return tf.getBackend();
+    } catch {
+      // fall through to cpu
+    }
+  }
+  await selectBackend('cpu', { log: () => {} });
+  return tf.getBackend();
+}
 
 export const CIFAR_MEAN = [125.3 / 255, 123.0 / 255, 113.9 / 255] as const;
 export const CIFAR_STD = [63.0 / 255, 62.1 / 255, 66.7 / 255] as const;
@@ -89,8 +108,11 @@ export function cifarFolder(): string {
   throw new Error(`CIFAR-10 binary files not found under ${roots.join(' or ')}; set MLAAN_DATA_DIR.`);
 }
 
-/** The first `count` training images of data_batch_1 as normalised NHWC batches of `batchSize`. */
-export function cifarBatches(count: number, batchSize: number): Batch[] {
+/**
+ * The first `count` training images of data_batch_1 as normalised NHWC batches of `batchSize`.
+ * `downsample` = 2 averages 2x2 pixel blocks (16x16 images), which keeps cpu-backend tests short.
+ */
+export function cifarBatches(count: number, batchSize: number, options: { downsample?: 1 | 2 } = {}): Batch[] {
   const recordBytes = 1 + 3 * 1024;
   const bytes = Buffer.alloc(count * recordBytes);
   const fd = openSync(join(cifarFolder(), 'data_batch_1.bin'), 'r');
@@ -99,26 +121,55 @@ export function cifarBatches(count: number, batchSize: number): Batch[] {
   } finally {
     closeSync(fd);
   }
+  const factor = options.downsample ?? 1;
+  const side = 32 / factor;
   const batches: Batch[] = [];
   for (let start = 0; start + batchSize <= count; start += batchSize) {
-    const pixels = new Float32Array(batchSize * 32 * 32 * 3);
+    const pixels = new Float32Array(batchSize * side * side * 3);
     const labels = new Int32Array(batchSize);
     for (let n = 0; n < batchSize; n++) {
       const record = (start + n) * recordBytes;
       labels[n] = bytes[record]!;
       for (let c = 0; c < 3; c++) {
-        for (let p = 0; p < 1024; p++) {
-          pixels[(n * 1024 + p) * 3 + c] = (bytes[record + 1 + c * 1024 + p]! / 255 - CIFAR_MEAN[c]!) / CIFAR_STD[c]!;
+        for (let y = 0; y < side; y++) {
+          for (let x = 0; x < side; x++) {
+            let sum = 0;
+            for (let dy = 0; dy < factor; dy++) {
+              for (let dx = 0; dx < factor; dx++) sum += bytes[record + 1 + c * 1024 + (y * factor + dy) * 32 + x * factor + dx]!;
+            }
+            const value = sum / (factor * factor) / 255;
+            pixels[((n * side + y) * side + x) * 3 + c] = (value - CIFAR_MEAN[c]!) / CIFAR_STD[c]!;
+          }
         }
       }
     }
     batches.push({
-      inputs: tf.tensor4d(pixels, [batchSize, 32, 32, 3]),
+      inputs: tf.tensor4d(pixels, [batchSize, side, side, 3]),
       labels: tf.tensor1d(labels, 'int32'),
       normalization: { mean: [...CIFAR_MEAN], std: [...CIFAR_STD] },
     });
   }
   return batches;
+}
+
+/** Train for `epochs` over `batches`; the mean of every loss term per epoch. */
+export async function trainEpochs(
+  trainer: { step(batch: Batch): { losses: Record<string, number> } },
+  batches: Batch[],
+  epochs: number,
+): Promise<Record<string, number>[]> {
+  const history: Record<string, number>[] = [];
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const sums: Record<string, number> = {};
+    for (const batch of batches) {
+      const { losses } = trainer.step(batch);
+      // Yield so the test runner's worker can answer its heartbeat during long runs.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const [name, value] of Object.entries(losses)) sums[name] = (sums[name] ?? 0) + value / batches.length;
+    }
+    history.push(sums);
+  }
+  return history;
 }
 
 export function disposeBatches(batches: Batch[]): void {

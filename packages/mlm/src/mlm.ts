@@ -90,7 +90,12 @@ export function resolveMlmOptions(options: MlmOptions = {}): MlmProfile {
   if (!profile) {
     throw new MlmError(`mlm(): unknown profile '${profileName}'. Use one of: ${Object.keys(MLM_PROFILES).join(', ')}.`);
   }
-  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const known = new Set(['profile', ...Object.keys(profile)]);
+  const unknown = Object.keys(options).filter((k) => !known.has(k));
+  if (unknown.length > 0) {
+    throw new MlmError(`mlm(): unknown option(s) ${unknown.map((k) => `'${k}'`).join(', ')}. Known: ${[...known].join(', ')}.`);
+  }
+  const defined = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'profile'));
   const resolved: MlmProfile = { ...profile, ...defined } as MlmProfile;
   const { cascadeWindow, wx, wy } = resolved;
   if (!Number.isInteger(cascadeWindow) || cascadeWindow < 1) {

@@ -3,8 +3,10 @@ import { ComparisonRow, compareTensors } from './compare.js';
 import { FixtureError, loadFixture } from './fixture.js';
 import { getParityRunner, parityKinds, registerParityRunner } from './runner.js';
 import { e2eRunner } from './runners/e2e.js';
+import { infoproRunner } from './runners/infopro.js';
 
 registerParityRunner(e2eRunner);
+registerParityRunner(infoproRunner);
 
 export interface ParityReport {
   kind: string;

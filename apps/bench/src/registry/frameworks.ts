@@ -1,6 +1,5 @@
 import type { LocalLearningPlugin, TrainingMode } from '@mlaan/core';
-import { PluginPackageError } from '../errors.js';
-import { importPluginPackage, importUntyped } from './import-package.js';
+import { importPluginPackage } from './import-package.js';
 
 /** What a framework or plugin set may need to build its plugins for one configuration. */
 export interface PluginBuildContext {
@@ -11,6 +10,10 @@ export interface PluginBuildContext {
   seed: number;
   /** `paper` or `reference` (METHOD §5 profiles), for the MLAAN plugins. */
   mlaanProfile: 'paper' | 'reference';
+  /** InfoPro* memory-balanced split (selects InfoPro's λ preset). */
+  balancedSplit: boolean;
+  /** InfoPro's task loss: the paper's supervised contrastive loss, or cross-entropy as in the MLAAN runs. */
+  infoproTask: 'contrast' | 'cross-entropy';
 }
 
 /**
@@ -66,12 +69,13 @@ export const FRAMEWORKS = {
     paperEpochs: 160,
     packageName: '@mlaan/infopro',
     async hostPlugins(context) {
-      const module = await importPluginPackage('@mlaan/infopro', "Framework 'infopro'", () => importUntyped('@mlaan/infopro'));
-      const factory = module.infoPro;
-      if (typeof factory !== 'function') {
-        throw new PluginPackageError("@mlaan/infopro does not export infoPro(); update it to a version that matches this app.");
-      }
-      return [factory({ network: context.network, dataset: context.dataset }) as LocalLearningPlugin];
+      const { infoPro, MLAAN_LAMBDA } = await importPluginPackage('@mlaan/infopro', "Framework 'infopro'", () => import('@mlaan/infopro'));
+      const dataset = context.dataset as 'cifar10' | 'svhn' | 'stl10';
+      // Contrastive: the InfoPro paper's λ preset for (dataset, network, K). Cross-entropy: the MLAAN
+      // authors' InfoPro runs, which use λ = (5, 0.5, 0, 0) at every K.
+      return context.infoproTask === 'contrast'
+        ? [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'contrast' })]
+        : [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'cross-entropy', lambda: MLAAN_LAMBDA })];
     },
   },
 } as const satisfies Record<string, FrameworkDefinition>;

@@ -14,7 +14,7 @@ export interface PublishedNumber {
   testErrorPercent?: number;
   gpuMemoryGB?: number;
   /** Conditions of the published setting that our run must share for the number to be shown. */
-  requires?: { batchSize?: number; split?: 'default' | 'balanced' };
+  requires?: { batchSize?: number; split?: 'default' | 'balanced'; infoproTask?: 'contrast' | 'cross-entropy' };
   source: string;
 }
 
@@ -22,7 +22,15 @@ const INFOPRO_PAPER = 'InfoPro paper (Wang et al., ICLR 2021), mean of 5 runs, 1
 const INFOPRO_MEMORY = 'InfoPro paper, GPU memory at batch 1024; InfoPro* = memory-balanced split';
 
 function errors(dataset: string, network: string, method: string, byK: Record<number, number>): PublishedNumber[] {
-  return Object.entries(byK).map(([K, value]) => ({ dataset, network, method, K: Number(K), testErrorPercent: value, source: INFOPRO_PAPER }));
+  return Object.entries(byK).map(([K, value]) => ({
+    dataset,
+    network,
+    method,
+    K: Number(K),
+    testErrorPercent: value,
+    source: INFOPRO_PAPER,
+    ...(method === 'InfoPro' ? { requires: { infoproTask: 'contrast' as const } } : {}),
+  }));
 }
 
 export const PUBLISHED: readonly PublishedNumber[] = [
@@ -55,6 +63,7 @@ export interface PublishedQuery {
   K: number;
   batchSize: number;
   split: 'default' | 'balanced';
+  infoproTask: 'contrast' | 'cross-entropy' | null;
 }
 
 function matches(entry: PublishedNumber, query: PublishedQuery): boolean {
@@ -62,6 +71,7 @@ function matches(entry: PublishedNumber, query: PublishedQuery): boolean {
   const { requires } = entry;
   if (requires?.batchSize !== undefined && requires.batchSize !== query.batchSize) return false;
   if (requires?.split !== undefined && requires.split !== query.split) return false;
+  if (requires?.infoproTask !== undefined && requires.infoproTask !== query.infoproTask) return false;
   return true;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { stableStringify, type KValue, type RunConfig } from '../config.js';
 import { FRAMEWORK_NAMES } from '../registry/frameworks.js';
 import { PLUGIN_SET_NAMES } from '../registry/plugin-sets.js';
@@ -43,7 +44,7 @@ export interface Section {
   key: string;
   /** `cifar10 · resnet32 · batch 64 · lr 0.05 constant · 1024 train / 512 test images · wasm`. */
   title: string;
-  /** File-name-safe form of the title. */
+  /** File-name prefix of the section's charts: dataset, network and a hash of the settings. */
   slug: string;
   dataset: string;
   network: string;
@@ -117,7 +118,8 @@ export function aggregate(runs: readonly RunResult[]): Section[] {
     return {
       key,
       title,
-      slug: title.replace(/[^a-zA-Z0-9.]+/g, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 120),
+      // Readable and short: sections of one dataset and network differ by the hash of their settings.
+      slug: `${config.dataset}-${config.network}-${createHash('sha256').update(key).digest('hex').slice(0, 6)}`,
       dataset: config.dataset,
       network: config.network,
       config,
@@ -139,6 +141,7 @@ function summarise(section: string, runs: RunResult[]): Summary {
     K: first.modules,
     batchSize: config.batchSize,
     split: config.split,
+    infoproTask: config.infoproTask,
   });
   return {
     section,

@@ -34,6 +34,12 @@ interface Point {
  * horizontal rule since it has no K, and the paper's numbers as hollow diamonds where known.
  */
 function versusKSpec(title: string, yTitle: string, local: Point[], e2e: Point[], published: Point[]): TopLevelSpec {
+  const shownPublished = local.length ? published.filter((p) => p.K > 1) : [];
+  const subtitle = [
+    ...(e2e.length ? ['dashed: E2E (no K)'] : []),
+    ...(shownPublished.length ? ['◇: published (InfoPro paper)'] : []),
+    ...(local.some((p, i) => local.findIndex((q) => q.method === p.method && q.K === p.K) !== i) ? ['bars: ± 1 std over seeds'] : []),
+  ].join(' · ');
   const layers: object[] = [];
   const x = { field: 'K', type: 'ordinal', title: 'K (local modules)', axis: { labelAngle: 0 } };
   const color = { field: 'method', type: 'nominal', title: 'Method' };
@@ -58,16 +64,16 @@ function versusKSpec(title: string, yTitle: string, local: Point[], e2e: Point[]
       encoding: { y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: yTitle }, color },
     });
   }
-  if (published.length && local.length) {
+  if (shownPublished.length) {
     layers.push({
-      data: { values: published.filter((p) => p.K > 1) },
+      data: { values: shownPublished },
       mark: { type: 'point', shape: 'diamond', filled: false, size: 80 },
       encoding: { x, y: { field: 'value', type: 'quantitative', title: yTitle }, color },
     });
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title,
+    title: subtitle ? { text: title, subtitle } : title,
     width: WIDTH,
     height: HEIGHT,
     background: 'white',
@@ -85,15 +91,13 @@ export async function sectionCharts(section: Section): Promise<Chart[]> {
   const split = (all: (Point & { e2e: boolean })[]) => [all.filter((p) => !p.e2e), all.filter((p) => p.e2e)] as const;
   const publishedErrors = section.summaries
     .filter((s) => s.published.testErrorPercent !== undefined)
-    .map((s) => ({ method: `${s.method} (paper)`, K: s.modules, value: s.published.testErrorPercent!, seed: -1 }));
+    .map((s) => ({ method: s.method, K: s.modules, value: s.published.testErrorPercent!, seed: -1 }));
 
   const [localError, e2eError] = split(points((run) => numberOrNaN(run.testErrorPercent.best)));
   charts.push({
     file: `${section.slug}-error-vs-k.svg`,
     title: 'Test error vs K',
-    svg: await renderSvg(
-      versusKSpec('Test error (best epoch) vs K', 'test error (%)', localError, e2eError, publishedErrors.map((p) => ({ ...p, method: p.method.replace(' (paper)', '') }))),
-    ),
+    svg: await renderSvg(versusKSpec('Test error (best epoch) vs K', 'test error (%)', localError, e2eError, publishedErrors)),
   });
 
   const [localMemory, e2eMemory] = split(points((run) => numberOrNaN(run.memory.peakTensorBytes) / 2 ** 20));

@@ -4,7 +4,7 @@ import type { MachineInfo } from '../machine.js';
 import type { RunResult } from '../train.js';
 import { aggregate, type Section } from './aggregate.js';
 import { type Chart, sectionCharts } from './charts.js';
-import { escapeHtml, metricTable, type MetricName, runsTable, runsToCsv, tableToHtml, tableToMarkdown } from './tables.js';
+import { escapeHtml, metricTable, type MetricName, runsTable, runsToCsv, sectionNote, tableToHtml, tableToMarkdown } from './tables.js';
 
 export const RESULTS_FORMAT = 'mlaan-bench-results';
 
@@ -30,7 +30,10 @@ async function writeAtomic(path: string, content: string): Promise<void> {
 }
 
 function machineLine(machine: MachineInfo): string {
-  return `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, ${machine.platform}, Node ${machine.node}, tfjs ${machine.tfjs}`;
+  return (
+    `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, ${machine.platform}, Node ${machine.node}, tfjs ${machine.tfjs}` +
+    `; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' / ')} (1/5/15 min) when written`
+  );
 }
 
 export function markdownReport(sections: Section[], runs: readonly RunResult[], context: ReportContext, generatedAt: string): string {
@@ -44,7 +47,7 @@ export function markdownReport(sections: Section[], runs: readonly RunResult[], 
     '- Files: `results.json` (everything, per-epoch history), `results.csv` (one row per run), `report.html` (tables and charts), `charts/*.svg`.',
   ];
   for (const section of sections) {
-    parts.push('', `## ${section.title}`, '');
+    parts.push('', `## ${section.title}`, '', sectionNote(section), '');
     for (const metric of TABLE_METRICS) parts.push(tableToMarkdown(metricTable(section, metric)), '');
     parts.push(
       `Charts: ${['error-vs-k', 'memory-vs-k', 'loss-curves'].map((name) => `[${name}](charts/${section.slug}-${name}.svg)`).join(', ')}`,
@@ -60,7 +63,7 @@ function htmlReport(sections: Section[], charts: Map<Section, Chart[]>, runs: re
     .map((section) => {
       const tables = TABLE_METRICS.map((metric) => tableToHtml(metricTable(section, metric))).join('\n');
       const figures = (charts.get(section) ?? []).map((chart) => `<figure>${chart.svg}<figcaption>${escapeHtml(chart.title)}</figcaption></figure>`).join('\n');
-      return `<section>\n<h2>${escapeHtml(section.title)}</h2>\n<div class="charts">${figures}</div>\n${tables}\n${tableToHtml(runsTable(section.runs))}\n</section>`;
+      return `<section>\n<h2>${escapeHtml(section.title)}</h2>\n<p>${escapeHtml(sectionNote(section))}</p>\n<div class="charts">${figures}</div>\n${tables}\n${tableToHtml(runsTable(section.runs))}\n</section>`;
     })
     .join('\n');
   return `<!doctype html>

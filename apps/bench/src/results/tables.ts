@@ -59,6 +59,14 @@ function columnLabel(section: Section, modules: number): string {
   return perBlock ? `K=${modules} (per block)` : `K=${modules}`;
 }
 
+/** What every table of a section shares: seeds and epochs. */
+export function sectionNote(section: Section): string {
+  const seeds = [...new Set(section.summaries.flatMap((s) => s.seeds))].sort((a, b) => a - b);
+  const epochs = [...new Set(section.summaries.map((s) => `${s.method} ${s.epochs}`))];
+  const multi = seeds.length > 1;
+  return `Each cell: mean${multi ? ' ± sample standard deviation' : ''} over seed${multi ? 's' : ''} ${seeds.join(', ')}. Epochs: ${epochs.join(', ')}.`;
+}
+
 /** Rows: methods; columns: K; like the papers' tables. */
 export function metricTable(section: Section, metric: MetricName): TableModel {
   const definition = METRICS[metric];
@@ -75,11 +83,7 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
       return cell;
     }),
   ]);
-  const seeds = [...new Set(section.summaries.flatMap((s) => s.seeds))].sort((a, b) => a - b);
-  const epochs = [...new Set(section.summaries.map((s) => `${s.method} ${s.epochs}`))];
-  const notes = [
-    `Mean${seeds.length > 1 ? ' ± sample std' : ''} over seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ')}; epochs: ${epochs.join(', ')}.`,
-  ];
+  const notes: string[] = [];
   if (metric === 'memory') {
     notes.push(
       section.summaries.some((s) => s.tensorBytesOnGpu)
@@ -99,7 +103,7 @@ const fixed = (value: unknown, digits: number) => (Number.isFinite(numberOrNaN(v
 export function runsTable(runs: readonly RunResult[]): TableModel {
   return {
     title: 'Runs',
-    header: ['Configuration', 'Method', 'K', 'Seed', 'Epochs', 'Best error %', 'Last error %', 'Peak tensors MiB', 'Images/s', 'Wall', 'Backend', 'Status'],
+    header: ['Configuration', 'Method', 'K', 'Seed', 'Epochs', 'Best error %', 'Last error %', 'Peak tensors MiB', 'Images/s', 'Wall', 'Backend', 'Load avg', 'Status'],
     rows: runs.map((run) => [
       run.id,
       run.method,
@@ -112,9 +116,10 @@ export function runsTable(runs: readonly RunResult[]): TableModel {
       fixed(run.throughput.imagesPerSecond, 1),
       formatDuration(numberOrNaN(run.wallSeconds)),
       run.backend.choice,
+      fixed(run.machine.loadAverage?.[0], 1),
       run.status + (run.sessions > 1 ? ` (resumed ${run.sessions - 1}×)` : ''),
     ]),
-    notes: [],
+    notes: ['Load avg: the machine’s 1-minute load average when the run ended; above the core count, other work slowed the timings.'],
   };
 }
 

@@ -8,6 +8,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
+
 import { FusedActivation } from '../native.js';
 import { consistentAfterPadding, nativeKernel } from './native-kernel.js';
 
@@ -85,7 +86,7 @@ const conv2d = nativeKernel(Conv2D, ({ inputs, backend, attrs }) => {
   );
   const geometry = convolutionGeometry(info);
   if (!geometry) return null;
-  const y = new Float32Array(info.outShape.reduce((a, b) => a * b, 1));
+  const y = backend.outputBuffer(info.outShape.reduce((a, b) => a * b, 1));
   backend.addon.conv2dForward(xValues, filterValues, null, y, geometry, FusedActivation.None, 0);
   return backend.floatOutput(info.outShape, y);
 });
@@ -124,7 +125,7 @@ const fusedConv2d = nativeKernel(FusedConv2D, ({ inputs, backend, attrs }) => {
     // A per-channel bias only; a scalar or full-shape bias goes through the cpu kernel.
     if (!biasValues || biasValues.length !== info.outChannels || bias.shape.length !== 1) return null;
   }
-  const y = new Float32Array(info.outShape.reduce((a, b) => a * b, 1));
+  const y = backend.outputBuffer(info.outShape.reduce((a, b) => a * b, 1));
   backend.addon.conv2dForward(
     xValues,
     filterValues,
@@ -157,7 +158,7 @@ const conv2dBackpropInput = nativeKernel(Conv2DBackpropInput, ({ inputs, backend
   // tfjs's Conv2D gradient drops dimRoundingMode, so dy can disagree with the geometry; the cpu
   // kernel then reads the part that fits, and so must this backend to give the same answer.
   if (!geometry || !sameShape(dy.shape, info.outShape)) return null;
-  const dx = new Float32Array(info.inShape.reduce((a, b) => a * b, 1));
+  const dx = backend.outputBuffer(info.inShape.reduce((a, b) => a * b, 1));
   backend.addon.conv2dBackwardData(dyValues, filterValues, dx, geometry);
   return backend.floatOutput(info.inShape, dx);
 });
@@ -180,7 +181,7 @@ const conv2dBackpropFilter = nativeKernel(Conv2DBackpropFilter, ({ inputs, backe
   );
   const geometry = convolutionGeometry(info);
   if (!geometry || !sameShape(dy.shape, info.outShape)) return null;
-  const dFilter = new Float32Array(filterShape.reduce((a, b) => a * b, 1));
+  const dFilter = backend.outputBuffer(filterShape.reduce((a, b) => a * b, 1));
   backend.addon.conv2dBackwardWeights(xValues, dyValues, dFilter, null, geometry);
   return backend.floatOutput([...filterShape], dFilter);
 });

@@ -78,12 +78,13 @@ describe.skipIf(addonUnavailableReason !== null)(suiteTitle('onednn element-wise
     expect(Array.from(onednn.values[0]!)).toEqual(Array.from(cpu.values[0]!));
   });
 
-  it('relu gradient path (Relu, Step, Multiply)', async () => {
+  it('relu gradient is one MlaanReluGrad pass on onednn and tfjs\'s own gradient on cpu', async () => {
     const { counts } = await expectMatchesCpu([input([2, 6, 6, 8], 7), input([2, 6, 6, 8], 8)], (x, upstream) =>
       tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), upstream!)))(x!),
     );
     expect(counts.native.Relu).toBe(1);
-    expect(counts.native.Step).toBe(1);
+    expect(counts.native.MlaanReluGrad).toBe(1);
+    expect(counts.native.Step).toBeUndefined();
     expect(counts.fallback).toEqual({});
   });
 
@@ -93,6 +94,19 @@ describe.skipIf(addonUnavailableReason !== null)(suiteTitle('onednn element-wise
     );
     expect(counts.native.AddN).toBe(1);
   });
+
+  const tileCases: Array<[string, number[], number[]]> = [
+    ['per-channel vector to a full NHWC tensor (FusedBatchNorm gradient)', [1, 1, 1, 6], [3, 4, 5, 1]],
+    ['every axis repeated', [2, 3, 2], [2, 1, 3]],
+    ['matrix rows', [1, 7], [5, 1]],
+    ['rank 1', [4], [3]],
+  ];
+  for (const [index, [description, shape, reps]] of tileCases.entries()) {
+    it(`Tile: ${description}`, async () => {
+      const { counts } = await expectMatchesCpu([input(shape, 30 + index)], (x) => tf.tile(x!, reps));
+      expect(counts.native.Tile).toBe(1);
+    });
+  }
 
   it('int32 inputs are left to the cpu kernel', async () => {
     await tf.setBackend('onednn');

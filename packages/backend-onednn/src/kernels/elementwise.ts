@@ -28,6 +28,7 @@ import {
   Tile,
 } from '@tensorflow/tfjs-core';
 
+
 import { BinaryOperation, BinaryPostOperation, EltwiseOperation } from '../native.js';
 import { nativeKernel, type NativeKernelArguments } from './native-kernel.js';
 
@@ -110,7 +111,7 @@ function binaryKernel(operation: BinaryOperation) {
       else if (!commutative.has(operation)) return null;
     }
     const [dims, secondCollapsed] = collapseBroadcast(full, secondDims);
-    const out = new Float32Array(size);
+    const out = backend.outputBuffer(size);
     backend.addon.binary(first, second, out, Int32Array.of(operation, post, dims.length, ...dims, ...secondCollapsed));
     return backend.floatOutput(outShape, out);
   };
@@ -126,7 +127,7 @@ function unaryKernel(
     const xValues = backend.floatValues(x);
     if (!xValues) return null;
     const [alpha, beta] = parameters(attrs);
-    const y = new Float32Array(xValues.length);
+    const y = backend.outputBuffer(xValues.length);
     backend.addon.eltwise(xValues, y, operation, alpha, beta);
     return backend.floatOutput([...x.shape], y);
   };
@@ -136,7 +137,7 @@ const step = nativeKernel(Step, ({ inputs, backend, attrs }) => {
   const x = inputs.x as TensorInfo;
   const xValues = backend.floatValues(x);
   if (!xValues) return null;
-  const y = new Float32Array(xValues.length);
+  const y = backend.outputBuffer(xValues.length);
   backend.addon.step(xValues, y, (attrs.alpha as number | undefined) ?? 0);
   return backend.floatOutput([...x.shape], y);
 });
@@ -151,7 +152,7 @@ const addN = nativeKernel(AddN, ({ inputs, backend }) => {
     if (!tensorValues || !sameShape(tensor.shape, shape)) return null;
     values.push(tensorValues);
   }
-  const y = new Float32Array(sizeOf(shape));
+  const y = backend.outputBuffer(sizeOf(shape));
   if (y.length === 0) return null;
   backend.addon.addN(values, y);
   return backend.floatOutput([...shape], y);
@@ -171,10 +172,31 @@ const tile = nativeKernel(Tile, ({ inputs, backend, attrs }) => {
   const full = x.shape.flatMap((dim, axis) => [repetitions[axis]!, dim]);
   const second = x.shape.flatMap((dim) => [1, dim]);
   const [dims, secondCollapsed] = collapseBroadcast(full, second);
-  const out = new Float32Array(sizeOf(outShape));
+  // Zero-filled on purpose: the input is added onto it.
+  const out = backend.zeroedOutputBuffer(sizeOf(outShape));
   if (out.length === 0) return null;
   backend.addon.binary(out, values, out, Int32Array.of(BinaryOperation.Add, BinaryPostOperation.None, dims.length, ...dims, ...secondCollapsed));
   return backend.floatOutput(outShape, out);
+});
+
+/**
+ * dy * (x > 0) in one oneDNN pass (eltwise backward). tfjs differentiates Relu as
+ * mul(dy, step(x)): two passes and an intermediate tensor. register() points the Relu gradient
+ * here when the active backend has this kernel.
+ */
+export const ReluGrad = 'MlaanReluGrad';
+
+const reluGrad = nativeKernel(ReluGrad, ({ inputs, backend }) => {
+  const dy = inputs.dy as TensorInfo;
+  const x = inputs.x as TensorInfo;
+  const dyValues = backend.floatValues(dy);
+  const xValues = backend.floatValues(x);
+  if (!dyValues || !xValues || dyValues.length !== xValues.length) {
+    throw new Error(`${ReluGrad} needs float32 dy and x of one shape, got [${dy.shape}] and [${x.shape}]`);
+  }
+  const dx = backend.outputBuffer(xValues.length);
+  backend.addon.eltwiseBackward(dyValues, xValues, dx, EltwiseOperation.Relu, 0, 0);
+  return backend.floatOutput([...x.shape], dx);
 });
 
 export const elementwiseKernels: KernelConfig[] = [
@@ -203,3 +225,6 @@ export const elementwiseKernels: KernelConfig[] = [
   addN,
   tile,
 ];
+
+/** Kernels of this backend with no cpu counterpart. */
+export const extraElementwiseKernels: KernelConfig[] = [reluGrad];

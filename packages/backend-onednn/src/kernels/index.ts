@@ -1,9 +1,10 @@
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 
 import { convolutionKernels } from './convolution.js';
-import { elementwiseKernels } from './elementwise.js';
+import { elementwiseKernels, extraElementwiseKernels } from './elementwise.js';
 import { layoutKernels } from './layout.js';
 import { matmulKernels } from './matmul.js';
+import { normalizationKernels } from './normalization.js';
 import { poolingKernels } from './pooling.js';
 import { reductionKernels } from './reduction.js';
 
@@ -17,4 +18,9 @@ export const nativeKernelConfigs: KernelConfig[] = [
   ...layoutKernels,
 ];
 
+/** Kernels with no cpu counterpart (project-specific fused ops). */
+export const extraKernelConfigs: KernelConfig[] = [...normalizationKernels, ...extraElementwiseKernels];
+
+export { BatchNormTraining, BatchNormTrainingGrad } from './normalization.js';
+export { ReluGrad } from './elementwise.js';
 export { kernelCounts, resetKernelCounts, type KernelCounts } from './native-kernel.js';

@@ -8,6 +8,7 @@ import {
   Transpose,
 } from '@tensorflow/tfjs-core';
 
+
 import { nativeKernel } from './native-kernel.js';
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -18,7 +19,7 @@ const transpose = nativeKernel(Transpose, ({ inputs, backend, attrs }) => {
   const permutation = attrs.perm as number[];
   if (!values || values.length === 0 || x.shape.length === 0) return null;
   const outShape = permutation.map((axis) => x.shape[axis]!);
-  const y = new Float32Array(values.length);
+  const y = backend.outputBuffer(values.length);
   backend.addon.transpose(values, y, Int32Array.of(x.shape.length, ...x.shape, ...permutation));
   return backend.floatOutput(outShape, y);
 });
@@ -30,7 +31,7 @@ const pad = nativeKernel(PadV2, ({ inputs, backend, attrs }) => {
   if (!values || values.length === 0 || x.shape.length === 0) return null;
   if (paddings.some(([before, after]) => before < 0 || after < 0)) return null;
   const outShape = x.shape.map((dim, axis) => paddings[axis]![0] + dim + paddings[axis]![1]);
-  const y = new Float32Array(sizeOf(outShape));
+  const y = backend.outputBuffer(sizeOf(outShape));
   backend.addon.pad(
     values,
     y,
@@ -52,7 +53,7 @@ const slice = nativeKernel(Slice, ({ inputs, backend, attrs }) => {
   slice_util.assertParamsValid(x, begin, size);
   if (slice_util.isSliceContinous(x.shape, begin, size) || sizeOf(size) === 0) return null;
   const rank = x.shape.length;
-  const y = new Float32Array(sizeOf(size));
+  const y = backend.outputBuffer(sizeOf(size));
   backend.addon.stridedSlice(values, y, Int32Array.of(rank, ...x.shape, ...begin, ...new Array<number>(rank).fill(1), ...size));
   return backend.floatOutput(size, y);
 });
@@ -82,7 +83,7 @@ const stridedSlice = nativeKernel(StridedSlice, ({ inputs, backend, attrs }) => 
   const extents = slice_util.computeOutShape(info.begin, info.end, info.strides);
   const size = sizeOf(extents);
   if (size === 0 || size !== sizeOf(info.finalShape)) return null;
-  const y = new Float32Array(size);
+  const y = backend.outputBuffer(size);
   backend.addon.stridedSlice(values, y, Int32Array.of(rank, ...x.shape, ...info.begin, ...info.strides, ...extents));
   return backend.floatOutput(info.finalShape, y);
 });

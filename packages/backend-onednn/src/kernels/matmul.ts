@@ -59,7 +59,7 @@ function runMatmul(
   }
   if (m * n * k === 0) return null;
   const outShape = [...outer, m, n];
-  const out = new Float32Array(sizeOf(outShape));
+  const out = backend.outputBuffer(sizeOf(outShape));
   backend.addon.matmul(
     aValues,
     bValues,

@@ -1,5 +1,6 @@
 import { AvgPool, AvgPoolGrad, backend_util, type KernelConfig, MaxPool, MaxPoolGrad, type TensorInfo } from '@tensorflow/tfjs-core';
 
+
 import { PoolingKind } from '../native.js';
 import { consistentAfterPadding, nativeKernel, type NativeKernelArguments } from './native-kernel.js';
 
@@ -73,7 +74,7 @@ function poolForward(kind: PoolingKind) {
     const info = poolInfo(x.shape, attrs);
     const geometry = poolingGeometry(info);
     if (!geometry) return null;
-    const y = new Float32Array(sizeOf(info.outShape));
+    const y = backend.outputBuffer(sizeOf(info.outShape));
     backend.addon.poolForward(xValues, y, geometry, kind);
     return backend.floatOutput(info.outShape, y);
   };
@@ -94,7 +95,7 @@ function poolBackward(kind: PoolingKind) {
     const info = poolInfo(x.shape, attrs);
     const geometry = poolingGeometry(info);
     if (!geometry) return null;
-    const dx = new Float32Array(xValues.length);
+    const dx = backend.outputBuffer(xValues.length);
     backend.addon.poolBackward(dyValues, xValues, dx, geometry, kind);
     return backend.floatOutput([...x.shape], dx);
   };

@@ -12,6 +12,7 @@ import {
   util,
 } from '@tensorflow/tfjs-core';
 
+
 import { ReductionOperation } from '../native.js';
 import { nativeKernel, type NativeKernelArguments } from './native-kernel.js';
 
@@ -32,7 +33,7 @@ function reductionKernel(operation: ReductionOperation, axisAttribute: 'axis' | 
     const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
     const finalShape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
     if (axes.length === 0) return null; // identity; the cpu kernel returns a copy
-    const y = new Float32Array(sizeOf(outShape));
+    const y = backend.outputBuffer(sizeOf(outShape));
     const sorted = [...axes].sort((a, b) => a - b);
     const leading = sorted.every((axis, index) => axis === index);
     if (leading && (operation === ReductionOperation.Sum || operation === ReductionOperation.Mean)) {
@@ -54,7 +55,7 @@ const softmax = nativeKernel(Softmax, ({ inputs, backend, attrs }) => {
   const dim = attrs.dim as number;
   if (dim !== -1 && dim !== rank - 1) return null;
   const columns = logits.shape[rank - 1]!;
-  const y = new Float32Array(values.length);
+  const y = backend.outputBuffer(values.length);
   backend.addon.softmax(values, y, values.length / columns, columns);
   return backend.floatOutput([...logits.shape], y);
 });
@@ -91,7 +92,7 @@ const batchNorm = nativeKernel(FusedBatchNorm, ({ inputs, backend, attrs }) => {
     multiplier[c] = a;
     shift[c] = (offsetValues ? offsetValues[c]! : 0) - meanValues[c]! * a;
   }
-  const y = new Float32Array(xValues.length);
+  const y = backend.outputBuffer(xValues.length);
   backend.addon.scaleShift(xValues, multiplier, shift, y, xValues.length / channels, channels);
   return backend.floatOutput([...x.shape], y);
 });

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { configId, expandGrid, learningRateSchedule, methodLabel, resolveSettings, stableStringify } from './config.js';
+import { BenchOptionError } from './errors.js';
+
+describe('resolveSettings', () => {
+  it('layers defaults, preset and options; options win', () => {
+    const smoke = resolveSettings('smoke', {});
+    expect(smoke.epochs).toBe(1);
+    expect(smoke.trainLimit).toBe(1024);
+    const overridden = resolveSettings('smoke', { epochs: 3, trainLimit: 256 });
+    expect(overridden.epochs).toBe(3);
+    expect(overridden.trainLimit).toBe(256);
+    expect(overridden.frameworks).toEqual(smoke.frameworks);
+  });
+
+  it('takes METHOD §6 per dataset in the paper preset', () => {
+    const cifar = resolveSettings('paper', {});
+    expect([cifar.batchSize, cifar.learningRate, cifar.weightDecay, cifar.momentum, cifar.nesterov]).toEqual([1024, 0.8, 1e-4, 0.9, true]);
+    expect(cifar.schedule).toBe('cosine-warmup');
+    expect(cifar.warmupEpochs).toBe(10);
+    const stl = resolveSettings('paper', { dataset: 'stl10', network: 'resnet110' });
+    expect([stl.batchSize, stl.learningRate]).toEqual([128, 0.1]);
+  });
+
+  it('rejects K that the split tables do not have, naming the valid ones', () => {
+    expect(() => resolveSettings(undefined, { frameworks: ['dgl'], Ks: [5] })).toThrow(/K=5 is not a split of resnet32\. Valid K for local frameworks: 2, 3, 4, 8, 16, per-block/);
+    expect(() => resolveSettings(undefined, { frameworks: ['infopro'], Ks: [8], split: 'balanced', network: 'resnet110' })).toThrow(BenchOptionError);
+    // E2E ignores K, so any K is fine with it alone.
+    expect(() => resolveSettings(undefined, { frameworks: ['e2e'], Ks: [5] })).not.toThrow();
+  });
+
+  it('rejects networks that do not fit the dataset and bad numbers', () => {
+    expect(() => resolveSettings(undefined, { dataset: 'imagenet' })).toThrow(/ImageNet needs an ImageNet network/);
+    expect(() => resolveSettings(undefined, { momentum: 0, nesterov: true })).toThrow(/Nesterov momentum needs momentum > 0/);
+    expect(() => resolveSettings(undefined, { epochs: 0 })).toThrow(/epochs must be a positive integer/);
+    expect(() => resolveSettings(undefined, { learningRate: -1 })).toThrow(/learning rate must be a positive number/);
+  });
+});
+
+describe('expandGrid', () => {
+  const base = resolveSettings(undefined, { epochs: 1 });
+
+  it('crosses frameworks, plugin sets, K and seeds; E2E runs once per seed, without local plugins', () => {
+    const grid = expandGrid({ ...base, frameworks: ['e2e', 'dgl'], pluginSets: ['none', 'mlaan'], Ks: [2, 4], seeds: [0, 1] });
+    const rows = grid.map((c) => `${methodLabel(c)} K=${c.K} s${c.seed}`);
+    expect(rows).toEqual([
+      'E2E K=1 s0',
+      'E2E K=1 s1',
+      'DGL K=2 s0',
+      'DGL K=2 s1',
+      'DGL K=4 s0',
+      'DGL K=4 s1',
+      'DGL+MLAAN K=2 s0',
+      'DGL+MLAAN K=2 s1',
+      'DGL+MLAAN K=4 s0',
+      'DGL+MLAAN K=4 s1',
+    ]);
+  });
+
+  it('uses each framework’s paper epochs when none are given (400; InfoPro 160)', () => {
+    const paper = resolveSettings('paper', {});
+    const epochs = Object.fromEntries(expandGrid({ ...paper, seeds: [0], Ks: [2] }).map((c) => [c.framework, c.epochs]));
+    expect(epochs).toEqual({ e2e: 400, dgl: 400, infopro: 160 });
+  });
+
+  it('refuses a grid that is empty because local plugins were asked of E2E alone', () => {
+    expect(() => expandGrid({ ...base, frameworks: ['e2e'], pluginSets: ['mlaan'] })).toThrow(/grid is empty/);
+  });
+});
+
+describe('configId', () => {
+  it('is stable under key order and changes with any setting', () => {
+    const [config] = expandGrid(resolveSettings(undefined, { epochs: 1, trainLimit: 100 }));
+    const reordered = Object.fromEntries(Object.entries(config!).reverse()) as typeof config;
+    expect(configId(reordered!)).toBe(configId(config!));
+    expect(configId({ ...config!, learningRate: 0.1 })).not.toBe(configId(config!));
+    expect(configId({ ...config!, trainLimit: 101 })).not.toBe(configId(config!));
+    expect(configId(config!)).toMatch(/^cifar10-resnet32-e2e-none-k1-s0-[0-9a-f]{8}$/);
+    expect(stableStringify({ b: 1, a: [2, { d: null, c: 3 }] })).toBe('{"a":[2,{"c":3,"d":null}],"b":1}');
+  });
+});
+
+describe('learningRateSchedule', () => {
+  it('follows METHOD §6 cosine with warm-up, by hand', () => {
+    const [config] = expandGrid(resolveSettings('paper', { frameworks: ['e2e'], seeds: [0] }));
+    const schedule = learningRateSchedule(config!);
+    // Epoch 1 (e = 1): 0.5 * 0.8 * (1 + cos(pi / 400)) * 0 / 10 + 0.01 * 10 / 10 = 0.01.
+    expect(schedule(0)).toBeCloseTo(0.01, 12);
+    // e = 11, past the warm-up: 0.5 * 0.8 * (1 + cos(11 pi / 400)).
+    expect(schedule(10)).toBeCloseTo(0.4 * (1 + Math.cos((11 * Math.PI) / 400)), 12);
+    const constant = learningRateSchedule({ ...config!, schedule: 'constant', learningRate: 0.05 });
+    expect([constant(0), constant(99)]).toEqual([0.05, 0.05]);
+  });
+});

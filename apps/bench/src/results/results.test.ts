@@ -1,0 +1,140 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { configId, expandGrid, methodLabel, resolveSettings, type RunConfig } from '../config.js';
+import { describeMachine } from '../machine.js';
+import type { RunResult } from '../train.js';
+import { aggregate, statistic } from './aggregate.js';
+import { writeReports } from './report.js';
+import { formatStatistic, metricTable, runsToCsv, tableToMarkdown } from './tables.js';
+
+/** A result with the given numbers; everything else as a finished one-epoch run would have it. */
+function result(config: RunConfig, modules: number, bestError: number, peakBytes: number, imagesPerSecond: number): RunResult {
+  return {
+    format: 'mlaan-bench-result',
+    version: 1,
+    id: configId(config),
+    method: methodLabel(config),
+    config,
+    modules,
+    status: 'completed',
+    backend: { choice: 'cpu', tfjsBackend: 'cpu', description: 'plain JavaScript' },
+    trainImages: 100,
+    testImages: 50,
+    parameters: 1000,
+    testErrorPercent: { best: bestError, bestEpoch: 1, last: bestError + 1 },
+    lastTestLoss: 2,
+    lastTrainLoss: 2.2,
+    memory: { peakTensorBytes: peakBytes, tensorBytesOnGpu: false, peakRssBytes: 2 ** 30, backendFields: {}, sampledSteps: 1 },
+    throughput: { imagesPerSecond, measuredSteps: 3, meanStepMs: 100 },
+    wallSeconds: 12,
+    trainSeconds: 10,
+    evalSeconds: 1,
+    epochs: [{ epoch: 1, learningRate: 0.1, trainLoss: 2.2, testErrorPercent: bestError, testLoss: 2, seconds: 12, imagesPerSecond }],
+    lossCurve: [
+      { epoch: 0.5, step: 2, loss: 2.3 },
+      { epoch: 1, step: 4, loss: 2.2 },
+    ],
+    sessions: 1,
+    startedAt: '2025-01-01T00:00:00.000Z',
+    finishedAt: '2025-01-01T00:00:12.000Z',
+    machine: describeMachine(),
+  };
+}
+
+const settings = resolveSettings(undefined, { frameworks: ['e2e', 'dgl'], pluginSets: ['none'], Ks: [2, 4], seeds: [0, 1], epochs: 1, batchSize: 1024 });
+const grid = expandGrid(settings);
+const numbers: Record<string, [number, number, number]> = {
+  // method K seed: best error %, peak bytes, images/s
+  'E2E 1 0': [10, 100 * 2 ** 20, 50],
+  'E2E 1 1': [12, 100 * 2 ** 20, 52],
+  'DGL 2 0': [20, 60 * 2 ** 20, 40],
+  'DGL 2 1': [24, 62 * 2 ** 20, 40],
+  'DGL 4 0': [30, 40 * 2 ** 20, 30],
+  'DGL 4 1': [31, 40 * 2 ** 20, 30],
+};
+const runs = grid.map((config) => {
+  const modules = config.framework === 'e2e' ? 1 : Number(config.K);
+  const [error, bytes, speed] = numbers[`${methodLabel(config)} ${modules} ${config.seed}`]!;
+  return result(config, modules, error, bytes, speed);
+});
+
+describe('statistic', () => {
+  it('gives the mean and the sample standard deviation, by hand', () => {
+    const s = statistic([20, 24]);
+    expect(s.mean).toBe(22);
+    expect(s.std).toBeCloseTo(Math.sqrt(8), 12); // ((2² + 2²) / (2 - 1)) ^ 0.5
+    expect(statistic([5]).std).toBeNaN();
+    expect(statistic([NaN, 3]).n).toBe(1);
+    expect(formatStatistic(s, 2)).toBe('22.00 ± 2.83');
+    expect(formatStatistic(statistic([5]), 1)).toBe('5.0');
+  });
+});
+
+describe('aggregate and tables', () => {
+  const [section] = aggregate(runs);
+
+  it('puts methods in rows and K in columns, with the paper number where the setting matches', () => {
+    expect(section!.columns).toEqual([1, 2, 4]);
+    const table = metricTable(section!, 'bestError');
+    expect(table.header).toEqual(['Method', 'K=1', 'K=2', 'K=4']);
+    expect(table.rows).toEqual([
+      ['E2E', '11.00 ± 1.41 (paper 7.37)', '–', '–'],
+      ['DGL', '–', '22.00 ± 2.83 (paper 8.69)', '30.50 ± 0.71 (paper 11.48)'],
+    ]);
+    const markdown = tableToMarkdown(table);
+    expect(markdown).toContain('| Method | K=1 | K=2 | K=4 |');
+    expect(markdown).toContain('| DGL | – | 22.00 ± 2.83 (paper 8.69) | 30.50 ± 0.71 (paper 11.48) |');
+  });
+
+  it('reports memory in MiB and the published GPU memory only for its own setting (ResNet-110, batch 1024)', () => {
+    const memory = metricTable(section!, 'memory');
+    expect(memory.rows[1]).toEqual(['DGL', '–', '61 ± 1', '40 ± 0']);
+    expect(memory.rows.flat().join(' ')).not.toContain('paper');
+  });
+
+  it('writes one CSV row per run, empty cells for NaN, quoted cells where needed', () => {
+    const csv = runsToCsv([{ ...runs[0]!, method: 'E2E, "quoted"', testErrorPercent: { best: NaN, bestEpoch: 0, last: NaN } }]);
+    const [header, row] = csv.trim().split('\n');
+    expect(header!.split(',')).toContain('best_test_error_percent');
+    const cells = row!.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((c) => c.replace(/,$/, ''));
+    const column = (name: string) => cells[header!.split(',').indexOf(name)];
+    expect(column('method')).toBe('"E2E, ""quoted"""');
+    expect(column('best_test_error_percent')).toBe('');
+    expect(column('images_per_second')).toBe('50');
+  });
+});
+
+describe('writeReports', () => {
+  let dir = '';
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes JSON, CSV, Markdown, SVG charts and one HTML page that holds them', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mlaan-bench-report-'));
+    const written = await writeReports(dir, runs, { command: 'mlaan-bench ablation --test', machine: describeMachine(), generatedAt: 'now' });
+    const charts = (await readdir(join(dir, 'charts'))).sort();
+    expect(charts).toHaveLength(3);
+    expect(charts.map((name) => name.replace(/^cifar10-resnet32-[0-9a-f]{6}-/, ''))).toEqual(['error-vs-k.svg', 'loss-curves.svg', 'memory-vs-k.svg']);
+    const errorChart = await readFile(join(dir, 'charts', charts[0]!), 'utf8');
+    expect(errorChart.startsWith('<svg')).toBe(true);
+    // Axis titles and legend entries are text in the SVG.
+    expect(errorChart).toContain('test error (%)');
+    expect(errorChart).toContain('DGL');
+    expect(errorChart).toContain('E2E');
+    const json = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8'));
+    expect(json.runs).toHaveLength(6);
+    expect(json.summaries).toHaveLength(3);
+    expect(json.command).toBe('mlaan-bench ablation --test');
+    const html = await readFile(join(dir, 'report.html'), 'utf8');
+    expect(html.match(/<svg/g)).toHaveLength(3);
+    expect(html).toContain('<th>K=4</th>');
+    expect(html).toContain('mlaan-bench ablation --test');
+    const markdown = await readFile(join(dir, 'results.md'), 'utf8');
+    expect(markdown).toBe(written.markdown);
+    expect(markdown).toContain('### Peak memory held by tensors (MiB)');
+    expect((await readFile(join(dir, 'results.csv'), 'utf8')).trim().split('\n')).toHaveLength(7);
+  });
+});

@@ -1,0 +1,13 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '@mlaan/core';
+import { compareTensors, loadFixture } from '../parity/src/index.js';
+import { infoproRunner } from '../parity/src/runners/infopro.js';
+await selectBackend((process.argv[2] ?? 'wasm') as 'wasm', { log: () => {} });
+const fixture = await loadFixture('/work/shared/golden/infopro-resnet32-k4');
+const t = performance.now();
+const produced = await infoproRunner.run(fixture);
+console.log(tf.getBackend(), 'run', ((performance.now() - t) / 1000).toFixed(1), 's');
+const rows = compareTensors(fixture.expected, produced, 1e-4);
+rows.sort((a, b) => b.relativeError - a.relativeError);
+for (const r of rows.slice(0, 25)) console.log(r.name.padEnd(50), r.relativeError.toExponential(2), r.ok ? '' : 'FAIL', r.note ?? '');
+console.log('rows', rows.length, 'fail', rows.filter(r => !r.ok).length, 'max', Math.max(...rows.map(r => r.relativeError)).toExponential(2));

@@ -1,0 +1,247 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  Batch,
+  crossEntropy,
+  ForwardContext,
+  getSplit,
+  CutPoint,
+  Head,
+  HeadRole,
+  LocalLearningPlugin,
+  NamedVariable,
+  prefixed,
+  SeededRandom,
+  Sequential,
+  ShapeError,
+} from '@mlaan/core';
+import { InfoProConfigError } from './errors.js';
+import { INFOPRO_DATASETS, interpolateLambda, InfoProDataset, Lambda, ModuleWeights, paperLambda, validateLambda } from './lambda.js';
+import { binaryCrossEntropyWithLogits, l2Normalize, supervisedContrastiveLoss } from './losses.js';
+import { AUX_HEAD_CONFIGS, AuxHeadName, buildAuxHead, InfoProDecoder, Interpolation } from './networks.js';
+
+export type InfoProTask = 'contrast' | 'cross-entropy';
+
+export interface InfoProOptions {
+  /**
+   * `[ixx1, ixy1, ixx2, ixy2]`: reconstruction and task weights at the first local module and at
+   * module K-2, interpolated in between. Default: the paper's preset for (`dataset`, network, K,
+   * `balancedMemory`); a setting without a preset is an error.
+   */
+  lambda?: Lambda;
+  /** Selects the λ preset. Default `'cifar10'`. */
+  dataset?: InfoProDataset;
+  /** Selects the InfoPro* (memory-balanced split) λ preset. Default false. */
+  balancedMemory?: boolean;
+  /** Task loss of the auxiliary head. Default `'contrast'` (supervised contrastive). */
+  task?: InfoProTask;
+  /** Auxiliary head configuration. Default `'1c2f'`. */
+  auxHead?: AuxHeadName;
+  /** Width multiplier of decoder and auxiliary head (reference `aux_net_widen`). Default 1. */
+  widen?: number;
+  /** Hidden width of the auxiliary head's Linear layers and contrastive feature size. Default 128. */
+  featureDimension?: number;
+  /** Temperature of the contrastive loss. Default 0.07. */
+  temperature?: number;
+  /** Decoder upsampling. Default `'bilinear'` (aligned corners). */
+  interpolation?: Interpolation;
+  /** Seed of the heads' initialisation. Default: drawn from the trainer's seeded generator. */
+  seed?: number;
+}
+
+interface ResolvedOptions {
+  lambda?: Lambda;
+  dataset: InfoProDataset;
+  balancedMemory: boolean;
+  task: InfoProTask;
+  auxHead: AuxHeadName;
+  widen: number;
+  featureDimension: number;
+  temperature: number;
+  interpolation: Interpolation;
+  seed?: number;
+}
+
+const OPTION_NAMES = [
+  'lambda',
+  'dataset',
+  'balancedMemory',
+  'task',
+  'auxHead',
+  'widen',
+  'featureDimension',
+  'temperature',
+  'interpolation',
+  'seed',
+] as const;
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new InfoProConfigError(`Unknown infoPro() ${name} '${String(value)}'. Choose one of: ${allowed.map((a) => `'${a}'`).join(', ')}.`);
+  }
+  return value as T;
+}
+
+function positive(name: string, value: unknown, integer = false): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new InfoProConfigError(`infoPro() ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}.`);
+  }
+  return value;
+}
+
+function resolveOptions(options: InfoProOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InfoProConfigError(`infoPro() takes an options object, got ${String(options)}.`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
+      throw new InfoProConfigError(`Unknown infoPro() option '${key}'. Valid options: ${OPTION_NAMES.join(', ')}.`);
+    }
+  }
+  if (options.seed !== undefined && !Number.isInteger(options.seed)) {
+    throw new InfoProConfigError(`infoPro() seed must be an integer, got ${String(options.seed)}.`);
+  }
+  if (options.balancedMemory !== undefined && typeof options.balancedMemory !== 'boolean') {
+    throw new InfoProConfigError(`infoPro() balancedMemory must be true or false, got ${String(options.balancedMemory)}.`);
+  }
+  return {
+    lambda: options.lambda === undefined ? undefined : validateLambda(options.lambda),
+    dataset: oneOf('dataset', options.dataset ?? 'cifar10', INFOPRO_DATASETS),
+    balancedMemory: options.balancedMemory ?? false,
+    task: oneOf('task', options.task ?? 'contrast', ['contrast', 'cross-entropy'] as const),
+    auxHead: oneOf('auxHead', options.auxHead ?? '1c2f', Object.keys(AUX_HEAD_CONFIGS) as AuxHeadName[]),
+    widen: positive('widen', options.widen ?? 1),
+    featureDimension: positive('featureDimension', options.featureDimension ?? 128, true),
+    temperature: positive('temperature', options.temperature ?? 0.07),
+    interpolation: oneOf('interpolation', options.interpolation ?? 'bilinear', ['bilinear', 'nearest'] as const),
+    seed: options.seed,
+  };
+}
+
+/** The parts of an InfoPro local loss, unweighted. */
+export interface InfoProLossParts {
+  reconstruction: tf.Scalar;
+  task: tf.Scalar;
+}
+
+/**
+ * One module's InfoPro loss, `λ1·BCE(decoder(h), x01) + λ2·task(aux(h), y)`, with x01 the
+ * un-normalised image `x·std + mean` from `batch.normalization`. Variables:
+ * `<name>.decoder.decoder.{0,1,3}.*` and `<name>.aux.head.<k>.*`, `<name>` = `infopro.<module>`
+ * (independent) or `infopro.<module>.cascade` (MLAAN's cascaded branch).
+ */
+export class InfoProHead implements Head {
+  constructor(
+    readonly name: string,
+    readonly decoder: InfoProDecoder,
+    readonly aux: Sequential,
+    readonly weights: ModuleWeights,
+    readonly task: InfoProTask,
+    readonly temperature: number,
+  ) {}
+
+  namedParameters(): NamedVariable[] {
+    return [...prefixed(`${this.name}.decoder`, this.decoder.namedParameters()), ...prefixed(`${this.name}.aux`, this.aux.namedParameters())];
+  }
+
+  namedBuffers(): NamedVariable[] {
+    return [...prefixed(`${this.name}.decoder`, this.decoder.namedBuffers()), ...prefixed(`${this.name}.aux`, this.aux.namedBuffers())];
+  }
+
+  /** x·std + mean: the image in [0, 1] the decoder reconstructs. */
+  target(batch: Batch): tf.Tensor {
+    const normalization = batch.normalization;
+    const channels = batch.inputs.shape[3];
+    if (!normalization || normalization.mean.length !== channels || normalization.std.length !== channels) {
+      throw new ShapeError(
+        `InfoPro reconstructs the un-normalised image, so every batch needs normalization { mean, std } with ${channels} values each (the @mlaan/data loaders set it). Add it to your batches.`,
+      );
+    }
+    return tf.tidy(() => tf.add(tf.mul(batch.inputs, tf.tensor1d([...normalization.std])), tf.tensor1d([...normalization.mean])));
+  }
+
+  /** Reconstruction and task losses before weighting. */
+  parts(features: tf.Tensor, batch: Batch, context: ForwardContext): InfoProLossParts {
+    return tf.tidy(() => {
+      const [, height, width] = batch.inputs.shape;
+      const reconstruction = binaryCrossEntropyWithLogits(this.decoder.logits(features, [height, width], context), this.target(batch));
+      const outputs = this.aux.apply(features, context);
+      const task =
+        this.task === 'contrast'
+          ? supervisedContrastiveLoss(l2Normalize(outputs), batch.labels, { temperature: this.temperature })
+          : crossEntropy(outputs, batch.labels);
+      return { reconstruction, task } as unknown as tf.TensorContainer;
+    }) as unknown as InfoProLossParts;
+  }
+
+  loss(features: tf.Tensor, batch: Batch, context: ForwardContext): tf.Scalar {
+    return tf.tidy(() => {
+      const { reconstruction, task } = this.parts(features, batch, context);
+      // Both parts run even at weight 0, as in the reference (its BN statistics still update).
+      return tf.add(tf.mul(reconstruction, this.weights.reconstruction), tf.mul(task, this.weights.task)) as tf.Scalar;
+    });
+  }
+
+  dispose(): void {
+    this.decoder.dispose();
+    this.aux.dispose();
+  }
+}
+
+/**
+ * InfoPro (Wang et al., ICLR 2021) as a local-learning host: module i ≤ K-2 trains with
+ * `λ1_i·BCE(Decoder(h), x01) + λ2_i·task(AuxHead(h), y)`; the last module with the backbone's
+ * classifier and cross-entropy.
+ *
+ * Heads are built per request and role. For MLM's `'cascade'` role (InfoPro+MLAAN) the head is a
+ * second, separate decoder + auxiliary head with the same λ_i, named `infopro.<module>.cascade.*`:
+ * the MLAAN authors' InfoPro code (`resnetInfoPro_DFLPlus.py`) gives the cascaded branch its own
+ * `aux_decoder` and `aux_classifier` and weights both losses with the module's λ.
+ */
+export function infoPro(options: InfoProOptions = {}): LocalLearningPlugin {
+  const resolved = resolveOptions(options);
+  let random: SeededRandom | undefined;
+  let lambda: Lambda | undefined = resolved.lambda;
+  const makeRandom = (fallback: SeededRandom) => (resolved.seed !== undefined ? new SeededRandom(resolved.seed) : fallback.fork());
+  return {
+    name: 'infopro',
+    setup(context) {
+      random = makeRandom(context.random);
+      const K = context.modules.length;
+      if (lambda === undefined && K >= 2) {
+        lambda = paperLambda({ dataset: resolved.dataset, net: context.backbone.id, K, balancedMemory: resolved.balancedMemory });
+      }
+    },
+    createHead(request, context) {
+      if (request.isLast) return undefined;
+      random ??= makeRandom(context.random);
+      if (lambda === undefined) {
+        lambda = paperLambda({ dataset: resolved.dataset, net: context.backbone.id, K: context.modules.length, balancedMemory: resolved.balancedMemory });
+      }
+      const channels = request.module.outputChannels;
+      const name = headName(request.moduleIndex, request.role);
+      const decoder = new InfoProDecoder(channels, { widen: resolved.widen, interpolation: resolved.interpolation, random });
+      const aux = buildAuxHead({
+        config: resolved.auxHead,
+        channels,
+        outputs: resolved.task === 'contrast' ? resolved.featureDimension : context.classes,
+        widen: resolved.widen,
+        featureDimension: resolved.featureDimension,
+        random,
+      });
+      const weights = interpolateLambda(lambda, request.moduleIndex, context.modules.length);
+      return new InfoProHead(name, decoder, aux, weights, resolved.task, resolved.temperature);
+    },
+  };
+}
+
+function headName(moduleIndex: number, role: HeadRole): string {
+  return role === 'independent' ? `infopro.${moduleIndex}` : `infopro.${moduleIndex}.${role}`;
+}
+
+/**
+ * Cut points for InfoPro: the standard table (METHOD §2), or with `balancedMemory` the InfoPro*
+ * splits that balance GPU memory across modules. An unknown (net, K) is an `UnknownSplitError`.
+ */
+export function infoProSplit(request: { net: string; K: number; balancedMemory?: boolean }): CutPoint[] {
+  return getSplit({ net: request.net, K: request.K, variant: request.balancedMemory ? 'balanced' : 'default' });
+}
