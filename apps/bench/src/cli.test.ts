@@ -184,11 +184,31 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
     expect(charts.filter((name) => name.endsWith('.svg'))).toHaveLength(3);
     expect(second.stdout).toContain('| Method | K=1 | K=2 |');
 
-    // 4. Once more: nothing left to train, so not even the backend starts.
+    // 4. The resumed run is the run that was never interrupted: same batches, weights, statistics.
+    const uninterruptedOut = await mkdtemp(join(tmpdir(), 'mlaan-bench-cli-'));
+    folders.push(uninterruptedOut);
+    const dglOnly = grid(uninterruptedOut).map((arg) => (arg === 'e2e,dgl' ? 'dgl' : arg));
+    const uninterrupted = await spawnCli(dglOnly).done;
+    expect(uninterrupted.code).toBe(0);
+    const reference = JSON.parse(await readFile(join(uninterruptedOut, 'runs', dglFolder, 'result.json'), 'utf8'));
+    expect(reference.sessions).toBe(1);
+    expect(dglResult.epochs.map((e: { trainLoss: number; testLoss: number }) => [e.trainLoss, e.testLoss])).toEqual(
+      reference.epochs.map((e: { trainLoss: number; testLoss: number }) => [e.trainLoss, e.testLoss]),
+    );
+    expect(dglResult.testErrorPercent).toEqual(reference.testErrorPercent);
+
+    // 5. Once more: nothing left to train, so not even the backend starts.
     const third = await spawnCli(grid(out)).done;
     expect(third.code).toBe(0);
     expect(third.stderr.match(/already finished, skipped/g)).toHaveLength(2);
     expect(third.stderr).not.toContain('backend: using');
+
+    // 6. `report` rebuilds the reports from the runs folder alone.
+    await rm(join(out, 'results.json'));
+    const report = await runInProcess(['report', '--out', out]);
+    expect(report.code).toBe(0);
+    expect(report.stdout).toContain('from 2 configuration(s)');
+    expect(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')).runs).toHaveLength(2);
   });
 
   it('stops cleanly on SIGINT with a checkpoint and exit code 130', async () => {

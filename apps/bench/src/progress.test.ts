@@ -47,6 +47,14 @@ describe('reporters', () => {
     expect(bar).toContain('loss 2.5000');
     expect(bar).toContain('123 img/s');
     expect(bar).toContain('ETA 1:15');
+    // On a narrow terminal the label gives way, the numbers stay.
+    const narrow = capture(true);
+    narrow.output.columns = 60;
+    const narrowObserver = createReporter('bar', narrow.output).observer(header);
+    narrowObserver.step({ epoch: 0, epochs: 2, batch: 4, batches: 4, loss: 2.5, imagesPerSecond: 123.4, etaSeconds: 75 });
+    const line = narrow.chunks.at(-1)!.replace('\r\x1b[2K', '');
+    expect(line.length).toBeLessThanOrEqual(59);
+    expect(line).toContain('ETA 1:15');
     observer.epochDone(record, 30);
     reporter.close();
     // The bar is cleared before the epoch line, so the line is not glued to it.

@@ -118,12 +118,20 @@ class BarReporter implements Reporter {
     this.output.write(`${message}\n`);
   }
 
-  private draw(text: string, force = false): void {
+  private width(): number {
+    return Math.max((this.output.columns || 100) - 1, 40);
+  }
+
+  /** `label` is shortened first when the terminal is narrow, so the numbers stay visible. */
+  private draw(label: string, numbers: string, force = false): void {
     const now = Date.now();
     if (!force && now - this.lastDraw < 100) return;
     this.lastDraw = now;
-    const width = Math.max((this.output.columns ?? 100) - 1, 20);
-    this.output.write(`\r\x1b[2K${text.length > width ? text.slice(0, width - 1) + '…' : text}`);
+    const width = this.width();
+    const room = width - numbers.length - 1;
+    const shown = label.length <= room ? label : room > 1 ? `${label.slice(0, room - 1)}…` : '';
+    const text = `${shown} ${numbers}`.trimStart();
+    this.output.write(`\r\x1b[2K${text.length > width ? text.slice(0, width) : text}`);
     this.live = true;
   }
 
@@ -141,16 +149,19 @@ class BarReporter implements Reporter {
       },
       step: (progress: StepProgress) => {
         const fraction = progress.batch / progress.batches;
-        const cells = 24;
+        const left = `epoch ${progress.epoch + 1}/${progress.epochs}`;
+        const right =
+          `${progress.batch}/${progress.batches} loss ${progress.loss.toFixed(4)} ` +
+          `${formatRate(progress.imagesPerSecond)} ETA ${formatDuration(progress.etaSeconds)}`;
+        // The bar takes what the label (up to 16 characters of it) and the numbers leave, at most 20 cells.
+        const label = prefix(header);
+        const room = this.width() - left.length - right.length - 3 - Math.min(label.length, 16);
+        const cells = room >= 5 ? Math.min(room, 20) : 0;
         const filled = Math.round(fraction * cells);
-        const bar = '█'.repeat(filled) + '░'.repeat(cells - filled);
-        this.draw(
-          `${prefix(header)} epoch ${progress.epoch + 1}/${progress.epochs} ${bar} ${progress.batch}/${progress.batches} ` +
-            `loss ${progress.loss.toFixed(4)} ${formatRate(progress.imagesPerSecond)} ETA ${formatDuration(progress.etaSeconds)}`,
-          progress.batch === progress.batches,
-        );
+        const bar = cells > 0 ? ` ${'█'.repeat(filled)}${'░'.repeat(cells - filled)}` : '';
+        this.draw(label, `${left}${bar} ${right}`, progress.batch === progress.batches);
       },
-      evaluating: (epoch) => this.draw(`${prefix(header)} epoch ${epoch + 1}/${epochs} evaluating…`, true),
+      evaluating: (epoch) => this.draw(prefix(header), `epoch ${epoch + 1}/${epochs} evaluating…`, true),
       epochDone: (record, eta) => this.info(epochLine(header, record, epochs, eta)),
     };
   }

@@ -120,6 +120,7 @@ export async function runGrid(
         keepCheckpoint: execution.keepCheckpoints,
         observer: reporter.observer(header),
         stop,
+        command,
       });
       if (trained.status === 'interrupted') {
         reporter.runInterrupted(header, trained);

@@ -83,6 +83,8 @@ export interface RunResult {
   lossCurve: LossPoint[];
   /** 1 + the number of times the run was resumed from a checkpoint. */
   sessions: number;
+  /** The command line of the session that finished the run. */
+  command: string;
   startedAt: string;
   finishedAt: string;
   machine: MachineInfo;
@@ -150,6 +152,8 @@ export interface TrainOptions {
   observer: TrainingObserver;
   /** Set by a signal handler; the run saves a checkpoint after the current step and returns. */
   stop: { requested: boolean };
+  /** The command line, recorded in the result. */
+  command: string;
 }
 
 export type TrainOutcome = { status: 'finished'; result: RunResult } | { status: 'interrupted'; epoch: number; batch: number };
@@ -167,7 +171,7 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
 }
 
 /** Batches of `epoch` from batch `start` on: the same batches an uninterrupted run would see. */
-async function* batchesFrom(loader: Loader, epoch: number, start: number): AsyncGenerator<Batch> {
+export async function* batchesFrom(loader: Loader, epoch: number, start: number): AsyncGenerator<Batch> {
   if (start === 0) {
     yield* loader.batches(epoch);
     return;
@@ -227,14 +231,15 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
     options.data.get(config.dataset, 'test', config.testLimit),
   ]);
   const backbone = createNetwork(config.network, { classes: trainSet.classes.length, seed: config.seed });
-  if (trainSet.height !== backbone.inputSize || trainSet.width !== backbone.inputSize) {
+  const framework = FRAMEWORKS[config.framework];
+  // End-to-end training pools globally and takes any size; local heads are sized from backbone.inputSize.
+  if (framework.local && (trainSet.height !== backbone.inputSize || trainSet.width !== backbone.inputSize)) {
     backbone.dispose();
     throw new ConfigError(
-      `${config.dataset} images are ${trainSet.height}×${trainSet.width} but ${config.network} is built for ${backbone.inputSize}×${backbone.inputSize} inputs, ` +
-        'which its local heads are sized for. Use a dataset of that size (CIFAR-10, SVHN) with this network.',
+      `${config.dataset} images are ${trainSet.height}×${trainSet.width} but ${config.network} declares ${backbone.inputSize}×${backbone.inputSize} inputs, ` +
+        'which the local heads are sized from. Use a dataset of that size (CIFAR-10, SVHN) for local frameworks, or --framework e2e.',
     );
   }
-  const framework = FRAMEWORKS[config.framework];
   const cuts = framework.local ? getSplit({ net: config.network, K: config.K, variant: config.split }) : [];
   const context: PluginBuildContext = {
     network: config.network,
@@ -435,7 +440,7 @@ async function trainLoop(
   }
   addWall();
 
-  const result = buildResult(config, id, trainer, state, diverged, options.backend, trainLoader, testLoader);
+  const result = buildResult(config, id, trainer, state, diverged, options, trainLoader, testLoader);
   await writeJsonAtomic(join(options.runDir, RESULT_FILE), result);
   if (!options.keepCheckpoint) await rm(checkpointDir, { recursive: true, force: true });
   return { status: 'finished', result };
@@ -447,13 +452,14 @@ function buildResult(
   trainer: LocalTrainer,
   state: RunState,
   diverged: boolean,
-  backend: ActiveBackend,
+  options: TrainOptions,
   trainLoader: Loader,
   testLoader: Loader,
 ): RunResult {
   const history = state.history;
   const best = history.reduce<EpochRecord | undefined>((a, b) => (!a || b.testErrorPercent < a.testErrorPercent ? b : a), undefined);
   const last = history[history.length - 1];
+  const { backend } = options;
   return {
     format: RESULT_FORMAT,
     version: RESULT_VERSION,
@@ -487,6 +493,7 @@ function buildResult(
     epochs: history,
     lossCurve: state.lossCurve,
     sessions: state.sessions,
+    command: options.command,
     startedAt: state.startedAt,
     finishedAt: new Date().toISOString(),
     machine: describeMachine(),

@@ -9,7 +9,10 @@ import { register } from '../src/index.js';
 export type BackendName = 'onednn' | 'cpu' | 'wasm';
 
 export async function useBackend(name: BackendName, threads: number): Promise<void> {
-  if (name === 'onednn') await register({ threads });
+  if (name === 'onednn') {
+    const poolMiB = process.env.ONEDNN_BUFFER_POOL_MIB;
+    await register({ threads, ...(poolMiB ? { bufferPoolBytes: Number(poolMiB) * 1024 * 1024 } : {}) });
+  }
   if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
   }

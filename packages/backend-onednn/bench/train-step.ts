@@ -9,7 +9,7 @@
 // Prints one JSON line with images/s; --profile 1 also prints where one step's kernel time goes.
 import * as tf from '@tensorflow/tfjs-core';
 
-import { batchNormTraining } from '../src/index.js';
+import { batchNormTraining, type OnednnBackend } from '../src/index.js';
 import { type BackendName, median, parseArguments, peakResidentMiB, useBackend } from './backends.js';
 
 const options = parseArguments({
@@ -131,6 +131,7 @@ for (let i = 0; i < Number(options.steps); ++i) {
 const cpuUsed = process.cpuUsage(cpuBefore);
 const cpuMillisecondsPerStep = (cpuUsed.user + cpuUsed.system) / 1000 / Number(options.steps);
 const leaked = tf.memory().numTensors - tensorsBefore;
+const pool = (tf.backend() as unknown as Partial<OnednnBackend>).pool?.stats();
 const total = stepMilliseconds.reduce((a, b) => a + b, 0);
 
 if (options.profile === '1') {
@@ -182,5 +183,6 @@ console.log(
     final_loss: loss,
     leaked_tensors_per_run: leaked,
     peak_rss_mib: peakResidentMiB(),
+    ...(pool ? { buffer_pool: pool } : {}),
   }),
 );

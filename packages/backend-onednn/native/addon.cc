@@ -9,17 +9,26 @@
 
 namespace onednn_addon {
 
+namespace {
+// Set by Init on the thread that loads the addon; the Context itself is owned by that Node
+// environment (instance data) and deleted when it shuts down.
+thread_local Context* currentContext = nullptr;
+}  // namespace
+
 Context& context() {
-  // Created on first use, after Node has loaded the module, and never destroyed: tearing oneDNN
-  // down during process exit races with OpenMP's own shutdown.
-  static Context* instance = new Context();
-  return *instance;
+  if (currentContext == nullptr) throw std::logic_error("the oneDNN addon was not initialised on this thread");
+  return *currentContext;
 }
 
-float* floatArray(const Napi::Value& value, const char* name, size_t expectedLength) {
+size_t floatLength(const Napi::Value& value, const char* name) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
     throw Napi::TypeError::New(value.Env(), std::string(name) + " must be a Float32Array");
   }
+  return value.As<Napi::Float32Array>().ElementLength();
+}
+
+float* floatArray(const Napi::Value& value, const char* name, size_t expectedLength) {
+  floatLength(value, name);
   auto array = value.As<Napi::Float32Array>();
   if (array.ElementLength() != expectedLength) {
     std::ostringstream message;
@@ -143,6 +152,9 @@ Napi::Value RetainFreedMemory(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* created = new Context();
+  env.SetInstanceData<Context>(created);
+  currentContext = created;
   exports.Set("retainFreedMemory", Napi::Function::New(env, RetainFreedMemory, "retainFreedMemory"));
   exports.Set("version", Napi::Function::New(env, Version, "version"));
   exports.Set("cpuIsa", Napi::Function::New(env, CpuIsa, "cpuIsa"));

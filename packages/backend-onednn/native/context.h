@@ -131,6 +131,8 @@ struct Context {
   }
 };
 
+// The calling JavaScript thread's context (the main thread's, or a worker's): each Node
+// environment that loads the addon gets its own, freed with that environment.
 Context& context();
 
 // Cache keys are the raw bytes of a tag followed by integer parameters.
@@ -161,6 +163,8 @@ class KeyBuilder {
 // Argument helpers: every tensor crosses the boundary as a Float32Array whose memory oneDNN reads
 // or writes in place; shapes and attributes come as Int32Arrays or numbers.
 float* floatArray(const Napi::Value& value, const char* name, size_t expectedLength);
+// The element count of a Float32Array argument (checked to be one).
+size_t floatLength(const Napi::Value& value, const char* name);
 float* optionalFloatArray(const Napi::Value& value, const char* name, size_t expectedLength);
 std::vector<int64_t> intArray(const Napi::Value& value, const char* name);
 int64_t product(const Dims& dims);

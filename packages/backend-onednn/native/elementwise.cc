@@ -118,8 +118,7 @@ struct EltwiseEntry : CachedEntry {
 
 // eltwise(x, y, operation, alpha, beta)
 Napi::Value Eltwise(const Napi::CallbackInfo& info) {
-  auto source = info[0].As<Napi::Float32Array>();
-  int64_t size = static_cast<int64_t>(source.ElementLength());
+  int64_t size = static_cast<int64_t>(floatLength(info[0], "x"));
   float* x = floatArray(info[0], "x", static_cast<size_t>(size));
   float* y = floatArray(info[1], "y", static_cast<size_t>(size));
   int operation = info[2].As<Napi::Number>().Int32Value();
@@ -157,8 +156,7 @@ struct EltwiseBackwardEntry : CachedEntry {
 // eltwiseBackward(dy, data, dx, operation, alpha, beta): `data` is the forward input, or the
 // forward output for the *_use_dst_for_bwd operations.
 Napi::Value EltwiseBackward(const Napi::CallbackInfo& info) {
-  auto gradient = info[0].As<Napi::Float32Array>();
-  int64_t size = static_cast<int64_t>(gradient.ElementLength());
+  int64_t size = static_cast<int64_t>(floatLength(info[0], "dy"));
   float* dy = floatArray(info[0], "dy", static_cast<size_t>(size));
   float* data = floatArray(info[1], "data", static_cast<size_t>(size));
   float* dx = floatArray(info[2], "dx", static_cast<size_t>(size));
@@ -196,8 +194,7 @@ Napi::Value EltwiseBackward(const Napi::CallbackInfo& info) {
 // step(x, y, alpha): 1 where x > 0, alpha elsewhere, NaN kept (TensorFlow.js semantics). oneDNN has
 // no such primitive; the loop is trivially memory bound.
 Napi::Value Step(const Napi::CallbackInfo& info) {
-  auto source = info[0].As<Napi::Float32Array>();
-  int64_t size = static_cast<int64_t>(source.ElementLength());
+  int64_t size = static_cast<int64_t>(floatLength(info[0], "x"));
   const float* x = floatArray(info[0], "x", static_cast<size_t>(size));
   float* y = floatArray(info[1], "y", static_cast<size_t>(size));
   float alpha = info[2].As<Napi::Number>().FloatValue();
@@ -262,36 +259,58 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Sums over the leading axis of a [rows, columns] matrix, the shape batch-norm statistics and
-// bias gradients take in NHWC ([N*H*W, C]). oneDNN 2.6's reduction falls back to a reference
-// kernel for this layout, so this loop splits rows across threads and adds the partial sums.
-Napi::Value SumRows(const Napi::CallbackInfo& info) {
-  int64_t rows = info[2].As<Napi::Number>().Int64Value();
-  int64_t columns = info[3].As<Napi::Number>().Int64Value();
-  bool mean = info[4].As<Napi::Boolean>().Value();
-  const float* x = floatArray(info[0], "x", static_cast<size_t>(rows * columns));
-  float* y = floatArray(info[1], "y", static_cast<size_t>(columns));
+// Sums (or averages) the middle axis of an [outer, reduced, inner] view: any reduction over a run
+// of adjacent axes, e.g. per-channel statistics of NHWC data (outer 1, inner C), global average
+// pooling (inner C over H*W), bias gradients. oneDNN 2.6's reduction primitive runs a reference
+// kernel for these layouts. Accumulates in double: a float running sum over ~10^5 values loses
+// digits the cpu backend keeps.
+Napi::Value SumAxes(const Napi::CallbackInfo& info) {
+  int64_t outer = info[2].As<Napi::Number>().Int64Value();
+  int64_t reduced = info[3].As<Napi::Number>().Int64Value();
+  int64_t inner = info[4].As<Napi::Number>().Int64Value();
+  bool mean = info[5].As<Napi::Boolean>().Value();
+  const float* x = floatArray(info[0], "x", static_cast<size_t>(outer * reduced * inner));
+  float* y = floatArray(info[1], "y", static_cast<size_t>(outer * inner));
   auto& ctx = context();
-  int threads = rows * columns > 65536 ? omp_get_max_threads() : 1;
-  // Partial sums in double: a float running sum over ~10^5 rows loses digits the cpu backend keeps.
-  auto* partial = static_cast<double*>(ctx.scratchpad.reserve(sizeof(double) * columns * threads));
-#pragma omp parallel num_threads(threads)
-  {
-    int thread = omp_get_thread_num();
-    int count = omp_get_num_threads();
-    double* own = partial + thread * columns;
-    for (int64_t c = 0; c < columns; ++c) own[c] = 0.0;
-    int64_t begin = rows * thread / count, end = rows * (thread + 1) / count;
-    for (int64_t r = begin; r < end; ++r) {
-      const float* row = x + r * columns;
-      for (int64_t c = 0; c < columns; ++c) own[c] += row[c];
+  int maximumThreads = omp_get_max_threads();
+  int threads = outer * reduced * inner > 65536 ? maximumThreads : 1;
+  double scale = mean ? 1.0 / static_cast<double>(reduced) : 1.0;
+  auto* partial = static_cast<double*>(ctx.scratchpad.reserve(sizeof(double) * inner * threads));
+  if (outer >= 2 * threads) {
+    // Enough independent outputs: each thread owns whole [reduced, inner] blocks.
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t o = 0; o < outer; ++o) {
+      double* sums = partial + omp_get_thread_num() * inner;
+      for (int64_t c = 0; c < inner; ++c) sums[c] = 0.0;
+      const float* block = x + o * reduced * inner;
+      for (int64_t r = 0; r < reduced; ++r) {
+        const float* row = block + r * inner;
+        for (int64_t c = 0; c < inner; ++c) sums[c] += row[c];
+      }
+      for (int64_t c = 0; c < inner; ++c) y[o * inner + c] = static_cast<float>(sums[c] * scale);
     }
+    return info.Env().Undefined();
   }
-  double scale = mean ? 1.0 / static_cast<double>(rows) : 1.0;
-  for (int64_t c = 0; c < columns; ++c) {
-    double total = 0.0;
-    for (int t = 0; t < threads; ++t) total += partial[t * columns + c];
-    y[c] = static_cast<float>(total * scale);
+  // Few outputs: split the reduced axis across threads and add the partial sums.
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* block = x + o * reduced * inner;
+#pragma omp parallel num_threads(threads)
+    {
+      int thread = omp_get_thread_num();
+      int count = omp_get_num_threads();
+      double* sums = partial + thread * inner;
+      for (int64_t c = 0; c < inner; ++c) sums[c] = 0.0;
+      int64_t begin = reduced * thread / count, end = reduced * (thread + 1) / count;
+      for (int64_t r = begin; r < end; ++r) {
+        const float* row = block + r * inner;
+        for (int64_t c = 0; c < inner; ++c) sums[c] += row[c];
+      }
+    }
+    for (int64_t c = 0; c < inner; ++c) {
+      double total = 0.0;
+      for (int t = 0; t < threads; ++t) total += partial[t * inner + c];
+      y[o * inner + c] = static_cast<float>(total * scale);
+    }
   }
   return info.Env().Undefined();
 }
@@ -384,11 +403,11 @@ struct SumEntry : CachedEntry {
 
 // addN([x0, x1, ...], y): element-wise sum of same-shaped tensors.
 Napi::Value AddN(const Napi::CallbackInfo& info) {
+  if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "addN inputs must be an array of Float32Arrays");
   auto inputs = info[0].As<Napi::Array>();
   uint32_t count = inputs.Length();
   if (count < 1) throw Napi::RangeError::New(info.Env(), "addN needs at least one input");
-  auto output = info[1].As<Napi::Float32Array>();
-  int64_t size = static_cast<int64_t>(output.ElementLength());
+  int64_t size = static_cast<int64_t>(floatLength(info[1], "y"));
   float* y = floatArray(info[1], "y", static_cast<size_t>(size));
   std::vector<float*> sources(count);
   for (uint32_t i = 0; i < count; ++i) sources[i] = floatArray(inputs.Get(i), "addN input", static_cast<size_t>(size));
@@ -426,7 +445,7 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("eltwiseBackward", Napi::Function::New(env, EltwiseBackward, "eltwiseBackward"));
   exports.Set("step", Napi::Function::New(env, Step, "step"));
   exports.Set("reduce", Napi::Function::New(env, Reduce, "reduce"));
-  exports.Set("sumRows", Napi::Function::New(env, SumRows, "sumRows"));
+  exports.Set("sumAxes", Napi::Function::New(env, SumAxes, "sumAxes"));
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("scaleShift", Napi::Function::New(env, ScaleShift, "scaleShift"));
   exports.Set("addN", Napi::Function::New(env, AddN, "addN"));

@@ -6,27 +6,46 @@
 // prints why and how to fix it, then exits 0; `register()` later throws a clear error naming the
 // same fix. `--strict` (used by `npm run build:native`) makes a failure exit non-zero instead.
 //
+// `--if-stale` (used by `npm test`) builds only when the addon is missing or older than its sources,
+// so tests never run against an addon built from other sources.
+//
 // Environment:
 //   MLAAN_ONEDNN_SKIP_BUILD=1   skip the build entirely (the backend then reports itself unavailable)
 //   DNNLROOT=/opt/dnnl          a oneDNN install outside /usr (its include/ and lib/ are used)
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
+const onlyIfStale = process.argv.includes('--if-stale');
 const prefix = '[@mlaan/backend-onednn]';
 
+const addonFile = path.join(packageRoot, 'build', 'Release', 'onednn.node');
+
 function giveUp(reason) {
+  const consequence = existsSync(addonFile)
+    ? `an earlier build (${addonFile}) is left in place and may not match this source`
+    : `the 'onednn' TensorFlow.js backend stays unavailable; other backends still work`;
   const message =
     `${prefix} the oneDNN addon was not built: ${reason}\n` +
-    `${prefix} the 'onednn' TensorFlow.js backend stays unavailable; other backends still work.\n` +
+    `${prefix} ${consequence}.\n` +
     `${prefix} fix: install oneDNN's headers (Debian/Ubuntu: apt-get install -y libdnnl-dev, plus g++ and make),\n` +
     `${prefix}      then run: npm rebuild @mlaan/backend-onednn`;
   console.warn(message);
   process.exit(strict ? 1 : 0);
+}
+
+if (onlyIfStale && existsSync(addonFile)) {
+  const built = statSync(addonFile).mtimeMs;
+  const sources = [
+    path.join(packageRoot, 'binding.gyp'),
+    ...readdirSync(path.join(packageRoot, 'native')).map((name) => path.join(packageRoot, 'native', name)),
+  ];
+  if (sources.every((source) => statSync(source).mtimeMs <= built)) process.exit(0);
+  console.log(`${prefix} the addon is older than its sources; rebuilding`);
 }
 
 if (process.env.MLAAN_ONEDNN_SKIP_BUILD === '1' && !strict) {
@@ -97,7 +116,7 @@ if (result.status !== 0) giveUp(`node-gyp exited with status ${result.status} (s
 
 // A build that links but cannot load (missing shared library at run time) is as useless as none.
 try {
-  const addon = require(path.join(packageRoot, 'build', 'Release', 'onednn.node'));
+  const addon = require(addonFile);
   console.log(`${prefix} built; oneDNN ${addon.version().join('.')} (${addon.cpuIsa()})`);
 } catch (error) {
   giveUp(`the addon was built but does not load: ${error instanceof Error ? error.message : String(error)}`);

@@ -67,7 +67,9 @@ export class BufferPool {
 
   /** `values` escapes to code that may keep it: never recycle it. */
   pin(values: unknown): void {
-    return;
+    if (!(values instanceof Float32Array)) return;
+    this.recyclable.delete(values.buffer);
+    this.handedOut.delete(values.buffer);
   }
 
   /** The tensor that stored `values` is gone: keep the array for reuse if it is safe and fits. */

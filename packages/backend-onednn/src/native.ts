@@ -65,7 +65,8 @@ export interface OnednnAddon {
   ): void;
   step(x: Float32Array, y: Float32Array, alpha: number): void;
   reduce(x: Float32Array, y: Float32Array, parameters: Int32Array): void;
-  sumRows(x: Float32Array, y: Float32Array, rows: number, columns: number, mean: boolean): void;
+  /** Sum (or mean) over the middle axis of an [outer, reduced, inner] view. */
+  sumAxes(x: Float32Array, y: Float32Array, outer: number, reduced: number, inner: number, mean: boolean): void;
   softmax(x: Float32Array, y: Float32Array, rows: number, columns: number): void;
   scaleShift(x: Float32Array, scale: Float32Array, shift: Float32Array, y: Float32Array, rows: number, channels: number): void;
   addN(inputs: Float32Array[], y: Float32Array): void;
@@ -186,19 +187,37 @@ function packageRoot(): string {
 
 let loaded: { addon?: OnednnAddon; error?: OnednnUnavailableError } | undefined;
 
+/** The addon's path inside this package. */
+export function addonPath(): string {
+  return path.join(packageRoot(), addonRelativePath);
+}
+
 /** Loads the addon once; later calls return the same addon or the same error. */
 export function loadAddon(): OnednnAddon {
-  if (!loaded) {
-    const file = path.join(packageRoot(), addonRelativePath);
-    try {
-      const require = createRequire(import.meta.url);
-      loaded = { addon: require(file) as OnednnAddon };
-    } catch (cause) {
-      loaded = { error: new OnednnUnavailableError(file, cause) };
-    }
-  }
+  if (!loaded) loaded = loadAddonFrom(addonPath());
   if (loaded.error) throw loaded.error;
   return loaded.addon!;
+}
+
+/** Loads an addon file, turning any failure into OnednnUnavailableError. */
+export function loadAddonFrom(file: string): { addon?: OnednnAddon; error?: OnednnUnavailableError } {
+  // OpenMP (libgomp, loaded with the addon) reads its settings from the environment once, at
+  // load. Its default keeps idle worker threads spinning between parallel regions; this backend
+  // enters one per op with JavaScript in between, and on a machine with other busy processes the
+  // spinning thread takes a core from them (measured: 14 vs 45 images/s at 2 threads on a loaded
+  // 2-core machine). Threads that sleep when idle cost a few microseconds per op instead. An
+  // explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT wins; the variable is removed again after loading
+  // so child processes do not inherit it.
+  const setWaitPolicy = process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined;
+  if (setWaitPolicy) process.env.OMP_WAIT_POLICY = 'passive';
+  try {
+    const require = createRequire(import.meta.url);
+    return { addon: require(file) as OnednnAddon };
+  } catch (cause) {
+    return { error: new OnednnUnavailableError(file, cause) };
+  } finally {
+    if (setWaitPolicy) delete process.env.OMP_WAIT_POLICY;
+  }
 }
 
 export function addonLoads(): boolean {

@@ -39,7 +39,8 @@ export interface RegisterOptions {
   retainFreedMemory?: boolean;
   /**
    * Bytes of disposed tensors' arrays kept for reuse by later outputs of the same size (see
-   * BufferPool); default 512 MiB, 0 disables reuse. Read when the backend is first created.
+   * BufferPool); default 2 GiB or a quarter of the machine's memory, 0 disables reuse. Read when
+   * the backend is first created.
    */
   bufferPoolBytes?: number;
 }

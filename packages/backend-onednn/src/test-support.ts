@@ -18,6 +18,11 @@ export const addonUnavailableReason: string | null = (() => {
   }
 })();
 
+if (addonUnavailableReason !== null) {
+  // Printed while vitest collects each file, so a skipped run says why next to its counts.
+  console.warn(`[@mlaan/backend-onednn] SKIPPING the native-kernel suites: ${addonUnavailableReason}`);
+}
+
 /** Suite title that states why the suite is skipped when it is. */
 export function suiteTitle(title: string): string {
   return addonUnavailableReason === null

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Batch, LocalTrainer, loadCheckpoint, MlaanError, perBlockCuts, saveCheckpoint } from '@mlaan/core';
 import { disposeBatch, randomBatch } from '@mlaan/core/testing';
-import { lam, LamError, LeapHead, LeapNetwork } from './index.js';
+import { lam, LamError, LamOptions, LeapHead, LeapNetwork } from './index.js';
 import { linearHost, smallResNet } from './test-support.js';
 
 beforeAll(async () => {
@@ -209,7 +209,7 @@ describe('lam() options', () => {
 
   it('rejects a leap list naming a block that does not exist, at trainer construction', () => {
     const backbone = smallResNet(2);
-    const make = (leapBlocks: Parameters<typeof lam>[0]['leapBlocks']) =>
+    const make = (leapBlocks: LamOptions['leapBlocks']) =>
       new LocalTrainer({ backbone, cuts: [[2, 1]], plugins: [linearHost(), lam({ leapBlocks })] });
     expect(() => make({ 0: [[3, 0], [3, 5]] })).toThrow(MlaanError);
     expect(() => make({ 0: [[3, 0], [3, 5]] })).toThrow(/names block \[3, 5\], which does not exist/);

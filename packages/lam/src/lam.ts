@@ -263,6 +263,10 @@ export function lam(options: LamOptions = {}): LamPlugin {
     leapLists,
     setup(context: SetupContext) {
       const { backbone, modules } = context;
+      // A plugin object given to a second trainer starts over; the first trainer's heads own its nets.
+      networks.clear();
+      leapLists.clear();
+      sources.clear();
       inputSize = backbone.inputSize;
       checkUserModules(config.leapBlocks, modules.length);
       for (const module of modules.slice(0, -1)) {

@@ -15,7 +15,7 @@ describe.skipIf(!existsSync(goldenDir))('parity with the authors PyTorch code (s
       const report = await runParity(join(goldenDir, 'e2e-resnet32'));
       const failures = report.rows.filter((r) => !r.ok);
       expect(failures, JSON.stringify(failures.slice(0, 5))).toEqual([]);
-      expect(report.rows.length).toBeGreaterThan(200);
+      expect(report.rows.length).toBeGreaterThan(150);
       expect(report.ok).toBe(true);
     });
   }

@@ -4,9 +4,11 @@ import { FixtureError, loadFixture } from './fixture.js';
 import { getParityRunner, parityKinds, registerParityRunner } from './runner.js';
 import { e2eRunner } from './runners/e2e.js';
 import { infoproRunner } from './runners/infopro.js';
+import { mlaanReferenceRunner } from './runners/mlaan.js';
 
 registerParityRunner(e2eRunner);
 registerParityRunner(infoproRunner);
+registerParityRunner(mlaanReferenceRunner);
 
 export interface ParityReport {
   kind: string;

@@ -48,7 +48,7 @@ export interface Section {
   slug: string;
   dataset: string;
   network: string;
-  config: Omit<RunConfig, 'framework' | 'plugins' | 'K' | 'seed' | 'epochs'>;
+  config: Omit<RunConfig, 'framework' | 'plugins' | 'K' | 'seed' | 'epochs' | 'infoproTask'>;
   summaries: Summary[];
   runs: RunResult[];
   /** Column keys (module counts), ascending; 1 is E2E. */
@@ -70,11 +70,12 @@ export function statistic(values: number[]): Statistic {
 }
 
 function sectionOf(config: RunConfig): Section['config'] {
-  const { framework: _f, plugins: _p, K: _k, seed: _s, epochs: _e, ...rest } = config;
+  // Per-method fields (InfoPro's task is null for the other frameworks) stay out of the section key.
+  const { framework: _f, plugins: _p, K: _k, seed: _s, epochs: _e, infoproTask: _t, ...rest } = config;
   return rest;
 }
 
-function describeSection(config: Section['config'], backends: string[]): string {
+function describeSection(config: Section['config'], backends: string[], infoproTasks: string[]): string {
   const schedule = config.schedule === 'cosine-warmup' ? `cosine, ${config.warmupEpochs}-epoch warm-up` : config.schedule;
   const images =
     config.trainLimit === null && config.testLimit === null
@@ -88,6 +89,7 @@ function describeSection(config: Section['config'], backends: string[]): string 
     images,
     ...(config.split === 'balanced' ? ['balanced split'] : []),
     ...(config.mlaanProfile !== 'paper' ? [`MLAAN profile ${config.mlaanProfile}`] : []),
+    ...infoproTasks.map((task) => `InfoPro ${task}`),
     backends.join('+'),
   ].join(' · ');
 }
@@ -113,7 +115,8 @@ export function aggregate(runs: readonly RunResult[]): Section[] {
       groups.set(groupKey, [...(groups.get(groupKey) ?? []), run]);
     }
     const backends = [...new Set(sectionRuns.map((run) => run.backend.choice))];
-    const title = describeSection(config, backends);
+    const infoproTasks = [...new Set(sectionRuns.map((run) => run.config.infoproTask).filter((task): task is NonNullable<typeof task> => !!task))];
+    const title = describeSection(config, backends, infoproTasks);
     const summaries = [...groups.values()].map((group) => summarise(title, group)).sort((a, b) => methodOrder(a) - methodOrder(b) || a.modules - b.modules);
     return {
       key,

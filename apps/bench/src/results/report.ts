@@ -36,11 +36,18 @@ function machineLine(machine: MachineInfo): string {
   );
 }
 
+/** The commands that trained the runs (older results without one: the report's own command). */
+function commands(runs: readonly RunResult[], context: ReportContext): string[] {
+  return [...new Set(runs.map((run) => run.command ?? context.command))];
+}
+
 export function markdownReport(sections: Section[], runs: readonly RunResult[], context: ReportContext, generatedAt: string): string {
+  const trainedBy = commands(runs, context);
   const parts = [
     '# MLAAN benchmark results',
     '',
-    `- Command: \`${context.command}\``,
+    ...trainedBy.map((command) => `- Command: \`${command}\``),
+    ...(trainedBy.includes(context.command) ? [] : [`- Report written by: \`${context.command}\``]),
     `- Machine: ${machineLine(context.machine)}`,
     `- Backends: ${[...new Set(runs.map((run) => run.backend.description))].join('; ')}`,
     `- Generated: ${generatedAt}`,
@@ -86,7 +93,9 @@ code { background: #f3f3f3; padding: 0 0.25rem; }
 <body>
 <h1>MLAAN benchmark results</h1>
 <ul>
-<li>Command: <code>${escapeHtml(context.command)}</code></li>
+${commands(runs, context)
+  .map((command) => `<li>Command: <code>${escapeHtml(command)}</code></li>`)
+  .join('\n')}
 <li>Machine: ${escapeHtml(machineLine(context.machine))}</li>
 <li>Backends: ${escapeHtml([...new Set(runs.map((run) => run.backend.description))].join('; '))}</li>
 <li>Generated: ${escapeHtml(generatedAt)}</li>

@@ -37,6 +37,7 @@ function result(config: RunConfig, modules: number, bestError: number, peakBytes
       { epoch: 1, step: 4, loss: 2.2 },
     ],
     sessions: 1,
+    command: 'mlaan-bench ablation --test',
     startedAt: '2025-01-01T00:00:00.000Z',
     finishedAt: '2025-01-01T00:00:12.000Z',
     machine: describeMachine(),

@@ -19,6 +19,9 @@ const axisCases: Array<[string, number[], number[] | null, boolean]> = [
   ['all axes', [3, 5, 4], null, false],
   ['leading axis of a matrix (bias gradient)', [128, 10], [0], false],
   ['large leading reduction', [64, 16, 16, 16], [0, 1, 2], false],
+  ['ResNet-32 head: global average over [1,2] of [128,8,8,64]', [128, 8, 8, 64], [1, 2], false],
+  ['middle axes of a batch of 2 (threads split the reduced axis)', [2, 64, 64, 16], [1, 2], true],
+  ['non-adjacent axes (oneDNN reduction primitive)', [3, 4, 5, 6], [0, 2], false],
 ];
 
 describe.skipIf(addonUnavailableReason !== null)(suiteTitle('onednn reduction and normalisation kernels match the cpu backend'), () => {

@@ -19,9 +19,10 @@ import { nativeKernel, type NativeKernelArguments } from './native-kernel.js';
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
- * Reduces over `axisAttribute`'s axes. Reducing the leading axes with sum or mean (per-channel
- * statistics of NHWC data, bias gradients) is a column sum over a [rows, columns] view, done by a
- * dedicated parallel loop; any other set of axes goes to oneDNN's reduction primitive.
+ * Reduces over `axisAttribute`'s axes. Sum or mean over a run of adjacent axes (per-channel
+ * statistics of NHWC data, global average pooling, bias gradients) is a sum over the middle axis of
+ * an [outer, reduced, inner] view, done by a dedicated parallel loop; anything else goes to
+ * oneDNN's reduction primitive.
  */
 function reductionKernel(operation: ReductionOperation, axisAttribute: 'axis' | 'reductionIndices') {
   return ({ inputs, backend, attrs }: NativeKernelArguments) => {
@@ -35,10 +36,18 @@ function reductionKernel(operation: ReductionOperation, axisAttribute: 'axis' | 
     if (axes.length === 0) return null; // identity; the cpu kernel returns a copy
     const y = backend.outputBuffer(sizeOf(outShape));
     const sorted = [...axes].sort((a, b) => a - b);
-    const leading = sorted.every((axis, index) => axis === index);
-    if (leading && (operation === ReductionOperation.Sum || operation === ReductionOperation.Mean)) {
-      const rows = sizeOf(x.shape.slice(0, sorted.length));
-      backend.addon.sumRows(xValues, y, rows, xValues.length / rows, operation === ReductionOperation.Mean);
+    const adjacent = sorted.every((axis, index) => axis === sorted[0]! + index);
+    if (adjacent && (operation === ReductionOperation.Sum || operation === ReductionOperation.Mean)) {
+      const first = sorted[0]!;
+      const last = sorted[sorted.length - 1]!;
+      backend.addon.sumAxes(
+        xValues,
+        y,
+        sizeOf(x.shape.slice(0, first)),
+        sizeOf(x.shape.slice(first, last + 1)),
+        sizeOf(x.shape.slice(last + 1)),
+        operation === ReductionOperation.Mean,
+      );
       return backend.floatOutput(finalShape, y);
     }
     const keptDims = x.shape.map((dim, axis) => (axes.includes(axis) ? 1 : dim));

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { availableSplits, getSplit, partition, UnknownSplitError } from '../index.js';
+import { availableSplits, getSplit, partition, registerCpuTrainingKernels, UnknownSplitError } from '../index.js';
 import { tinyBackbone } from '../testing/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
+  registerCpuTrainingKernels();
 });
 
 describe('split tables (METHOD §2)', () => {

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { registerWasmTrainingKernels } from '../kernels/training-kernels.js';
+import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '../kernels/training-kernels.js';
 import { importOptionalPackage } from './optional-import.js';
 import { describeWasmBackend, prepareWasmBackend } from './wasm-threads.js';
 
@@ -23,7 +23,7 @@ export interface BackendProvider {
   tfjsName: string;
   /** One human-readable line, e.g. 'TensorFlow C++ (CPU)'. */
   description: string;
-  /** Extra install advice appended to "not installed" errors (e.g. CUDA requirements). */
+  /** Extra install advice, in full sentences, appended to its errors (e.g. CUDA requirements). */
   installHint?: string;
   /**
    * Imports the package so that it registers its backend; throws when it cannot. May return the
@@ -37,7 +37,7 @@ export interface BackendProvider {
 // tfjs-node 4.x bundles libtensorflow 2.9, which TensorFlow built against CUDA 11.2 and cuDNN 8.1.
 const CUDA_NOTE =
   'It also needs an NVIDIA GPU with its driver, CUDA 11.2 and cuDNN 8.1 (the versions libtensorflow 2.9, ' +
-  'bundled by @tensorflow/tfjs-node-gpu 4.x, was built against) on the library path; on Linux x86-64 only.';
+  'bundled by @tensorflow/tfjs-node-gpu 4.x, was built against) on the library path.';
 
 const builtInProviders: BackendProvider[] = [
   {
@@ -98,6 +98,7 @@ const builtInProviders: BackendProvider[] = [
     description: 'plain JavaScript (@tensorflow/tfjs-backend-cpu)',
     async load() {
       await importOptionalPackage('@tensorflow/tfjs-backend-cpu');
+      registerCpuTrainingKernels();
     },
   },
 ];

@@ -86,19 +86,19 @@ function selected(provider: BackendProvider, skipped: SkippedBackend[]): Selecte
 
 function notAvailableError(provider: BackendProvider, failure: ProviderFailure): BackendNotAvailableError {
   const others = backendProviders()
-    .map((candidate) => `'${candidate.name}'`)
-    .filter((name) => name !== `'${provider.name}'`);
-  const alternatives = `or choose 'auto' (takes the first that works of ${others.join(', ')})`;
+    .filter((candidate) => candidate.name !== provider.name)
+    .map((candidate) => `'${candidate.name}'`);
+  const alternatives = `Or choose 'auto', which takes the first that works of ${others.join(', ')}.`;
+  const hint = provider.installHint ? ` ${provider.installHint}` : '';
   if (failure.notInstalled) {
     return new BackendNotAvailableError(
       `Backend '${provider.name}' needs the npm package ${provider.packageName}, which is not installed. ` +
-        `Install it with \`npm install ${provider.packageName}\`${provider.installHint ? ` (${provider.installHint})` : ''}, ` +
-        `${alternatives}.`,
+        `Install it with \`npm install ${provider.packageName}\`.${hint} ${alternatives}`,
     );
   }
   return new BackendNotAvailableError(
     `Backend '${provider.name}' is not usable: ${failure.message}. ` +
-      `${provider.installHint ? `${provider.installHint} ` : ''}Reinstall ${provider.packageName} for this platform, ${alternatives}.`,
+      `Reinstall ${provider.packageName} for this platform.${hint} ${alternatives}`,
   );
 }
 

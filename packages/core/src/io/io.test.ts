@@ -14,6 +14,7 @@ import {
   SafetensorsError,
   saveCheckpoint,
   serializeSafetensors,
+  registerCpuTrainingKernels,
 } from '../index.js';
 import { disposeBatch, randomBatch, tinyBackbone } from '../testing/index.js';
 import { linearHeadHost } from '../training/test-plugin.js';
@@ -21,6 +22,7 @@ import { linearHeadHost } from '../training/test-plugin.js';
 let dir: string;
 beforeAll(async () => {
   await tf.setBackend('cpu');
+  registerCpuTrainingKernels();
   dir = await mkdtemp(join(tmpdir(), 'mlaan-io-'));
 });
 afterAll(async () => {

@@ -1,10 +1,13 @@
 export { createConv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 export { createConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 export { createTileConfig } from './tile.js';
+export { createStagedMeanConfig, createStagedSumConfig } from './reduction.js';
 export {
   createTrainingKernels,
   registerTrainingKernels,
   registerWasmTrainingKernels,
+  registerCpuTrainingKernels,
+  cpuTrainingKernels,
   replacedKernel,
   wasmTrainingKernels,
 } from './training-kernels.js';

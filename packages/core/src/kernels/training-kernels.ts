@@ -1,6 +1,7 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { createConv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { createConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { createStagedMeanConfig, createStagedSumConfig } from './reduction.js';
 import { createTileConfig } from './tile.js';
 
 /** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
@@ -28,6 +29,8 @@ export function createTrainingKernels(backendName: string): KernelConfig[] {
     createConv2DBackpropFilterConfig(backendName),
     createConv2DBackpropInputConfig(backendName, fallback('Conv2DBackpropInput')),
     createTileConfig(backendName, fallback('Tile')),
+    createStagedSumConfig(backendName, fallback('Sum')),
+    createStagedMeanConfig(backendName, fallback('Mean')),
   ];
   for (const kernel of kernels) composedKernels.add(kernel);
   return kernels;
@@ -64,4 +67,16 @@ export function registerTrainingKernels(kernels: readonly KernelConfig[]): void 
  */
 export function registerWasmTrainingKernels(): void {
   registerTrainingKernels(wasmTrainingKernels);
+}
+
+/**
+ * The cpu backend's own Conv2DBackpropFilter is a scalar loop about 40x slower than its Conv2D
+ * (18 s for one ResNet-32 stage-1 layer at batch 16); the composed version runs on Conv2D.
+ * Its other kernels are already as fast as their compositions would be.
+ */
+export const cpuTrainingKernels: readonly KernelConfig[] = [createConv2DBackpropFilterConfig('cpu')];
+
+/** Replaces the cpu backend's slow Conv2DBackpropFilter. Import '@tensorflow/tfjs-backend-cpu' first. */
+export function registerCpuTrainingKernels(): void {
+  registerTrainingKernels(cpuTrainingKernels);
 }

@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BatchNorm, Conv2d, EVAL, Linear, ReLU, Residual, Sequential, SeededRandom, TRAIN } from '../index.js';
+import { BatchNorm, Conv2d, EVAL, Linear, ReLU, registerCpuTrainingKernels, Residual, Sequential, SeededRandom, TRAIN } from '../index.js';
 import type { Layer } from './layer.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
+  registerCpuTrainingKernels();
 });
 
 function block(random: SeededRandom, inC: number, outC: number, stride: number): Residual {

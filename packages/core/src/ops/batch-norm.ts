@@ -22,24 +22,6 @@ export function reductionAxes(rank: number): number[] {
   return Array.from({ length: rank - 1 }, (_, i) => i);
 }
 
-/**
- * Sum over every axis but the last, one axis at a time from the innermost. Backends that
- * accumulate a reduction sequentially in float32 (wasm) lose about n·eps on an n-element sum;
- * short stages keep batch-norm statistics and gradients within ~1e-6 of a float64 sum, which is
- * what makes ReLU masks (and so gradients) agree with PyTorch across backends.
- */
-export function channelSum(x: tf.Tensor): tf.Tensor1D {
-  return tf.tidy(() => {
-    let t = x;
-    for (let axis = x.rank - 2; axis >= 0; axis--) t = tf.sum(t, axis);
-    return t as tf.Tensor1D;
-  });
-}
-
-export function channelMean(x: tf.Tensor): tf.Tensor1D {
-  return tf.tidy(() => tf.div(channelSum(x), x.size / x.shape[x.rank - 1]!) as tf.Tensor1D);
-}
-
 export function batchNormTrainingForward(
   x: tf.Tensor,
   gamma: tf.Tensor1D,
@@ -47,9 +29,10 @@ export function batchNormTrainingForward(
   epsilon: number,
 ): BatchNormTrainingResult {
   return tf.tidy(() => {
-    const mean = channelMean(x);
+    const axes = reductionAxes(x.rank);
+    const mean = tf.mean(x, axes) as tf.Tensor1D;
     const centered = tf.sub(x, mean);
-    const variance = channelMean(tf.square(centered));
+    const variance = tf.mean(tf.square(centered), axes) as tf.Tensor1D;
     const inverseStd = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
     const normalized = tf.mul(centered, inverseStd);
     const output = tf.add(tf.mul(normalized, gamma), beta);
@@ -76,8 +59,9 @@ export function batchNormTrainingBackward(
 ): BatchNormGradients {
   return tf.tidy(() => {
     const count = outputGradient.size / outputGradient.shape[outputGradient.rank - 1]!;
-    const betaGradient = channelSum(outputGradient);
-    const gammaGradient = channelSum(tf.mul(outputGradient, normalized));
+    const axes = reductionAxes(outputGradient.rank);
+    const betaGradient = tf.sum(outputGradient, axes) as tf.Tensor1D;
+    const gammaGradient = tf.sum(tf.mul(outputGradient, normalized), axes) as tf.Tensor1D;
     if (!wantInput) return { gamma: gammaGradient, beta: betaGradient };
     const centered = tf.sub(
       outputGradient,

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LocalTrainer } from '../index.js';
+import { LocalTrainer, selectBackend } from '../index.js';
 import { tinyBackbone } from '../testing/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,7 +28,9 @@ function readCifar(n: number) {
 }
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  // The wasm backend with the composed gradient kernels: the cpu backend's convolutions are
+  // scalar loops, too slow for 32x32 images even on a tiny network.
+  await selectBackend('wasm', { log: () => {} });
 });
 
 describe('E2E on real CIFAR-10', () => {

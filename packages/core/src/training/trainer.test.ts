@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, crossEntropy, LocalTrainer, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
+import { ConfigError, crossEntropy, LocalTrainer, registerCpuTrainingKernels, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
 import { disposeBatch, randomBatch, tinyBackbone } from '../testing/index.js';
 import { linearHeadHost } from './test-plugin.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
+  registerCpuTrainingKernels();
 });
 
 const CUTS = [[0, 0], [1, 1]] as const; // modules: {stem}, {layer1.0, layer1.1}, {layer2.0}

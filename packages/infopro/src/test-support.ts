@@ -1,0 +1,197 @@
+// Test-only helpers (not exported from the package).
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  selectBackend,
+  Backbone,
+  BackboneBlock,
+  Batch,
+  BatchNorm,
+  Conv2d,
+  GlobalAveragePool,
+  Linear,
+  ReLU,
+  Residual,
+  SeededRandom,
+  Sequential,
+} from '@mlaan/core';
+import { cifarResNet } from '@mlaan/models';
+
+/**
+ * The wasm backend (with core's training kernels) when it loads, else cpu: wasm runs these
+ * tests about 100x faster. MLAAN_TEST_BACKEND=cpu forces the cpu backend.
+ */
+export async function useTestBackend(): Promise<string> {
+  const wanted = process.env.MLAAN_TEST_BACKEND ?? 'wasm';
+  if (wanted === 'wasm') {
+    try {
+      await selectBackend('wasm', { log: () => {} });
+      return tf.getBackend();
+    } catch {
+      // fall through to cpu
+    }
+  }
+  await selectBackend('cpu', { log: () => {} });
+  return tf.getBackend();
+}
+
+export const CIFAR_MEAN = [125.3 / 255, 123.0 / 255, 113.9 / 255] as const;
+export const CIFAR_STD = [63.0 / 255, 62.1 / 255, 66.7 / 255] as const;
+
+/** ResNet-8: the CIFAR ResNet with one BasicBlock per stage (widths 16/32/64), for quick tests. */
+export function resnet8(seed = 0): Backbone {
+  return cifarResNet('resnet8', 1, { seed });
+}
+
+/**
+ * A narrow CIFAR ResNet for tests on the slow cpu backend: the ResNet-32 layout (stem, three
+ * stages, stride 2 at stages 2 and 3, PyTorch names) with one block per stage and widths
+ * w / 2w / 4w (default 4 / 8 / 16).
+ */
+export function tinyResNet(options: { width?: number; seed?: number; inputSize?: number; classes?: number } = {}): Backbone {
+  const w = options.width ?? 4;
+  const random = new SeededRandom(options.seed ?? 0);
+  const block = (inC: number, outC: number, stride: number) =>
+    new Residual({
+      main: [
+        ['conv1', new Conv2d({ inChannels: inC, outChannels: outC, kernelSize: 3, stride, padding: 1, random })],
+        ['bn1', new BatchNorm({ channels: outC })],
+        ['relu', new ReLU()],
+        ['conv2', new Conv2d({ inChannels: outC, outChannels: outC, kernelSize: 3, padding: 1, random })],
+        ['bn2', new BatchNorm({ channels: outC })],
+      ],
+      shortcut:
+        stride !== 1 || inC !== outC
+          ? [
+              ['0', new Conv2d({ inChannels: inC, outChannels: outC, kernelSize: 1, stride, random })],
+              ['1', new BatchNorm({ channels: outC })],
+            ]
+          : undefined,
+    });
+  const stem: BackboneBlock = {
+    stage: 0,
+    index: 0,
+    name: '',
+    layer: new Sequential([
+      ['conv1', new Conv2d({ inChannels: 3, outChannels: w, kernelSize: 3, padding: 1, random })],
+      ['bn1', new BatchNorm({ channels: w })],
+      ['relu', new ReLU()],
+    ]),
+    inputChannels: 3,
+    outputChannels: w,
+    outputStride: 1,
+  };
+  const blocks: BackboneBlock[] = [
+    { stage: 1, index: 0, name: 'layer1.0', layer: block(w, w, 1), inputChannels: w, outputChannels: w, outputStride: 1 },
+    { stage: 2, index: 0, name: 'layer2.0', layer: block(w, 2 * w, 2), inputChannels: w, outputChannels: 2 * w, outputStride: 2 },
+    { stage: 3, index: 0, name: 'layer3.0', layer: block(2 * w, 4 * w, 2), inputChannels: 2 * w, outputChannels: 4 * w, outputStride: 4 },
+  ];
+  const classes = options.classes ?? 10;
+  const classifier = new Sequential([
+    ['', new GlobalAveragePool()],
+    ['fc', new Linear({ inFeatures: 4 * w, outFeatures: classes, random })],
+  ]);
+  return new Backbone({ id: 'tiny-resnet', stem, blocks, classifier, classes, inputSize: options.inputSize ?? 32 });
+}
+
+/** The CIFAR-10 binary folder: $MLAAN_DATA_DIR, else the repository's ../shared/datasets. */
+export function cifarFolder(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const roots = [process.env.MLAAN_DATA_DIR, resolve(here, '../../../../shared/datasets')].filter(Boolean) as string[];
+  for (const root of roots) {
+    for (const folder of [join(root, 'cifar10', 'cifar-10-batches-bin'), join(root, 'cifar-10-batches-bin')]) {
+      if (existsSync(join(folder, 'data_batch_1.bin'))) return folder;
+    }
+  }
+  throw new Error(`CIFAR-10 binary files not found under ${roots.join(' or ')}; set MLAAN_DATA_DIR.`);
+}
+
+/**
+ * The first `count` training images of data_batch_1 as normalised NHWC batches of `batchSize`.
+ * `downsample` = 2 averages 2x2 pixel blocks (16x16 images), which keeps cpu-backend tests short.
+ */
+export function cifarBatches(count: number, batchSize: number, options: { downsample?: 1 | 2 } = {}): Batch[] {
+  const recordBytes = 1 + 3 * 1024;
+  const bytes = Buffer.alloc(count * recordBytes);
+  const fd = openSync(join(cifarFolder(), 'data_batch_1.bin'), 'r');
+  try {
+    readSync(fd, bytes, 0, bytes.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const factor = options.downsample ?? 1;
+  const side = 32 / factor;
+  const batches: Batch[] = [];
+  for (let start = 0; start + batchSize <= count; start += batchSize) {
+    const pixels = new Float32Array(batchSize * side * side * 3);
+    const labels = new Int32Array(batchSize);
+    for (let n = 0; n < batchSize; n++) {
+      const record = (start + n) * recordBytes;
+      labels[n] = bytes[record]!;
+      for (let c = 0; c < 3; c++) {
+        for (let y = 0; y < side; y++) {
+          for (let x = 0; x < side; x++) {
+            let sum = 0;
+            for (let dy = 0; dy < factor; dy++) {
+              for (let dx = 0; dx < factor; dx++) sum += bytes[record + 1 + c * 1024 + (y * factor + dy) * 32 + x * factor + dx]!;
+            }
+            const value = sum / (factor * factor) / 255;
+            pixels[((n * side + y) * side + x) * 3 + c] = (value - CIFAR_MEAN[c]!) / CIFAR_STD[c]!;
+          }
+        }
+      }
+    }
+    batches.push({
+      inputs: tf.tensor4d(pixels, [batchSize, side, side, 3]),
+      labels: tf.tensor1d(labels, 'int32'),
+      normalization: { mean: [...CIFAR_MEAN], std: [...CIFAR_STD] },
+    });
+  }
+  return batches;
+}
+
+/** Train for `epochs` over `batches`; the mean of every loss term per epoch. */
+export async function trainEpochs(
+  trainer: { step(batch: Batch): { losses: Record<string, number> } },
+  batches: Batch[],
+  epochs: number,
+): Promise<Record<string, number>[]> {
+  const history: Record<string, number>[] = [];
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const sums: Record<string, number> = {};
+    for (const batch of batches) {
+      const { losses } = trainer.step(batch);
+      // Yield so the test runner's worker can answer its heartbeat during long runs.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const [name, value] of Object.entries(losses)) sums[name] = (sums[name] ?? 0) + value / batches.length;
+    }
+    history.push(sums);
+  }
+  return history;
+}
+
+export function disposeBatches(batches: Batch[]): void {
+  for (const b of batches) {
+    b.inputs.dispose();
+    b.labels.dispose();
+  }
+}
+
+/** Names of gradients with a non-zero entry, sorted. */
+export function nonZeroGradients(gradients: Map<string, tf.Tensor>): string[] {
+  return [...gradients]
+    .filter(([, g]) => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!) > 0)
+    .map(([n]) => n)
+    .sort();
+}
+
+/** A deterministic random batch of 32x32 images. */
+export function randomBatch(size: number, seed = 1, classes = 10, imageSize = 32): Batch {
+  return tf.tidy(() => ({
+    inputs: tf.randomNormal([size, imageSize, imageSize, 3], 0, 1, 'float32', seed) as tf.Tensor4D,
+    labels: tf.tensor1d(Array.from({ length: size }, (_, i) => (i * 7 + seed) % classes), 'int32'),
+    normalization: { mean: [...CIFAR_MEAN], std: [...CIFAR_STD] },
+  }));
+}

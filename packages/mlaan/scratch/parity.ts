@@ -1,0 +1,15 @@
+import { selectBackend } from '@mlaan/core';
+import { loadFixture, compareTensors } from '../../parity/src/index.ts';
+import { createMlaanReferenceRunner } from '../../parity/src/runners/mlaan.ts';
+import { linearHost } from '../../lam/src/test-support.ts';
+await selectBackend(process.argv[2] ?? 'wasm', { log: () => {} });
+const fixture = await loadFixture('/work/shared/golden/mlaan-reference-resnet32-k8');
+const runner = process.argv[3] === 'dgl' ? createMlaanReferenceRunner() : createMlaanReferenceRunner({ host: () => linearHost(), headPrefix: 'head' });
+const t0 = Date.now();
+const out = await runner.run(fixture);
+console.log('ms', Date.now() - t0);
+const rows = compareTensors(fixture.expected, out, 1e-4);
+const bad = rows.filter(r => !r.ok);
+console.log('rows', rows.length, 'bad', bad.length, 'max', Math.max(...rows.map(r => r.relativeError)));
+for (const r of rows) if (!r.name.includes("bn") && !r.name.includes("downsample")) console.log(r.ok ? "ok  " : "BAD ", r.name, r.relativeError.toExponential(2), r.note ?? "");
+const worst = [...rows].sort((a,b)=>b.relativeError-a.relativeError).slice(0,8); for (const r of worst) console.log('worst', r.name, r.relativeError);

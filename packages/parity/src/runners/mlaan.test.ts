@@ -1,0 +1,71 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { selectBackend, type RawTensor } from '@mlaan/core';
+import { describe, expect, it } from 'vitest';
+import { compareTensors, relativeError } from '../compare.js';
+import { type Fixture, loadFixture } from '../fixture.js';
+import { mlaanReferenceRunner } from './mlaan.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const goldenDir = process.env.MLAAN_GOLDEN_DIR ?? resolve(here, '../../../../../shared/golden');
+const fixtureDir = join(goldenDir, 'mlaan-reference-resnet32-k8');
+
+/** The fixture with its images multiplied by (1 + epsilon * u), u uniform in [-0.5, 0.5). */
+function perturbed(fixture: Fixture, epsilon: number, seed: number): Fixture {
+  const images = fixture.batch.get('images')!;
+  const data = Float32Array.from(images.data as Float32Array);
+  let state = seed;
+  for (let i = 0; i < data.length; i++) {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    data[i] = data[i]! * (1 + epsilon * (state / 2147483648 - 0.5));
+  }
+  const batch = new Map(fixture.batch);
+  batch.set('images', { ...images, data } as RawTensor);
+  return { ...fixture, batch };
+}
+
+function dispose(tensors: Map<string, tf.Tensor>): void {
+  for (const t of tensors.values()) t.dispose();
+}
+
+/**
+ * Values that do not pass through a ReLU's derivative: the loss, the logits, the updated twin and
+ * the heads' Linear gradients (features times output gradient). They must match at 1e-4.
+ */
+const wellConditioned = (name: string) =>
+  name === 'loss' || name === 'logits' || name.startsWith('after.') || /^grad\.(fc|cascade_head\.\d+|independent_head\.\d+)\./.test(name);
+
+const backends = process.env.MLAAN_PARITY_CPU ? (['wasm', 'cpu'] as const) : (['wasm'] as const);
+
+describe.skipIf(!existsSync(fixtureDir))('mlaan-reference parity with resnetMLAAN.py (K = 8)', () => {
+  for (const backend of backends) {
+    it(`${backend}: same tensors; loss, logits, EMA twin and head gradients within 1e-4; every gradient within float32 rounding`, async () => {
+      await selectBackend(backend, { log: () => {} });
+      const fixture = await loadFixture(fixtureDir);
+      const produced = await mlaanReferenceRunner.run(fixture);
+      const rows = compareTensors(fixture.expected, produced, 1e-4);
+      // Exactly the fixture's tensors: nothing missing, no gradient where the reference has none.
+      expect(rows.filter((r) => r.note)).toEqual([]);
+      expect(rows.length).toBe(fixture.expected.size);
+      for (const r of rows.filter((row) => wellConditioned(row.name))) expect(r.relativeError, r.name).toBeLessThanOrEqual(1e-4);
+
+      // Gradients below a ReLU change with its mask: this batch has pre-activations within ~1e-6 of
+      // zero, so float32 rounding decides some masks. Changing the input images by 1e-7 (rounding
+      // level) moves our own gradients by more than 1e-3; a semantic error would be O(1). So: every
+      // tensor within 1e-2 of PyTorch, and the rounding sensitivity shown, so the bar is honest.
+      const worst = rows.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
+      expect(worst.relativeError, worst.name).toBeLessThan(1e-2);
+      const other = await mlaanReferenceRunner.run(perturbed(fixture, 1e-7, 1));
+      let sensitivity = 0;
+      for (const [name, t] of produced) {
+        if (wellConditioned(name)) continue;
+        sensitivity = Math.max(sensitivity, relativeError(other.get(name)!.dataSync() as Float32Array, t.dataSync() as Float32Array));
+      }
+      dispose(other);
+      expect(sensitivity).toBeGreaterThan(worst.relativeError / 10);
+      dispose(produced);
+    }, 1_800_000);
+  }
+});
