@@ -4,6 +4,7 @@ export { OnednnUnavailableError } from './errors.js';
 export {
   BatchNormTraining,
   BatchNormTrainingGrad,
+  ReluGrad,
   kernelCounts,
   resetKernelCounts,
   type KernelCounts,

@@ -22,4 +22,5 @@ for (const seed of [1, 2, 3]) {
 }
 const beyond = rows.filter(r => r.relativeError > Math.max(1e-4, 2 * sens.get(r.name)!));
 console.log('fail@1e-4', rows.filter(r => !r.ok).length, 'beyond', beyond.length, 'max', Math.max(...rows.map(r => r.relativeError)).toExponential(2));
+for (const r of [...rows].sort((a, b) => b.relativeError - a.relativeError).slice(0, 12)) console.log("top", r.name, r.relativeError.toExponential(2), "sens", sens.get(r.name)!.toExponential(2));
 for (const r of beyond) console.log(r.name, r.relativeError.toExponential(2), 'sens', sens.get(r.name)!.toExponential(2));
