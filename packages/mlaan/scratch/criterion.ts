@@ -13,7 +13,7 @@ function perturbed(fixture: Fixture, epsilon: number, seed: number): Fixture {
   for (let i = 0; i < data.length; i++) { state = (state * 1103515245 + 12345) % 2147483648; data[i] = data[i]! * (1 + epsilon * (state / 2147483648 - 0.5)); }
   const batch = new Map(fixture.batch); batch.set('images', { ...images, data } as RawTensor); return { ...fixture, batch };
 }
-const produced = await runner.run(fixture);
+const t0 = Date.now(); const produced = await runner.run(fixture); console.log("run ms", Date.now() - t0);
 const rows = compareTensors(fixture.expected, produced, 1e-4);
 const sens = new Map<string, number>();
 for (const seed of [1, 2, 3]) {

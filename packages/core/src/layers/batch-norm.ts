@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
-import { batchNormTraining, batchNormTrainingBackward, batchNormTrainingForward } from '../ops/batch-norm.js';
+import {
+  batchNormTraining,
+  batchNormTrainingBackward,
+  batchNormTrainingForward,
+  fusedBatchNormBackward,
+  fusedBatchNormForward,
+  hasFusedBatchNormKernels,
+} from '../ops/batch-norm.js';
 import { Activation, BackwardRequest, BackwardResult, createVariable, ForwardContext, Layer, NamedVariable } from './layer.js';
 
 export interface BatchNormOptions {
@@ -120,6 +127,7 @@ export class BatchNorm extends Layer {
       };
     }
     this.check(x);
+    if (hasFusedBatchNormKernels()) return this.fusedForward(x, context);
     const result = batchNormTrainingForward(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, this.epsilon);
     if (context.updateStatistics !== false) {
       this.updateStatistics(result.mean, result.variance, x.size / this.channels);
@@ -145,6 +153,28 @@ export class BatchNorm extends Layer {
         output.dispose();
         normalized.dispose();
         inverseStd.dispose();
+      },
+    };
+  }
+
+  /** Traced forward on a backend with fused batch-norm kernels: saves x and the statistics. */
+  private fusedForward(x: tf.Tensor, context: ForwardContext): Activation {
+    const [output, mean, variance] = fusedBatchNormForward(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, this.epsilon);
+    if (context.updateStatistics !== false) this.updateStatistics(mean, variance, x.size / this.channels);
+    const input = x.clone();
+    return {
+      output,
+      backward: (dy: tf.Tensor, request: BackwardRequest): BackwardResult => {
+        const [dx, dgamma, dbeta] = fusedBatchNormBackward(dy, input, this.weight as tf.Tensor1D, mean, variance, this.epsilon);
+        const out: BackwardResult = {};
+        if (request.input) out.input = dx;
+        else dx.dispose();
+        if (request.parameters) out.parameters = { weight: dgamma, bias: dbeta };
+        else tf.dispose([dgamma, dbeta]);
+        return out;
+      },
+      dispose() {
+        tf.dispose([output, mean, variance, input]);
       },
     };
   }

@@ -18,6 +18,55 @@ export interface BatchNormTrainingResult {
   inverseStd: tf.Tensor1D;
 }
 
+/**
+ * Optional backend kernels for training-mode batch norm. A backend that registers them (the
+ * oneDNN backend does) runs the forward and the backward as one kernel each:
+ *   MlaanBatchNormTraining     inputs {x, scale, offset}, attrs {epsilon} -> [y, mean, biased variance]
+ *   MlaanBatchNormTrainingGrad inputs {dy, x, scale, mean, variance}, attrs {epsilon} -> [dx, dscale, doffset]
+ * Other backends compose the same maths from tfjs ops.
+ */
+export const BATCH_NORM_TRAINING_KERNEL = 'MlaanBatchNormTraining';
+export const BATCH_NORM_TRAINING_GRAD_KERNEL = 'MlaanBatchNormTrainingGrad';
+
+let fusedBatchNormEnabled = false;
+
+/**
+ * Opt in to the backend's fused batch-norm kernels where it has them. Off by default: oneDNN's
+ * fused statistics round differently enough to flip ReLU masks at near-zero pre-activations,
+ * which breaks 1e-4 parity with PyTorch (measured: ResNet-32 gradients off by up to 5e-3), while
+ * the composed path agrees to 6e-6. On the onednn backend the fused kernels make a ResNet-32
+ * training step about 2.4x cheaper; turn them on for throughput when bit-level parity is not needed.
+ */
+export function setFusedBatchNorm(enabled: boolean): void {
+  fusedBatchNormEnabled = enabled;
+}
+
+export function hasFusedBatchNormKernels(): boolean {
+  if (!fusedBatchNormEnabled) return false;
+  const backend = tf.getBackend();
+  return (
+    tf.getKernel(BATCH_NORM_TRAINING_KERNEL, backend) !== undefined &&
+    tf.getKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, backend) !== undefined
+  );
+}
+
+/** Forward through the backend's fused kernel: [output, mean, biased variance]. */
+export function fusedBatchNormForward(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
+  return tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale: gamma, offset: beta }, { epsilon }) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+}
+
+/** Backward through the backend's fused kernel: [dx, dgamma, dbeta]. */
+export function fusedBatchNormBackward(
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  epsilon: number,
+): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
+  return tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, { dy, x, scale: gamma, mean, variance }, { epsilon }) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+}
+
 export function reductionAxes(rank: number): number[] {
   return Array.from({ length: rank - 1 }, (_, i) => i);
 }
@@ -84,6 +133,22 @@ export function batchNormTraining(
   epsilon: number,
   onStatistics?: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void,
 ): tf.Tensor {
+  if (hasFusedBatchNormKernels()) {
+    const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [input, scale, shift, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+      const [output, mean, variance] = fusedBatchNormForward(input, scale, shift, epsilon);
+      save([input, scale, mean, variance]);
+      if (onStatistics) onStatistics(tf.keep(mean), tf.keep(variance));
+      return {
+        value: output,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [savedInput, savedScale, savedMean, savedVariance] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+          return fusedBatchNormBackward(dy, savedInput, savedScale, savedMean, savedVariance, epsilon);
+        },
+      };
+    });
+    return fused(x, gamma, beta);
+  }
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, scale, shift, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
     const result = batchNormTrainingForward(input, scale, shift, epsilon);
