@@ -8,9 +8,10 @@
  *
  * Writes benchmarks/results/mlaan-cost.json (or --out) with the machine's description. Random
  * data: the step cost does not depend on pixel values. Each configuration runs one warm-up step,
- * `steps` timed steps, then one profiled step for the peak tensor bytes (weights, optimizer state
+ * `steps` timed rounds, then one profiled step for the peak tensor bytes (weights, optimizer state
  * and everything a step allocates; the E2E row is the reference the local rows must stay under).
- * The configurations of one K run back to back so that load from other processes hits them alike.
+ * E2E, host, host + MLM, host + LAM and host + MLAAN of one K step round-robin, so that load from
+ * other processes (this machine is shared) falls on all of them alike.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -110,68 +111,116 @@ interface Row {
   meanStepMs: number;
   medianStepMs: number;
   stepsTimed: number;
+  /** This trainer's state (variables, momentum buffers) plus the most its step allocates on top. */
   peakTensorMiB: number;
-  baselineTensorMiB: number;
+  stepAllocationMiB: number;
+  stateMiB: number;
   parametersMiB: number;
   leakedTensors: number;
   loadAverage: number;
 }
 
-async function measure(host: string, configuration: string, K: number, plugins: LocalLearningPlugin[]): Promise<Row> {
+interface Candidate {
+  host: string;
+  configuration: string;
+  K: number;
+  trainer: LocalTrainer;
+  backbone: ReturnType<typeof resnet32>;
+  times: number[];
+  loads: number[];
+}
+
+function candidate(host: string, configuration: string, K: number, plugins: LocalLearningPlugin[]): Candidate {
   const backbone = resnet32({ seed: 0 });
   const cuts = K === 1 ? [] : getSplit({ net: 'resnet32', K });
   const trainer = new LocalTrainer({ backbone, cuts, plugins, optimizer: { learningRate: 0.1 } });
-  const meter = new ThroughputMeter(1);
-  for (let i = 0; i < steps + 1; i++) {
-    meter.start();
-    trainer.step(batch);
-    const ms = meter.stop(batchSize);
-    console.error(`${host} ${configuration} K=${K} step ${i}: ${ms.toFixed(0)} ms`);
+  return { host, configuration, K, trainer, backbone, times: [], loads: [] };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+};
+
+/**
+ * Time the candidates round-robin (one step each per round, after a warm-up round), so that the
+ * load of other processes falls on all of them alike, then profile one step of each for memory.
+ */
+async function measureGroup(group: Candidate[]): Promise<Row[]> {
+  for (let round = 0; round <= steps; round++) {
+    for (const c of group) {
+      const meter = new ThroughputMeter(0);
+      meter.start();
+      c.trainer.step(batch);
+      const ms = meter.stop(batchSize);
+      console.error(`${c.host} ${c.configuration} K=${c.K} round ${round}: ${ms.toFixed(0)} ms`);
+      if (round > 0) {
+        c.times.push(ms);
+        c.loads.push(loadavg()[0]!);
+      }
+    }
   }
-  const tensorsBefore = tf.memory().numTensors;
-  const { memory } = await measureMemory(() => trainer.step(batch));
-  const parameterBytes = trainer.namedParameters().reduce((sum, [, v]) => sum + v.size * 4, 0);
-  const summary = meter.summary();
-  const row: Row = {
-    host,
-    configuration,
-    K,
-    meanStepMs: Math.round(summary.meanStepMs),
-    medianStepMs: Math.round(summary.medianStepMs),
-    stepsTimed: summary.steps,
-    peakTensorMiB: +(memory.peakTensorBytes / 2 ** 20).toFixed(1),
-    baselineTensorMiB: +(memory.baselineTensorBytes / 2 ** 20).toFixed(1),
-    parametersMiB: +(parameterBytes / 2 ** 20).toFixed(2),
-    leakedTensors: tf.memory().numTensors - tensorsBefore,
-    loadAverage: +loadavg()[0]!.toFixed(2),
-  };
-  console.log(JSON.stringify(row));
-  trainer.dispose();
-  backbone.dispose();
-  return row;
+  const rows: Row[] = [];
+  for (const c of group) {
+    const tensorsBefore = tf.memory().numTensors;
+    const { memory } = await measureMemory(() => c.trainer.step(batch));
+    const parameterBytes = c.trainer.namedParameters().reduce((sum, [, v]) => sum + v.size * 4, 0);
+    // The trainers of a group coexist, so the profile's baseline holds all of them: count this
+    // trainer's own state (variables, momentum) plus what its step allocates on top.
+    const stateBytes =
+      parameterBytes +
+      c.trainer.namedBuffers().reduce((sum, [, v]) => sum + v.size * 4, 0) +
+      [...c.trainer.optimizer.state().values()].reduce((sum, v) => sum + v.size * 4, 0);
+    const stepBytes = memory.peakTensorBytes - memory.baselineTensorBytes;
+    const row: Row = {
+      host: c.host,
+      configuration: c.configuration,
+      K: c.K,
+      meanStepMs: Math.round(c.times.reduce((a, b) => a + b, 0) / c.times.length),
+      medianStepMs: Math.round(median(c.times)),
+      stepsTimed: c.times.length,
+      peakTensorMiB: +((stateBytes + stepBytes) / 2 ** 20).toFixed(1),
+      stepAllocationMiB: +(stepBytes / 2 ** 20).toFixed(1),
+      stateMiB: +(stateBytes / 2 ** 20).toFixed(1),
+      parametersMiB: +(parameterBytes / 2 ** 20).toFixed(2),
+      leakedTensors: tf.memory().numTensors - tensorsBefore,
+      loadAverage: +(c.loads.reduce((a, b) => a + b, 0) / c.loads.length).toFixed(2),
+    };
+    console.log(JSON.stringify(row));
+    rows.push(row);
+    c.trainer.dispose();
+    c.backbone.dispose();
+  }
+  return rows;
 }
 
 const rows: Row[] = [];
-rows.push(await measure('none', 'e2e', 1, []));
 for (const K of ks) {
   for (const host of values.hosts!.split(',')) {
     const spec = HOSTS[host];
     if (!spec) throw new Error(`Unknown host '${host}'. Known: ${Object.keys(HOSTS).join(', ')}.`);
-    for (const [configuration, addons] of Object.entries(ADDONS)) rows.push(await measure(host, configuration, K, [spec.make(), ...addons()]));
+    // E2E rides along in every group as the common yardstick.
+    const group = [candidate('none', 'e2e', 1, [])];
+    for (const [configuration, addons] of Object.entries(ADDONS)) group.push(candidate(host, configuration, K, [spec.make(), ...addons()]));
+    const measured = await measureGroup(group);
+    for (const row of measured) if (row.configuration !== 'e2e') rows.push(row);
+    rows.push({ ...measured[0]!, configuration: `e2e (with K=${K} ${host})` });
   }
 }
 
-/** host + X over host at the same K, and peak memory against E2E. */
-const e2e = rows[0]!;
+/** host + X over host at the same K, and peak memory against E2E (timed in the same rounds). */
 const ratios = rows
-  .filter((r) => r.configuration !== 'host' && r.configuration !== 'e2e')
+  .filter((r) => r.configuration !== 'host' && !r.configuration.startsWith('e2e'))
   .map((r) => {
     const base = rows.find((b) => b.host === r.host && b.K === r.K && b.configuration === 'host')!;
+    const e2e = rows.find((b) => b.configuration === `e2e (with K=${r.K} ${r.host})`)!;
     return {
       host: r.host,
       configuration: r.configuration,
       K: r.K,
       stepTimeOverHost: +(r.medianStepMs / base.medianStepMs).toFixed(2),
+      stepTimeOverE2E: +(r.medianStepMs / e2e.medianStepMs).toFixed(2),
+      hostOverE2E: +(base.medianStepMs / e2e.medianStepMs).toFixed(2),
       peakMemoryOverE2E: +(r.peakTensorMiB / e2e.peakTensorMiB).toFixed(2),
       withinTimeTarget: r.configuration !== 'host+mlaan' || r.medianStepMs <= 2 * base.medianStepMs,
       belowE2EMemory: r.peakTensorMiB < e2e.peakTensorMiB,

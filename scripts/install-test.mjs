@@ -256,7 +256,7 @@ import { trainAndCheck } from './helpers.mjs';
 const require = createRequire(import.meta.url);
 for (const absent of ['@mlaan/mlm', '@mlaan/mlaan', '@mlaan/infopro']) {
   let found = true;
-  try { require.resolve(absent); } catch { found = false; }
+  try { require.resolve(\`\${absent}/package.json\`); } catch { found = false; }
   if (found) throw new Error(\`\${absent} is installed although only @mlaan/lam and @mlaan/dgl were asked for\`);
 }
 

@@ -68,8 +68,9 @@ export function dgl(options: DglOptions = {}): LocalLearningPlugin {
     createHead(request, context) {
       if (request.isLast) return undefined;
       random ??= seed !== undefined ? new SeededRandom(seed) : context.random.fork();
-      const channels = request.module.outputChannels;
-      const size = request.module.outputSize(context.backbone.inputSize);
+      // Sized from request.input: a plugin (LAM) may put a leap network in front of the head.
+      const channels = request.input.channels;
+      const size = request.input.size;
       const network = DGL_HEADS[head].build({ channels, size, classes: context.classes, random, mlpLayers });
       return new ClassificationHead(`dgl.${request.moduleIndex}.${request.role}`, network, {
         channels,

@@ -217,7 +217,8 @@ export function infoPro(options: InfoProOptions = {}): LocalLearningPlugin {
       if (lambda === undefined) {
         lambda = paperLambda({ dataset: resolved.dataset, net: context.backbone.id, K: context.modules.length, balancedMemory: resolved.balancedMemory });
       }
-      const channels = request.module.outputChannels;
+      // Sized from request.input: a plugin (LAM) may put a leap network in front of the head.
+      const channels = request.input.channels;
       const name = headName(request.moduleIndex, request.role);
       const decoder = new InfoProDecoder(channels, { widen: resolved.widen, interpolation: resolved.interpolation, random });
       const aux = buildAuxHead({
