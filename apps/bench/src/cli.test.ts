@@ -211,6 +211,24 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
     expect(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')).runs).toHaveLength(2);
   });
 
+  it('trains both hosts with the MLAAN plugins', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'mlaan-bench-mlaan-'));
+    folders.push(out);
+    const run = await spawnCli([
+      'ablation', '--framework', 'dgl,infopro', '--plugins', 'mlaan', '--K', '2', '--epochs', '1', '--train-limit', '32', '--test-limit', '32',
+      '--batch-size', '16', '--schedule', 'constant', '--lr', '0.05', '--backend', 'wasm', '--memory-every', '1', '--progress', 'lines', '--out', out,
+    ]).done;
+    expect(run.stderr).not.toContain('FAILED');
+    expect(run.code).toBe(0);
+    const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+    expect(results.runs.map((r: { method: string }) => r.method)).toEqual(['DGL+MLAAN', 'InfoPro+MLAAN']);
+    for (const result of results.runs) {
+      expect(result.status).toBe('completed');
+      expect(result.memory.sampledSteps).toBe(2);
+      expect(Number.isFinite(result.lastTrainLoss)).toBe(true);
+    }
+  });
+
   it('stops cleanly on SIGINT with a checkpoint and exit code 130', async () => {
     const out = await mkdtemp(join(tmpdir(), 'mlaan-bench-sigint-'));
     folders.push(out);

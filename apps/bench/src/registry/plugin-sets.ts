@@ -16,6 +16,14 @@ export interface PluginSetDefinition {
   plugins(context: PluginBuildContext): Promise<LocalLearningPlugin[]>;
 }
 
+/**
+ * The profile's cascade window (kc = 3 in the paper), but never longer than the partition: at K = 2
+ * the window covers both modules. The papers' grids include K = 2, which a window of 3 cannot span.
+ */
+function cascadeWindow(profileWindow: number, context: PluginBuildContext): number {
+  return Math.min(profileWindow, context.modules);
+}
+
 export const PLUGIN_SETS = {
   none: {
     name: 'none',
@@ -29,11 +37,11 @@ export const PLUGIN_SETS = {
   mlm: {
     name: 'mlm',
     suffix: '+MLM',
-    description: 'multilaminar local modules: cascaded losses over windows of modules (@mlaan/mlm)',
+    description: 'multilaminar local modules: cascaded losses over windows of kc modules, kc = min(3, K) (@mlaan/mlm)',
     requiresLocal: true,
     async plugins(context) {
-      const { mlm } = await importPluginPackage('@mlaan/mlm', "Plugin set 'mlm'", () => import('@mlaan/mlm'));
-      return [mlm({ profile: context.mlaanProfile })];
+      const { mlm, MLM_PROFILES } = await importPluginPackage('@mlaan/mlm', "Plugin set 'mlm'", () => import('@mlaan/mlm'));
+      return [mlm({ profile: context.mlaanProfile, cascadeWindow: cascadeWindow(MLM_PROFILES[context.mlaanProfile].cascadeWindow, context) })];
     },
   },
   lam: {
@@ -52,8 +60,8 @@ export const PLUGIN_SETS = {
     description: 'MLM + LAM (@mlaan/mlaan withMLAAN())',
     requiresLocal: true,
     async plugins(context) {
-      const { withMLAAN } = await importPluginPackage('@mlaan/mlaan', "Plugin set 'mlaan'", () => import('@mlaan/mlaan'));
-      return [...withMLAAN({ profile: context.mlaanProfile })];
+      const { withMLAAN, MLM_PROFILES } = await importPluginPackage('@mlaan/mlaan', "Plugin set 'mlaan'", () => import('@mlaan/mlaan'));
+      return [...withMLAAN({ profile: context.mlaanProfile, cascadeWindow: cascadeWindow(MLM_PROFILES[context.mlaanProfile].cascadeWindow, context) })];
     },
   },
 } as const satisfies Record<string, PluginSetDefinition>;

@@ -33,7 +33,7 @@ interface Point {
  * A metric against K, one line per method (mean over seeds, error bars ± 1 std), E2E as a dashed
  * horizontal rule since it has no K, and the paper's numbers as hollow diamonds where known.
  */
-function versusKSpec(title: string, yTitle: string, local: Point[], e2e: Point[], published: Point[]): TopLevelSpec {
+function versusKSpec(title: string, yTitle: string, local: Point[], e2e: Point[], published: Point[], zero: boolean): TopLevelSpec {
   const shownPublished = local.length ? published.filter((p) => p.K > 1) : [];
   const subtitle = [
     ...(e2e.length ? ['dashed: E2E (no K)'] : []),
@@ -48,7 +48,7 @@ function versusKSpec(title: string, yTitle: string, local: Point[], e2e: Point[]
       {
         data: { values: local },
         mark: { type: 'line', point: true },
-        encoding: { x, y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false } }, color },
+        encoding: { x, y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: yTitle, scale: { zero } }, color },
       },
       {
         data: { values: local },
@@ -97,14 +97,14 @@ export async function sectionCharts(section: Section): Promise<Chart[]> {
   charts.push({
     file: `${section.slug}-error-vs-k.svg`,
     title: 'Test error vs K',
-    svg: await renderSvg(versusKSpec('Test error (best epoch) vs K', 'test error (%)', localError, e2eError, publishedErrors)),
+    svg: await renderSvg(versusKSpec('Test error (best epoch) vs K', 'test error (%)', localError, e2eError, publishedErrors, false)),
   });
 
   const [localMemory, e2eMemory] = split(points((run) => numberOrNaN(run.memory.peakTensorBytes) / 2 ** 20));
   charts.push({
     file: `${section.slug}-memory-vs-k.svg`,
     title: 'Peak memory vs K',
-    svg: await renderSvg(versusKSpec('Peak tensor memory vs K', 'peak tensor memory (MiB)', localMemory, e2eMemory, [])),
+    svg: await renderSvg(versusKSpec('Peak tensor memory vs K', 'peak tensor memory (MiB)', localMemory, e2eMemory, [], true)),
   });
 
   const curves = section.runs.flatMap((run) =>

@@ -30,10 +30,8 @@ async function writeAtomic(path: string, content: string): Promise<void> {
 }
 
 function machineLine(machine: MachineInfo): string {
-  return (
-    `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, ${machine.platform}, Node ${machine.node}, tfjs ${machine.tfjs}` +
-    `; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' / ')} (1/5/15 min) when written`
-  );
+  // The load average that matters is each run's own (the Runs table), not the one when the report is written.
+  return `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, ${machine.platform}, Node ${machine.node}, tfjs ${machine.tfjs}`;
 }
 
 /** The commands that trained the runs (older results without one: the report's own command). */
@@ -135,6 +133,7 @@ export async function writeReports(outDir: string, runs: readonly RunResult[], c
           version: 1,
           generatedAt,
           command: context.command,
+          trainedBy: commands(runs, context),
           machine: context.machine,
           summaries: sections.flatMap((section) => section.summaries),
           runs,

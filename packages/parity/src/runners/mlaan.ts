@@ -1,31 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CutPoint, importPyTorchWeights, LocalLearningPlugin, LocalTrainer, SeededRandom, TRAIN } from '@mlaan/core';
-import { ClassificationHead, DGL_HEADS } from '@mlaan/dgl';
+import { CutPoint, importPyTorchWeights, LocalLearningPlugin, LocalTrainer, TRAIN } from '@mlaan/core';
+import { dgl } from '@mlaan/dgl';
 import { withMLAAN } from '@mlaan/mlaan';
 import { createNetwork } from '@mlaan/models';
 import { Fixture, FixtureError, fixtureBatch, toPyTorchLayout } from '../fixture.js';
 import type { ParityRunner } from '../runner.js';
-
-/**
- * DGL's 'linear' head (GAP + Linear, the fixture's `AuxClassifier`) for both roles, built for
- * `request.input`: a cascaded head sits behind a leap net and sees its output (64 channels).
- * Variables `dgl.<module>.<role>.fc.*`, as `dgl({ head: 'linear' })` names them.
- */
-export function dglLinearHeads(): LocalLearningPlugin {
-  let random = new SeededRandom(0);
-  return {
-    name: 'dgl-linear-heads',
-    setup(context) {
-      random = context.random.fork();
-    },
-    createHead(request, context) {
-      if (request.isLast) return undefined;
-      const { channels, size } = request.input;
-      const network = DGL_HEADS.linear.build({ channels, size, classes: context.classes, random, mlpLayers: 0 });
-      return new ClassificationHead(`dgl.${request.moduleIndex}.${request.role}`, network, { channels });
-    },
-  };
-}
 
 export interface MlaanReferenceRunnerOptions {
   /**
@@ -44,7 +23,7 @@ export interface MlaanReferenceRunnerOptions {
  * fc(cascade output), every accumulated gradient and the last LAM's twin after its EMA update.
  */
 export function createMlaanReferenceRunner(options: MlaanReferenceRunnerOptions = {}): ParityRunner {
-  const host = options.host ?? dglLinearHeads;
+  const host = options.host ?? (() => dgl({ head: 'linear' }));
   const headPrefix = options.headPrefix ?? 'dgl';
   const headName = new RegExp(`^${headPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.(independent|cascade)\\.`);
   const toFixtureName = (name: string) => name.replace(headName, (_, module: string, role: string) => `${role}_head.${module}.`);
