@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalTrainer } from '@mlaan/core';
 import { dgl, DglHeadName } from './index.js';
-import { cifarBatches, disposeBatches, resnet8, trainEpochs, useTestBackend } from './test-support.js';
+import { cifarBatches, disposeBatches, resnet8, trainEpochs, useTestBackend } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await useTestBackend();

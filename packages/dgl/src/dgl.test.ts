@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, EVAL, getSplit, LocalTrainer, MlaanError, TRAIN, UnknownSplitError } from '@mlaan/core';
 import type { LocalLearningPlugin } from '@mlaan/core';
 import { AdaptiveAveragePool, adaptivePoolMatrix, dgl, DglConfigError, DGL_HEADS } from './index.js';
-import { nonZeroGradients, randomBatch, tinyResNet, useTestBackend } from './test-support.js';
+import { nonZeroGradients, randomBatch, tinyResNet, useTestBackend } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await useTestBackend();

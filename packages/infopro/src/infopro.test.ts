@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalTrainer, ShapeError, TRAIN } from '@mlaan/core';
 import type { LocalLearningPlugin } from '@mlaan/core';
 import { binaryCrossEntropyWithLogits, infoPro, InfoProHead, l2Normalize, supervisedContrastiveLoss, UndefinedLambdaError } from './index.js';
-import { nonZeroGradients, randomBatch, tinyResNet, useTestBackend } from './test-support.js';
+import { nonZeroGradients, randomBatch, tinyResNet, useTestBackend } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await useTestBackend();

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { binaryCrossEntropyWithLogits, l2Normalize, supervisedContrastiveLoss } from './index.js';
-import { useTestBackend } from './test-support.js';
+import { useTestBackend } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await useTestBackend();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TRAIN } from '@mlaan/core';
 import { AUX_HEAD_CONFIGS, AuxHeadName, buildAuxHead, InfoProConfigError, InfoProDecoder } from './index.js';
-import { useTestBackend } from './test-support.js';
+import { useTestBackend } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await useTestBackend();

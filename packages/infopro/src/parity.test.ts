@@ -8,7 +8,7 @@ import { rawToTensor } from '@mlaan/core';
 import { compareTensors } from '../../parity/src/compare.js';
 import { loadFixture } from '../../parity/src/fixture.js';
 import { infoproRunner } from '../../parity/src/runners/infopro.js';
-import { useTestBackend } from './test-support.js';
+import { useTestBackend } from '@mlaan/test-support';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtureDir = join(process.env.MLAAN_GOLDEN_DIR ?? resolve(here, '../../../../shared/golden'), 'infopro-resnet32-k4');

@@ -1,4 +1,4 @@
-// Test-only helpers (not exported from the package).
+// Test helpers shared by the host packages (private workspace package, never published).
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
