@@ -88,6 +88,10 @@ export class LocalTrainer {
 
   private readonly plans: TermPlan[][];
   private readonly lastUse: number[];
+  /** Per module: its parameters by name, to route the backward's named gradients. */
+  private readonly moduleParameters: Map<string, tf.Variable>[];
+  /** The last module's widest-span term: its loss is the E2E-comparable `loss`. */
+  private readonly finalTerm: string | undefined;
   private readonly variableNames = new Map<tf.Variable, string>();
   private readonly trainable: NamedVariable[];
   private readonly state: NamedVariable[];
@@ -144,6 +148,11 @@ export class LocalTrainer {
       const head = heads.get(headKey(t.span[1], t.role))!;
       this.plans[t.span[1]]!.push({ term: t, head, headVariables: head.namedParameters().map(([, v]) => v) });
     }
+    this.moduleParameters = this.modules.map((m) => new Map(m.namedParameters()));
+    this.finalTerm = this.plans[this.modules.length - 1]!.reduce<TermPlan | undefined>(
+      (best, p) => (!best || p.term.span[1] - p.term.span[0] > best.term.span[1] - best.term.span[0] ? p : best),
+      undefined,
+    )?.term.name;
     this.lastUse = this.modules.map((m) => Math.max(m.index, ...terms.filter((t) => t.span[0] <= m.index && m.index <= t.span[1]).map((t) => t.span[1])));
     if (this.mode === 'sequential' && terms.some((t) => t.span[0] !== t.span[1])) {
       throw new ConfigError(
@@ -269,7 +278,6 @@ export class LocalTrainer {
     const activations: (Activation | undefined)[] = new Array(K);
     const cotangents: (tf.Tensor | undefined)[] = new Array(K);
     const lossTensors: [string, tf.Scalar][] = [];
-    let finalTerm: string | undefined;
     const accumulate = (v: tf.Variable, g: tf.Tensor) => {
       const prev = sink.get(v);
       if (prev) {
@@ -322,11 +330,6 @@ export class LocalTrainer {
           }
           dy.dispose();
         }
-        const widest = this.plans[e]!.reduce<TermPlan | undefined>(
-          (best, p) => (!best || p.term.span[1] - p.term.span[0] > best.term.span[1] - best.term.span[0] ? p : best),
-          undefined,
-        );
-        if (e === K - 1 && widest) finalTerm = widest.term.name;
         for (let m = 0; m <= e; m++) {
           if (this.lastUse[m] !== e || !activations[m]) continue;
           const cotangent = cotangents[m];
@@ -334,7 +337,7 @@ export class LocalTrainer {
             const { parameters } = activations[m]!.backward(cotangent, { input: false, parameters: true });
             cotangent.dispose();
             cotangents[m] = undefined;
-            const named = new Map(this.modules[m]!.namedParameters());
+            const named = this.moduleParameters[m]!;
             for (const [name, g] of Object.entries(parameters ?? {})) {
               const v = named.get(name);
               if (!v) throw new Error(`internal: gradient for unknown parameter ${name}`);
@@ -356,7 +359,7 @@ export class LocalTrainer {
       losses[name] = t.dataSync()[0]!;
       t.dispose();
     }
-    return { losses, loss: finalTerm ? losses[finalTerm]! : NaN };
+    return { losses, loss: this.finalTerm ? losses[this.finalTerm]! : NaN };
   }
 
   /** Accumulated gradients of every local loss, named, before weight decay; no step is taken. */
