@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  Activation,
   Backbone,
   BackboneBlock,
   Batch,
   ForwardContext,
   Head,
+  HeadGradients,
   HeadInput,
   HeadRequest,
   Layer,
@@ -188,11 +190,15 @@ export class LeapNetwork {
 export class LeapHead implements Head {
   readonly name: string;
 
+  /** Per leap block: its parameters by the names its backward reports. */
+  private readonly copyParameters: Map<string, tf.Variable>[];
+
   constructor(
     readonly inner: Head,
     readonly leap: LeapNetwork,
   ) {
     this.name = `${leap.prefix}>${inner.name}`;
+    this.copyParameters = leap.copies.map((c) => new Map(c.namedParameters()));
   }
 
   namedParameters(): NamedVariable[] {
@@ -205,6 +211,79 @@ export class LeapHead implements Head {
 
   loss(features: tf.Tensor, batch: Batch, context: ForwardContext): tf.Scalar {
     return tf.tidy(() => this.inner.loss(this.leap.apply(features, context), batch, context));
+  }
+
+  /**
+   * The leap net with the layers' traced forward and explicit backward (each block's activations
+   * kept once, no autograd tape over the copies), the inner head under autograd. Same values and
+   * gradients as `loss` under autograd; the twin gives an input gradient only.
+   */
+  lossAndGradients(features: tf.Tensor, batch: Batch, context: ForwardContext, weight: number): HeadGradients {
+    const { copies, twin } = this.leap;
+    const activations: Activation[] = [];
+    let twinActivation: Activation | undefined;
+    // The sum after copy 0 and the twin, when no later copy consumes (and frees) it.
+    let unconsumedSum: tf.Tensor | undefined;
+    try {
+      // Same evaluation order as `apply`: copy 0, twin, then the later copies.
+      const first = copies[0]!.forward(features, context);
+      activations.push(first);
+      twinActivation = twin.forward(features, context);
+      let z = tf.add(first.output, twinActivation.output);
+      first.output.dispose();
+      twinActivation.output.dispose();
+      if (copies.length === 1) unconsumedSum = z;
+      for (let j = 1; j < copies.length; j++) {
+        const a = copies[j]!.forward(z, context);
+        activations.push(a);
+        z.dispose();
+        z = a.output;
+      }
+      const innerVariables = this.inner.namedParameters().map(([, v]) => v);
+      let raw: tf.Scalar | undefined;
+      const leapOutput = z;
+      const { value, grads } = tf.engine().gradients(
+        () => {
+          raw = tf.keep(this.inner.loss(leapOutput, batch, context));
+          return tf.mul(raw, weight) as tf.Scalar;
+        },
+        [leapOutput, ...innerVariables],
+        undefined,
+        true,
+      );
+      value.dispose();
+      const parameterGradients = new Map<tf.Variable, tf.Tensor>();
+      innerVariables.forEach((v, i) => {
+        const g = grads[i + 1];
+        if (g) parameterGradients.set(v, g);
+      });
+      let dz = grads[0] ?? tf.zerosLike(leapOutput);
+      for (let j = copies.length - 1; j >= 0; j--) {
+        const { input, parameters } = activations[j]!.backward(dz, { input: true, parameters: true });
+        const named = this.copyParameters[j]!;
+        for (const [name, g] of Object.entries(parameters ?? {})) {
+          const variable = named.get(name);
+          if (!variable) throw new LamError(`internal: leap block ${j} of module ${this.leap.moduleIndex} has no parameter ${name}`);
+          parameterGradients.set(variable, g);
+        }
+        if (j > 0) {
+          dz.dispose();
+          dz = input!;
+        } else {
+          const throughTwin = twinActivation.backward(dz, { input: true, parameters: false }).input!;
+          dz.dispose();
+          const featureGradient = tf.add(input!, throughTwin);
+          input!.dispose();
+          throughTwin.dispose();
+          return { loss: raw!, featureGradient, parameterGradients };
+        }
+      }
+      throw new LamError('internal: a leap net has at least one block');
+    } finally {
+      for (const a of activations) a.dispose();
+      twinActivation?.dispose();
+      unconsumedSum?.dispose();
+    }
   }
 
   dispose(): void {

@@ -30,6 +30,9 @@ export interface BackwardResult {
 /**
  * The saved state of one traced forward pass. `backward` may be called on it several times with
  * different output gradients (MLM's cascaded losses reuse one forward); `dispose` frees it.
+ * A consumer may dispose `output` as soon as it has used it: an activation whose backward needs
+ * its own output (ReLU's mask) keeps a separate reference, so that memory that no backward needs
+ * is freed during the forward.
  */
 export interface Activation {
   readonly output: tf.Tensor;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { reluBackward } from './activation.js';
+import { reluBackward, reluWithTies, tracedRelu } from './activation.js';
 import { Activation, BackwardRequest, BackwardResult, ForwardContext, Layer, NamedVariable, prefixed } from './layer.js';
 
 export type NamedLayer = readonly [name: string, layer: Layer];
@@ -52,6 +52,10 @@ export function chainForward(entries: readonly NamedLayer[], x: tf.Tensor, conte
   try {
     for (const [, layer] of entries) {
       const a = layer.forward(h, context);
+      // The previous output has been consumed: a layer that needs its input for the backward
+      // holds its own reference (clone), so dropping this handle frees the data exactly when no
+      // backward needs it (a conv's output before batch norm, batch norm's output before ReLU).
+      if (activations.length > 0) h.dispose();
       activations.push(a);
       h = a.output;
     }
@@ -129,7 +133,7 @@ export class Residual extends Layer {
       for (const [, l] of this.main) h = l.apply(h, context);
       let s = x;
       for (const [, l] of this.shortcut ?? []) s = l.apply(s, context);
-      return tf.relu(tf.add(h, s));
+      return reluWithTies(tf.add(h, s));
     });
   }
 
@@ -142,12 +146,17 @@ export class Residual extends Layer {
       main.dispose();
       throw error;
     }
-    const output = tf.tidy(() => tf.relu(tf.add(main.output, skip ? skip.output : x)));
+    const { output, mask } = tf.tidy(() => tracedRelu(tf.add(main.output, skip ? skip.output : x)));
+    // The branches' outputs were only needed for the sum (their backwards keep what they need).
+    main.output.dispose();
+    skip?.output.dispose();
+    // Consumers may dispose `output`; the backward masks with this reference.
+    const saved = output.clone();
     const shortcutPrefix = this.shortcutName;
     return {
       output,
       backward(dy: tf.Tensor, request: BackwardRequest): BackwardResult {
-        const dsum = reluBackward(dy, output);
+        const dsum = reluBackward(dy, saved, mask);
         const m = main.backward(dsum, request);
         const result: BackwardResult = {};
         if (request.parameters) result.parameters = { ...m.parameters };
@@ -176,6 +185,8 @@ export class Residual extends Layer {
         main.dispose();
         skip?.dispose();
         output.dispose();
+        saved.dispose();
+        mask?.dispose();
       },
     };
   }

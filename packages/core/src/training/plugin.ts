@@ -29,7 +29,24 @@ export interface Head {
   /** Non-trainable state owned by the head (running statistics, EMA twins), checkpointed. */
   namedBuffers?(): NamedVariable[];
   loss(features: tf.Tensor, batch: Batch, context: ForwardContext): tf.Scalar;
+  /**
+   * Optional: the loss and its gradients in one call, for heads that run part of their network
+   * with the layers' explicit backward instead of tfjs autograd (LAM's leap nets: less memory,
+   * fewer kernels). Must agree with `loss` and its autograd gradients. The trainer uses it when
+   * present.
+   */
+  lossAndGradients?(features: tf.Tensor, batch: Batch, context: ForwardContext, weight: number): HeadGradients;
   dispose?(): void;
+}
+
+/** What `Head.lossAndGradients` returns; the caller owns (and disposes) every tensor. */
+export interface HeadGradients {
+  /** The unweighted loss. */
+  loss: tf.Scalar;
+  /** d(weight * loss) / d(features). */
+  featureGradient: tf.Tensor;
+  /** d(weight * loss) / d(variable) for the head's trainable variables that receive one. */
+  parameterGradients: Map<tf.Variable, tf.Tensor>;
 }
 
 /** The features a head receives: channel count and square spatial size (for the backbone's inputSize). */

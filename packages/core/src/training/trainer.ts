@@ -302,24 +302,32 @@ export class LocalTrainer {
         input = activation.output.clone();
         for (const plan of this.plans[e]!) {
           const { term, head, headVariables } = plan;
-          let raw: tf.Scalar | undefined;
           const features = activation.output;
-          const { value, grads } = tf.engine().gradients(
-            () => {
-              raw = tf.keep(head.loss(features, batch, context));
-              return tf.mul(raw, term.weight) as tf.Scalar;
-            },
-            [features, ...headVariables],
-            undefined,
-            true,
-          );
-          value.dispose();
-          lossTensors.push([term.name, raw!]);
-          headVariables.forEach((v, i) => {
-            const g = grads[i + 1];
-            if (g) accumulate(v, g);
-          });
-          let dy = grads[0] ?? tf.zerosLike(features);
+          let dy: tf.Tensor;
+          if (head.lossAndGradients) {
+            const result = head.lossAndGradients(features, batch, context, term.weight);
+            lossTensors.push([term.name, result.loss]);
+            for (const [v, g] of result.parameterGradients) accumulate(v, g);
+            dy = result.featureGradient;
+          } else {
+            let raw: tf.Scalar | undefined;
+            const { value, grads } = tf.engine().gradients(
+              () => {
+                raw = tf.keep(head.loss(features, batch, context));
+                return tf.mul(raw, term.weight) as tf.Scalar;
+              },
+              [features, ...headVariables],
+              undefined,
+              true,
+            );
+            value.dispose();
+            lossTensors.push([term.name, raw!]);
+            headVariables.forEach((v, i) => {
+              const g = grads[i + 1];
+              if (g) accumulate(v, g);
+            });
+            dy = grads[0] ?? tf.zerosLike(features);
+          }
           for (let m = e; m >= term.span[0]; m--) {
             addCotangent(m, dy);
             if (m > term.span[0]) {
