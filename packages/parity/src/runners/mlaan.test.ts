@@ -38,8 +38,10 @@ const wellConditioned = (name: string) =>
   name === 'loss' || name === 'logits' || name.startsWith('after.') || /^grad\.(fc|cascade_head\.\d+|independent_head\.\d+)\./.test(name);
 
 describe.skipIf(!existsSync(fixtureDir))('mlaan-reference parity with resnetMLAAN.py (K = 8)', () => {
-  for (const backend of ['wasm', 'cpu'] as const) {
-    it(`${backend}: same tensors; loss, logits, EMA twin and head gradients within 1e-4; every gradient within what float32 rounding moves it`, async () => {
+  // Strict (no tie decisions). The full check, every tensor at 1e-4 with the reference's ReLU tie
+  // sides on wasm and cpu, is parity.test.ts; this one shows why those decisions are needed.
+  for (const backend of ['wasm'] as const) {
+    it(`${backend}: same tensors; loss, logits, EMA twin and head gradients within 1e-4 strictly; the rest within what float32 rounding moves it`, async () => {
       await selectBackend(backend, { log: () => {} });
       const fixture = await loadFixture(fixtureDir);
       const produced = await mlaanReferenceRunner.run(fixture);
