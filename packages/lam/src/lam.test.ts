@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Batch, LocalTrainer, loadCheckpoint, MlaanError, perBlockCuts, saveCheckpoint } from '@mlaan/core';
 import { disposeBatch, randomBatch } from '@mlaan/core/testing';
 import { lam, LamError, LamOptions, LeapHead, LeapNetwork } from './index.js';
-import { linearHost, smallResNet } from './test-support.js';
+import { linearHost, smallResNet } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -15,7 +15,7 @@ beforeAll(async () => {
 
 /** ResNet-14 shape (2 blocks per stage), one block per module: 6 modules, rule-made leap lists. */
 function build(options: Parameters<typeof lam>[0] = {}, extra: { seed?: number; weightDecay?: number; learningRate?: number } = {}) {
-  const backbone = smallResNet(2, extra.seed ?? 0);
+  const backbone = smallResNet(2, extra.seed ?? 0, 4);
   const plugin = lam(options);
   const trainer = new LocalTrainer({
     backbone,
@@ -156,6 +156,32 @@ describe('lam() alone (LAM-only ablation)', () => {
     backbone.dispose();
   });
 
+  it('the explicit-backward path of a leap head gives the loss and gradients of autograd over loss()', () => {
+    const { backbone, trainer } = build({}, { seed: 3 });
+    const batch = batchOf(11);
+    const context = { training: true, updateStatistics: false };
+    for (const moduleIndex of [0, 2, 4]) {
+      const head = trainer.heads.get(`${moduleIndex}:independent`) as LeapHead;
+      const module = trainer.modules[moduleIndex]!;
+      const features = tf.tidy(() => {
+        let h: tf.Tensor = batch.inputs;
+        for (const m of trainer.modules.slice(0, moduleIndex + 1)) h = m.apply(h, context);
+        return h;
+      });
+      const variables = head.namedParameters().map(([, v]) => v);
+      const reference = tf.engine().gradients(() => tf.mul(head.loss(features, batch, context), 0.25) as tf.Scalar, [features, ...variables], undefined, true);
+      const ours = head.lossAndGradients(features, batch, context, 0.25);
+      expect(ours.loss.dataSync()[0]! * 0.25).toBeCloseTo(reference.value.dataSync()[0]!, 6);
+      expect(maxDifference(ours.featureGradient, reference.grads[0]!)).toBeLessThan(1e-6);
+      expect(ours.parameterGradients.size).toBe(variables.length);
+      variables.forEach((v, i) => expect(maxDifference(ours.parameterGradients.get(v)!, reference.grads[i + 1]!), `${module.index} ${v.name}`).toBeLessThan(1e-6));
+      tf.dispose([features, reference.value, ...reference.grads, ours.loss, ours.featureGradient, ...ours.parameterGradients.values()]);
+    }
+    disposeBatch(batch);
+    trainer.dispose();
+    backbone.dispose();
+  });
+
   it('leaks no tensors', () => {
     const { backbone, trainer } = build();
     const batch = batchOf();
@@ -208,7 +234,7 @@ describe('lam() options', () => {
   });
 
   it('rejects a leap list naming a block that does not exist, at trainer construction', () => {
-    const backbone = smallResNet(2);
+    const backbone = smallResNet(2, 0, 4);
     const make = (leapBlocks: LamOptions['leapBlocks']) =>
       new LocalTrainer({ backbone, cuts: [[2, 1]], plugins: [linearHost(), lam({ leapBlocks })] });
     expect(() => make({ 0: [[3, 0], [3, 5]] })).toThrow(MlaanError);
@@ -221,7 +247,7 @@ describe('lam() options', () => {
   });
 
   it('accepts a function for the leap lists and gives the default to it', () => {
-    const backbone = smallResNet(2);
+    const backbone = smallResNet(2, 0, 4);
     const seen: string[] = [];
     const plugin = lam({
       leapBlocks: ({ moduleIndex, defaultList }) => {

@@ -5,7 +5,7 @@ import { Batch, LocalLearningPlugin, LocalTrainer, perBlockCuts, selectBackend }
 import { dgl } from '@mlaan/dgl';
 import { infoPro, MLAAN_LAMBDA } from '@mlaan/infopro';
 import { withMLAAN } from './index.js';
-import { cifarBatches, cifarFolder, smallResNet } from './test-support.js';
+import { cifarBatches, cifarFolder, smallResNet } from '@mlaan/test-support';
 
 let batches: Batch[] = [];
 

@@ -6,7 +6,7 @@ import { disposeBatch, randomBatch } from '@mlaan/core/testing';
 import type { LamPlugin } from '@mlaan/lam';
 import { resnet32 } from '@mlaan/models';
 import { withMLAAN } from './index.js';
-import { linearHost, smallResNet } from './test-support.js';
+import { linearHost, smallResNet } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -12,7 +12,7 @@ import {
   MlmError,
   resolveMlmOptions,
 } from './index.js';
-import { linearHost } from './test-support.js';
+import { linearHost } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -10,8 +10,13 @@ import {
   Batch,
   BatchNorm,
   Conv2d,
+  crossEntropy,
   GlobalAveragePool,
+  Head,
   Linear,
+  LocalLearningPlugin,
+  NamedVariable,
+  prefixed,
   ReLU,
   Residual,
   SeededRandom,
@@ -43,6 +48,41 @@ export const CIFAR_STD = [63.0 / 255, 62.1 / 255, 66.7 / 255] as const;
 /** ResNet-8: the CIFAR ResNet with one BasicBlock per stage (widths 16/32/64), for quick tests. */
 export function resnet8(seed = 0): Backbone {
   return cifarResNet('resnet8', 1, { seed });
+}
+
+/**
+ * A CIFAR ResNet with `blocksPerStage` BasicBlocks per stage (widths 16/32/64). Its id is not a
+ * paper network's, so no per-network table (leap lists, InfoPro lambdas) applies to it.
+ */
+export function smallResNet(blocksPerStage: number, seed = 0, classes = 10): Backbone {
+  return cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes });
+}
+
+/**
+ * A minimal host for plugin tests (MLM, LAM): GAP + Linear + cross-entropy for every (module,
+ * role) but the last module, sized from `request.input` so a LAM in front of the head is
+ * accounted for.
+ */
+export function linearHost(seed = 21): LocalLearningPlugin {
+  const random = new SeededRandom(seed);
+  return {
+    name: 'linear-host',
+    createHead(request, context) {
+      if (request.isLast) return undefined;
+      const prefix = `head.${request.moduleIndex}.${request.role}`;
+      const network = new Sequential([
+        ['', new GlobalAveragePool()],
+        ['fc', new Linear({ inFeatures: request.input.channels, outFeatures: context.classes, random })],
+      ]);
+      const head: Head = {
+        name: prefix,
+        namedParameters: (): NamedVariable[] => prefixed(prefix, network.namedParameters()),
+        loss: (features, batch, ctx) => tf.tidy(() => crossEntropy(network.apply(features, ctx), batch.labels)),
+        dispose: () => network.dispose(),
+      };
+      return head;
+    },
+  };
 }
 
 /**
@@ -96,33 +136,47 @@ export function tinyResNet(options: { width?: number; seed?: number; inputSize?:
   return new Backbone({ id: 'tiny-resnet', stem, blocks, classifier, classes, inputSize: options.inputSize ?? 32 });
 }
 
-/** The CIFAR-10 binary folder: $MLAAN_DATA_DIR, else the repository's ../shared/datasets. */
-export function cifarFolder(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const roots = [process.env.MLAAN_DATA_DIR, resolve(here, '../../../../shared/datasets')].filter(Boolean) as string[];
-  for (const root of roots) {
+/**
+ * The CIFAR-10 binary folder: $MLAAN_DATA_DIR, else the repository's ../shared/datasets;
+ * undefined when neither holds it, so suites can skip (`describe.skipIf(!cifarFolder())`).
+ */
+export function cifarFolder(): string | undefined {
+  for (const root of dataRoots()) {
     for (const folder of [join(root, 'cifar10', 'cifar-10-batches-bin'), join(root, 'cifar-10-batches-bin')]) {
       if (existsSync(join(folder, 'data_batch_1.bin'))) return folder;
     }
   }
-  throw new Error(`CIFAR-10 binary files not found under ${roots.join(' or ')}; set MLAAN_DATA_DIR.`);
+  return undefined;
+}
+
+function dataRoots(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [process.env.MLAAN_DATA_DIR, resolve(here, '../../../../shared/datasets')].filter(Boolean) as string[];
 }
 
 /**
  * The first `count` training images of data_batch_1 as normalised NHWC batches of `batchSize`.
- * `downsample` = 2 averages 2x2 pixel blocks (16x16 images), which keeps cpu-backend tests short.
+ * Both options shrink the images to keep cpu-backend tests short: `crop` keeps the centre
+ * `crop` x `crop` pixels, then `downsample` = 2 averages 2x2 pixel blocks (halving the side).
  */
-export function cifarBatches(count: number, batchSize: number, options: { downsample?: 1 | 2 } = {}): Batch[] {
+export function cifarBatches(count: number, batchSize: number, options: { crop?: number; downsample?: 1 | 2 } = {}): Batch[] {
+  const folder = cifarFolder();
+  if (!folder) throw new Error(`CIFAR-10 binary files not found under ${dataRoots().join(' or ')}; set MLAAN_DATA_DIR.`);
+  const crop = options.crop ?? 32;
+  const factor = options.downsample ?? 1;
+  if (!Number.isInteger(crop) || crop < 1 || crop > 32 || crop % factor !== 0) {
+    throw new Error(`crop ${crop} must be an integer in [1, 32] divisible by downsample ${factor}; pick e.g. 24 or 16.`);
+  }
   const recordBytes = 1 + 3 * 1024;
   const bytes = Buffer.alloc(count * recordBytes);
-  const fd = openSync(join(cifarFolder(), 'data_batch_1.bin'), 'r');
+  const fd = openSync(join(folder, 'data_batch_1.bin'), 'r');
   try {
     readSync(fd, bytes, 0, bytes.length, 0);
   } finally {
     closeSync(fd);
   }
-  const factor = options.downsample ?? 1;
-  const side = 32 / factor;
+  const offset = Math.floor((32 - crop) / 2);
+  const side = crop / factor;
   const batches: Batch[] = [];
   for (let start = 0; start + batchSize <= count; start += batchSize) {
     const pixels = new Float32Array(batchSize * side * side * 3);
@@ -135,7 +189,9 @@ export function cifarBatches(count: number, batchSize: number, options: { downsa
           for (let x = 0; x < side; x++) {
             let sum = 0;
             for (let dy = 0; dy < factor; dy++) {
-              for (let dx = 0; dx < factor; dx++) sum += bytes[record + 1 + c * 1024 + (y * factor + dy) * 32 + x * factor + dx]!;
+              for (let dx = 0; dx < factor; dx++) {
+                sum += bytes[record + 1 + c * 1024 + (offset + y * factor + dy) * 32 + offset + x * factor + dx]!;
+              }
             }
             const value = sum / (factor * factor) / 255;
             pixels[((n * side + y) * side + x) * 3 + c] = (value - CIFAR_MEAN[c]!) / CIFAR_STD[c]!;
@@ -180,7 +236,7 @@ export function disposeBatches(batches: Batch[]): void {
 }
 
 /** Names of gradients with a non-zero entry, sorted. */
-export function nonZeroGradients(gradients: Map<string, tf.Tensor>): string[] {
+export function nonZeroGradients(gradients: ReadonlyMap<string, tf.Tensor>): string[] {
   return [...gradients]
     .filter(([, g]) => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!) > 0)
     .map(([n]) => n)
