@@ -26,7 +26,6 @@ import {
   Linear,
   LocalLearningPlugin,
   LocalTrainer,
-  measureMemory,
   prefixed,
   SeededRandom,
   selectBackend,
@@ -117,7 +116,37 @@ interface Row {
   stateMiB: number;
   parametersMiB: number;
   leakedTensors: number;
+  /** Convolution and matrix-product multiply-adds one step executes, per image (from the kernel profile). */
+  gigaMultiplyAddsPerImage: number;
   loadAverage: number;
+}
+
+interface KernelRecord {
+  name: string;
+  inputShapes: number[][];
+  outputShapes: number[][];
+}
+
+const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Multiply-adds of the convolutions and matrix products a step ran: the arithmetic the method
+ * asks for, independent of how fast a backend runs it. Counts top-level kernels, so it is exact on
+ * backends with native gradient kernels (onednn, cpu, tensorflow); wasm composes its filter
+ * gradient from other kernels, which the profile would count twice.
+ */
+function countMultiplyAdds(kernels: readonly KernelRecord[]): number {
+  let total = 0;
+  for (const k of kernels) {
+    const [a, b] = k.inputShapes;
+    const out = k.outputShapes[0];
+    if (!a || !b || !out) continue;
+    if (k.name === 'Conv2D' || k.name === 'FusedConv2D') total += product(out) * b[0]! * b[1]! * b[2]!;
+    else if (k.name === 'Conv2DBackpropInput') total += product(a) * b[0]! * b[1]! * out[3]!;
+    else if (k.name === 'Conv2DBackpropFilter') total += product(b) * out[0]! * out[1]! * out[2]!;
+    else if (k.name === 'BatchMatMul' || k.name === '_FusedMatMul' || k.name === 'MatMul') total += product(out) * (a[a.length - 1] === out[out.length - 2] ? a[a.length - 2]! : a[a.length - 1]!);
+  }
+  return total;
 }
 
 interface Candidate {
@@ -163,7 +192,13 @@ async function measureGroup(group: Candidate[]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const c of group) {
     const tensorsBefore = tf.memory().numTensors;
-    const { memory } = await measureMemory(() => c.trainer.step(batch));
+    const baselineBytes = tf.memory().numBytes;
+    const profile = await tf.profile(() => {
+      c.trainer.step(batch);
+      return [] as tf.Tensor[];
+    });
+    const memory = { peakTensorBytes: profile.peakBytes, baselineTensorBytes: baselineBytes };
+    const multiplyAdds = countMultiplyAdds(profile.kernels as unknown as KernelRecord[]);
     const parameterBytes = c.trainer.namedParameters().reduce((sum, [, v]) => sum + v.size * 4, 0);
     // The trainers of a group coexist, so the profile's baseline holds all of them: count this
     // trainer's own state (variables, momentum) plus what its step allocates on top.
@@ -184,6 +219,7 @@ async function measureGroup(group: Candidate[]): Promise<Row[]> {
       stateMiB: +(stateBytes / 2 ** 20).toFixed(1),
       parametersMiB: +(parameterBytes / 2 ** 20).toFixed(2),
       leakedTensors: tf.memory().numTensors - tensorsBefore,
+      gigaMultiplyAddsPerImage: +(multiplyAdds / batchSize / 1e9).toFixed(3),
       loadAverage: +(c.loads.reduce((a, b) => a + b, 0) / c.loads.length).toFixed(2),
     };
     console.log(JSON.stringify(row));
@@ -219,6 +255,7 @@ const ratios = rows
       configuration: r.configuration,
       K: r.K,
       stepTimeOverHost: +(r.medianStepMs / base.medianStepMs).toFixed(2),
+      multiplyAddsOverHost: +(r.gigaMultiplyAddsPerImage / base.gigaMultiplyAddsPerImage).toFixed(2),
       stepTimeOverE2E: +(r.medianStepMs / e2e.medianStepMs).toFixed(2),
       hostOverE2E: +(base.medianStepMs / e2e.medianStepMs).toFixed(2),
       peakMemoryOverE2E: +(r.peakTensorMiB / e2e.peakTensorMiB).toFixed(2),
