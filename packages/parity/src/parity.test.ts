@@ -16,8 +16,9 @@ describe.skipIf(!existsSync(goldenDir))('parity with the authors PyTorch code (s
       const failures = report.rows.filter((r) => !r.ok);
       expect(failures, JSON.stringify(failures.slice(0, 5))).toEqual([]);
       expect(report.rows.length).toBeGreaterThan(150);
-      // No ReLU tie decisions are needed for this fixture: none ship, none are applied.
-      expect(report.ties).toBeUndefined();
+      // The shipped sides are wasm's own (strictly, wasm and cpu pass without them); they matter
+      // for backends whose kernels round differently (onednn's fused batch norm).
+      expect(report.ties?.withinThreshold).toBe(true);
       expect(report.ok).toBe(true);
     });
   }

@@ -31,15 +31,16 @@ beforeAll(async () => {
   });
 });
 afterAll(() => {
-  setFusedBatchNorm(false);
+  setFusedBatchNorm(true);
   tf.unregisterKernel(BATCH_NORM_TRAINING_KERNEL, 'cpu');
   tf.unregisterKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, 'cpu');
 });
 
 describe('fused batch-norm kernels', () => {
-  it('are used only when opted in and registered for the active backend', () => {
+  it('are used when registered for the active backend, unless turned off', () => {
     const bn = new BatchNorm({ channels: 2 });
     const x = tf.randomNormal([2, 3, 3, 2], 0, 1, 'float32', 1);
+    setFusedBatchNorm(false);
     expect(hasFusedBatchNormKernels()).toBe(false);
     bn.forward(x, TRAIN).dispose();
     expect(fusedCalls).toBe(0);
