@@ -1,7 +1,8 @@
-// Full TensorFlow.js training steps of CIFAR ResNet-32 (the network of
-// benchmarks/pytorch/resnet32_train.py: 3 stages x 5 basic blocks, 16/32/64 channels, option-A
-// shortcuts, batch norm in training mode through tf ops, relu, global mean, dense head, softmax
-// cross-entropy, SGD with momentum, gradients from tf.variableGrads) on random data.
+// Full TensorFlow.js training steps of a kernel-level CIFAR ResNet-32 of this file's own (3
+// stages x 5 basic blocks, 16/32/64 channels, option-A shortcuts, batch norm in training mode
+// through tf ops, relu, global mean, dense head, softmax cross-entropy, SGD with momentum,
+// gradients from tf.variableGrads) on random data. The library's own trainer against PyTorch on
+// the same CPU is benchmarks/native-vs-pytorch.ts.
 //
 //   npx tsx bench/train-step.ts --backend onednn --batch 128 --steps 10 [--blocks 5] [--profile 1]
 //     [--batchnorm fused|ops] [--threads 2]
