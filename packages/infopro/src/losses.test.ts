@@ -103,6 +103,21 @@ describe('binary cross-entropy', () => {
     tf.dispose([loss, large, gradient]);
   });
 
+  it("matches the reference's float32 Sigmoid + BCELoss where σ(z) saturates: log clamped at -100, gradient 0", () => {
+    // σ(20) is exactly 1 in float32 (1 - σ(20) = 2e-9 is below half an ulp of 1), σ(5) is not.
+    const z = tf.tensor1d([20, 5, -120]);
+    const y = tf.tensor1d([0.3, 0.3, 0.6]);
+    const loss = binaryCrossEntropyWithLogits(z, y).dataSync()[0]!;
+    const sigmoid5 = 1 / (1 + Math.exp(-5));
+    // -(0.3·log 1 + 0.7·max(log 0, -100)) = 70; σ(5) entry exact; σ(-120) = 0: -(0.6·(-100) + 0.4·log 1) = 60.
+    const expected = (70 - (0.3 * Math.log(sigmoid5) + 0.7 * Math.log(1 - sigmoid5)) + 60) / 3;
+    expect(loss).toBeCloseTo(expected, 3);
+    const g = tf.grad((logits: tf.Tensor) => binaryCrossEntropyWithLogits(logits, y))(z).dataSync();
+    expect(Math.abs(g[0]!)).toBe(0);
+    expect(g[1]).toBeCloseTo((sigmoid5 - 0.3) / 3, 6);
+    expect(Math.abs(g[2]!)).toBe(0);
+  });
+
   it('l2Normalize leaves a zero vector at zero', () => {
     const out = l2Normalize(tf.tensor2d([[0, 0], [3, 4]]));
     expect(Array.from(out.dataSync())).toEqual([0, 0, expect.closeTo(0.6, 6), expect.closeTo(0.8, 6)]);

@@ -52,15 +52,32 @@ export function supervisedContrastiveLoss(
 }
 
 /**
- * Mean binary cross-entropy of sigmoid(logits) against targets in [0, 1], computed from the
- * logits (max(z,0) - z·y + log(1 + e^{-|z|})): PyTorch's Sigmoid + BCELoss without the log(0)
- * clamp, with the same gradient (sigmoid(z) - y) / count.
+ * Mean binary cross-entropy of sigmoid(logits) against targets in [0, 1], as the reference's
+ * Sigmoid + BCELoss computes it in float32: p = σ(z); loss = -[y·max(log p, -100) +
+ * (1-y)·max(log(1-p), -100)]; gradient (p - y)·w / max(w, 1e-12) / count with w = p(1-p). Away
+ * from saturation that is the exact (σ(z) - y) / count; where σ(z) rounds to exactly 1 or 0 in
+ * float32 (|z| above ~17 and ~88) the reference's gradient is 0, and so is this one — a decoder
+ * whose logits saturate on some pixels otherwise trains differently from the authors' code.
  */
 export function binaryCrossEntropyWithLogits(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   if (logits.size !== targets.size) {
     throw new ShapeError(`BCE needs targets shaped like the logits: [${logits.shape.join(', ')}] vs [${targets.shape.join(', ')}].`);
   }
-  return tf.tidy(() =>
-    tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))) as tf.Scalar,
-  );
+  const op = tf.customGrad(((z: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
+    const p = tf.sigmoid(z);
+    save([p, y]);
+    const logP = tf.maximum(tf.log(p), -100);
+    const logOneMinusP = tf.maximum(tf.log(tf.sub(1, p)), -100);
+    const value = tf.neg(tf.mean(tf.add(tf.mul(y, logP), tf.mul(tf.sub(1, y), logOneMinusP)))) as tf.Scalar;
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedP, savedY] = saved as [tf.Tensor, tf.Tensor];
+        const w = tf.mul(savedP, tf.sub(1, savedP));
+        const dz = tf.div(tf.mul(tf.mul(tf.sub(savedP, savedY), w), dy), tf.mul(tf.maximum(w, 1e-12), savedP.size));
+        return [dz, tf.zerosLike(savedY)];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return tf.tidy(() => op(logits, tf.cast(targets, 'float32')) as tf.Scalar);
 }
