@@ -213,6 +213,8 @@ function differenceDot(a: Float64Array, b: Float64Array, c: Float64Array, d: Flo
 export interface TieSearchOptions {
   threshold?: number;
   tolerance?: number;
+  /** Single-flip trials outside the promising evaluations, if those did not suffice (default 300). */
+  maxSingleTrials?: number;
   log?: (message: string) => void;
 }
 
@@ -230,7 +232,8 @@ export interface TieSearchResult {
  * A flip adds an almost independent correction to the gradients (it moves one element's
  * cotangent), so first each ReLU evaluation's candidates are flipped together and the evaluation
  * is kept for a closer look when that moves the gradients towards the fixture; then, in those
- * evaluations, each candidate is flipped alone and kept when it lowers the squared error. The
+ * evaluations, each candidate is flipped alone and kept when it lowers the squared error; if
+ * tensors are still over, the other candidates are tried singly, closest to zero first. The
  * result stores the side of every candidate (flipped, or as this backend rounded it), so that
  * another backend, whose own rounding may differ at some of them, takes the same sides.
  */
@@ -295,6 +298,24 @@ export async function searchTieDecisions(runner: ParityRunner, fixture: Fixture,
         );
         current = trial;
       }
+    }
+  }
+  // Phase 3, only if tensors are still over: a tie whose evaluation's group flip pointed away
+  // (its evaluation also holds harmful flips) is missed above. Ties that matter sit closest to
+  // zero, so try the remaining candidates singly, closest first, within a budget.
+  const tried = new Set(promising.flatMap(({ evaluation }) => byEvaluation.get(evaluation)!.map((c) => `${c.evaluation}:${c.index}`)));
+  let budget = options.maxSingleTrials ?? 300;
+  for (const c of [...recorder.candidates].sort((a, b) => a.relativeValue - b.relativeValue)) {
+    if (allWithin() || budget-- <= 0) break;
+    if (tried.has(`${c.evaluation}:${c.index}`)) continue;
+    const trial = await measure([...flips, flip(c)]);
+    if (trial.error < current.error * (1 - 1e-6)) {
+      flips.push(flip(c));
+      log(
+        `  flip evaluation ${c.evaluation} element ${c.index} (|x| = ${c.relativeValue.toExponential(1)} rms): squared error ` +
+          `${current.error.toExponential(3)} -> ${trial.error.toExponential(3)}, ${trial.rows.filter((r) => !r.ok).length} tensors over`,
+      );
+      current = trial;
     }
   }
   const flipped = new Set(flips.map((d) => `${d.evaluation}:${d.index}`));
