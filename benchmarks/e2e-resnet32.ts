@@ -59,6 +59,8 @@ for (const choice of values.backends!.split(',')) {
     ...summary,
     peakTensorBytes: memory.peakTensorBytes,
     peakTensorMiB: +(memory.peakTensorBytes / 2 ** 20).toFixed(1),
+    /** Distinct data buffers (state + the step's peak): tfjs's count above charges shared clones again. */
+    peakBufferMiB: +((memory.baselineTensorBytes + memory.peakBufferAllocationBytes) / 2 ** 20).toFixed(1),
     baselineTensorMiB: +(memory.baselineTensorBytes / 2 ** 20).toFixed(1),
     rssMiB: +(memory.rssBytes / 2 ** 20).toFixed(1),
     leakedTensors: tf.memory().numTensors - tensorsBefore,

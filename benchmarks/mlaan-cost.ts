@@ -26,6 +26,7 @@ import {
   Linear,
   LocalLearningPlugin,
   LocalTrainer,
+  measureMemory,
   prefixed,
   SeededRandom,
   selectBackend,
@@ -192,13 +193,8 @@ async function measureGroup(group: Candidate[]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const c of group) {
     const tensorsBefore = tf.memory().numTensors;
-    const baselineBytes = tf.memory().numBytes;
-    const profile = await tf.profile(() => {
-      c.trainer.step(batch);
-      return [] as tf.Tensor[];
-    });
-    const memory = { peakTensorBytes: profile.peakBytes, baselineTensorBytes: baselineBytes };
-    const multiplyAdds = countMultiplyAdds(profile.kernels as unknown as KernelRecord[]);
+    const { memory, kernels } = await measureMemory(() => c.trainer.step(batch));
+    const multiplyAdds = countMultiplyAdds(kernels as unknown as KernelRecord[]);
     const parameterBytes = c.trainer.namedParameters().reduce((sum, [, v]) => sum + v.size * 4, 0);
     // The trainers of a group coexist, so the profile's baseline holds all of them: count this
     // trainer's own state (variables, momentum) plus what its step allocates on top.
@@ -206,7 +202,8 @@ async function measureGroup(group: Candidate[]): Promise<Row[]> {
       parameterBytes +
       c.trainer.namedBuffers().reduce((sum, [, v]) => sum + v.size * 4, 0) +
       [...c.trainer.optimizer.state().values()].reduce((sum, v) => sum + v.size * 4, 0);
-    const stepBytes = memory.peakTensorBytes - memory.baselineTensorBytes;
+    // Distinct data buffers: tfjs's own count charges every shared clone of an activation again.
+    const stepBytes = memory.peakBufferAllocationBytes;
     const row: Row = {
       host: c.host,
       configuration: c.configuration,

@@ -264,7 +264,8 @@ async function runWorker(name: string): Promise<void> {
       const leakedTensors = tf.memory().numTensors - tensorsBefore;
       answer({
         event: 'finish',
-        peak_tensor_mib: memory.peakTensorBytes / 2 ** 20,
+        // Distinct data buffers (state + the step's peak); tfjs's own count charges shared clones again.
+        peak_tensor_mib: (memory.baselineTensorBytes + memory.peakBufferAllocationBytes) / 2 ** 20,
         // maxRSS is in KiB: the process's peak resident set, as ru_maxrss on the PyTorch side.
         peak_rss_mib: process.resourceUsage().maxRSS / 1024,
         leaked_tensors: leakedTensors,

@@ -1,25 +1,75 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 export interface MemorySample {
-  /** Largest number of bytes held by live tensors while the function ran. */
+  /**
+   * Largest number of bytes held by live tensors while the function ran, as tfjs counts them:
+   * per tensor handle, so a clone that shares its source's data counts twice.
+   */
   peakTensorBytes: number;
-  /** Tensor bytes alive when it started (weights, optimizer state). */
+  /** Tensor bytes alive when it started (weights, optimizer state), counted the same way. */
   baselineTensorBytes: number;
+  /**
+   * The most bytes of distinct tensor data buffers the function held at once on top of what was
+   * alive when it started: the memory it really needed (clones share data and count once).
+   */
+  peakBufferAllocationBytes: number;
   /** Tensors the function left behind (0 for a leak-free step). */
   newTensors: number;
   /** Resident set size of the process after the function. */
   rssBytes: number;
 }
 
+interface EngineInternals {
+  state: { tensorInfo: WeakMap<object, { backend: unknown; bytes: number }> };
+  trackTensor(tensor: tf.Tensor, backend: unknown): void;
+  removeDataId(dataId: object, backend: unknown): void;
+}
+
 /**
- * Run `fn` under tf.profile to record the peak bytes held by tensors, and read the process RSS.
- * Profiling records every kernel, so use it on sampled steps, not on all of them.
+ * Follows distinct data buffers while `fn` runs. tfjs's own byte count is per tensor handle, and
+ * this library clones (shares) activations freely, so that count overstates memory; the engine
+ * records a buffer when its first handle is made and forgets it when the backend frees it, and
+ * those two points are what is counted here.
  */
-export async function measureMemory<T>(fn: () => T): Promise<{ result: T; memory: MemorySample }> {
+function trackBuffers<T>(fn: () => T): { result: T; peak: number } {
+  const engine = tf.engine() as unknown as EngineInternals;
+  const track = engine.trackTensor;
+  const remove = engine.removeDataId;
+  let current = 0;
+  let peak = 0;
+  engine.trackTensor = function (tensor, backend) {
+    const fresh = !engine.state.tensorInfo.has(tensor.dataId);
+    track.call(engine, tensor, backend);
+    if (fresh) {
+      current += engine.state.tensorInfo.get(tensor.dataId)?.bytes ?? 0;
+      peak = Math.max(peak, current);
+    }
+  };
+  engine.removeDataId = function (dataId, backend) {
+    const info = engine.state.tensorInfo.get(dataId);
+    remove.call(engine, dataId, backend);
+    if (info && info.backend === backend && !engine.state.tensorInfo.has(dataId)) current -= info.bytes;
+  };
+  try {
+    return { result: fn(), peak };
+  } finally {
+    engine.trackTensor = track;
+    engine.removeDataId = remove;
+  }
+}
+
+/**
+ * Run `fn` under tf.profile to record the peak bytes held by tensors (tfjs's count and distinct
+ * buffers), and read the process RSS. Profiling records every kernel, so use it on sampled steps.
+ */
+export async function measureMemory<T>(fn: () => T): Promise<{ result: T; memory: MemorySample; kernels: Awaited<ReturnType<typeof tf.profile>>['kernels'] }> {
   const baseline = tf.memory().numBytes;
   let result!: T;
+  let peakBuffers = 0;
   const info = await tf.profile(() => {
-    result = fn();
+    const tracked = trackBuffers(fn);
+    result = tracked.result;
+    peakBuffers = tracked.peak;
     return [] as tf.Tensor[];
   });
   return {
@@ -27,9 +77,11 @@ export async function measureMemory<T>(fn: () => T): Promise<{ result: T; memory
     memory: {
       peakTensorBytes: info.peakBytes,
       baselineTensorBytes: baseline,
+      peakBufferAllocationBytes: peakBuffers,
       newTensors: info.newTensors,
       rssBytes: process.memoryUsage().rss,
     },
+    kernels: info.kernels,
   };
 }
 

@@ -1,0 +1,29 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { measureMemory } from './meters.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('measureMemory', () => {
+  it('counts a data buffer once however many handles share it, and only what the function adds', async () => {
+    const existing = tf.zeros([1000]); // 4000 bytes alive before: not counted as allocation
+    const { memory } = await measureMemory(() => {
+      const a = tf.ones([1000]); // +4000
+      const clones = [a.clone(), a.clone(), existing.clone()]; // shared data: +0
+      const b = tf.add(a, a); // +4000 -> peak 8000
+      a.dispose();
+      clones.forEach((c) => c.dispose()); // a's buffer freed with its last handle: 4000
+      const c = tf.mul(b, b); // +4000 -> 8000 again, not more
+      b.dispose();
+      c.dispose();
+    });
+    expect(memory.peakBufferAllocationBytes).toBe(8000);
+    // tfjs's own count charges every clone: 4000 + 4000 (a) + 3 * 4000 + 4000 (b).
+    expect(memory.peakTensorBytes - memory.baselineTensorBytes).toBe(20000);
+    expect(memory.newTensors).toBe(0);
+    existing.dispose();
+  });
+});
