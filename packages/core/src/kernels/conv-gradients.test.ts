@@ -117,7 +117,7 @@ describe('wasm training kernels against the cpu backend', () => {
     registerWasmTrainingKernels();
   });
 
-  it('replaces wasm Conv2DBackpropInput, Tile, Sum and Mean and adds Conv2DBackpropFilter, idempotently', () => {
+  it('replaces wasm Conv2DBackpropInput, Tile, Sum, Mean and Identity and adds Conv2DBackpropFilter, idempotently', () => {
     registerWasmTrainingKernels();
     for (const config of wasmTrainingKernels) {
       expect(tf.getKernel(config.kernelName, 'wasm')).toBe(config);
@@ -125,6 +125,7 @@ describe('wasm training kernels against the cpu backend', () => {
     expect(wasmTrainingKernels.map((config) => config.kernelName).sort()).toEqual([
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
+      'Identity',
       'Mean',
       'Sum',
       'Tile',

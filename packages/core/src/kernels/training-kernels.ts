@@ -3,6 +3,7 @@ import { createConv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { createConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { createStagedMeanConfig, createStagedSumConfig } from './reduction.js';
 import { createTileConfig } from './tile.js';
+import { createSharingIdentityConfig } from './identity.js';
 
 /** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
 const replacedKernels = new Map<string, KernelConfig>();
@@ -20,7 +21,7 @@ export function replacedKernel(kernelName: string, backendName: string): KernelC
 /**
  * Kernels composed from a backend's fast forward kernels, for backends whose own versions are
  * missing or slow (tfjs-backend-wasm 4.x: Conv2DBackpropFilter is missing, Conv2DBackpropInput
- * and Tile are scalar loops). They need Conv2D, Transpose, Reverse, Slice, PadV2, Reshape, Fill
+ * and Tile are scalar loops, Identity copies where it could share). They need Conv2D, Transpose, Reverse, Slice, PadV2, Reshape, Fill
  * and Add from the backend.
  */
 export function createTrainingKernels(backendName: string): KernelConfig[] {
@@ -31,6 +32,7 @@ export function createTrainingKernels(backendName: string): KernelConfig[] {
     createTileConfig(backendName, fallback('Tile')),
     createStagedSumConfig(backendName, fallback('Sum')),
     createStagedMeanConfig(backendName, fallback('Mean')),
+    createSharingIdentityConfig(backendName, fallback('Identity')),
   ];
   for (const kernel of kernels) composedKernels.add(kernel);
   return kernels;
