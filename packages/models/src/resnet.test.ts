@@ -30,7 +30,7 @@ describe('CIFAR ResNets (METHOD §1)', () => {
   it('initialises conv weights N(0, sqrt(2 / (k*k*C_out))) and BN to identity', () => {
     const net = resnet32({ seed: 3 });
     const vars = new Map(net.namedVariables());
-    const w = vars.get('layer3.1.conv1.weight')!.dataSync();
+    const w = vars.get('layer3.1.conv1.weight')!.dataSync() as Float32Array;
     const mean = w.reduce((a, b) => a + b, 0) / w.length;
     const std = Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);
     expect(std).toBeCloseTo(Math.sqrt(2 / (9 * 64)), 2);
