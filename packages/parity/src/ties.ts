@@ -279,27 +279,30 @@ export async function searchTieDecisions(runner: ParityRunner, fixture: Fixture,
   promising.sort((a, b) => b.projection - a.projection);
   log(`evaluations whose flips point towards the fixture: ${promising.map((p) => p.evaluation).join(', ') || 'none'}`);
 
-  // Phase 2: single flips within them, greedily.
   const flips: TieDecision[] = [];
   let current = baseline;
   const allWithin = () => current.rows.every((r) => r.ok);
+  /** Keep a single flip when it lowers the squared error. */
+  const tryFlip = async (c: TieCandidate) => {
+    const trial = await measure([...flips, flip(c)]);
+    if (!(trial.error < current.error * (1 - 1e-6))) return;
+    flips.push(flip(c));
+    log(
+      `  flip evaluation ${c.evaluation} element ${c.index} (|x| = ${c.relativeValue.toExponential(1)} rms): squared error ` +
+        `${current.error.toExponential(3)} -> ${trial.error.toExponential(3)}, ${trial.rows.filter((r) => !r.ok).length} tensors over`,
+    );
+    current = trial;
+  };
+
+  // Phase 2: single flips within them, greedily. Once every tensor is within tolerance, what is
+  // left is rounding noise: stop rather than fit it (the remaining candidates keep this backend's side).
   for (const { evaluation } of promising) {
-    // Once every tensor is within tolerance, what is left is rounding noise: stop rather than
-    // fit it (the remaining candidates keep this backend's side).
-    if (allWithin()) break;
     for (const c of byEvaluation.get(evaluation)!.sort((a, b) => a.relativeValue - b.relativeValue)) {
       if (allWithin()) break;
-      const trial = await measure([...flips, flip(c)]);
-      if (trial.error < current.error * (1 - 1e-6)) {
-        flips.push(flip(c));
-        log(
-          `  flip evaluation ${evaluation} element ${c.index} (|x| = ${c.relativeValue.toExponential(1)} rms): squared error ` +
-            `${current.error.toExponential(3)} -> ${trial.error.toExponential(3)}, ${trial.rows.filter((r) => !r.ok).length} tensors over`,
-        );
-        current = trial;
-      }
+      await tryFlip(c);
     }
   }
+
   // Phase 3, only if tensors are still over: a tie whose evaluation's group flip pointed away
   // (its evaluation also holds harmful flips) is missed above. Ties that matter sit closest to
   // zero, so try the remaining candidates singly, closest first, within a budget.
@@ -307,16 +310,7 @@ export async function searchTieDecisions(runner: ParityRunner, fixture: Fixture,
   let budget = options.maxSingleTrials ?? 300;
   for (const c of [...recorder.candidates].sort((a, b) => a.relativeValue - b.relativeValue)) {
     if (allWithin() || budget-- <= 0) break;
-    if (tried.has(`${c.evaluation}:${c.index}`)) continue;
-    const trial = await measure([...flips, flip(c)]);
-    if (trial.error < current.error * (1 - 1e-6)) {
-      flips.push(flip(c));
-      log(
-        `  flip evaluation ${c.evaluation} element ${c.index} (|x| = ${c.relativeValue.toExponential(1)} rms): squared error ` +
-          `${current.error.toExponential(3)} -> ${trial.error.toExponential(3)}, ${trial.rows.filter((r) => !r.ok).length} tensors over`,
-      );
-      current = trial;
-    }
+    if (!tried.has(`${c.evaluation}:${c.index}`)) await tryFlip(c);
   }
   const flipped = new Set(flips.map((d) => `${d.evaluation}:${d.index}`));
   const decisions = recorder.candidates.map((c) =>
