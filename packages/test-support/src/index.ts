@@ -8,8 +8,6 @@ import {
   Backbone,
   BackboneBlock,
   Batch,
-  BatchNorm,
-  Conv2d,
   crossEntropy,
   GlobalAveragePool,
   Head,
@@ -17,12 +15,11 @@ import {
   LocalLearningPlugin,
   NamedVariable,
   prefixed,
-  ReLU,
-  Residual,
   SeededRandom,
   Sequential,
 } from '@mlaan/core';
 import { cifarResNet } from '@mlaan/models';
+import { testResidualBlock, testStem } from '@mlaan/core/testing';
 
 /**
  * The wasm backend (with core's training kernels) when it loads, else cpu: wasm runs these
@@ -93,36 +90,8 @@ export function linearHost(seed = 21): LocalLearningPlugin {
 export function tinyResNet(options: { width?: number; seed?: number; inputSize?: number; classes?: number } = {}): Backbone {
   const w = options.width ?? 4;
   const random = new SeededRandom(options.seed ?? 0);
-  const block = (inC: number, outC: number, stride: number) =>
-    new Residual({
-      main: [
-        ['conv1', new Conv2d({ inChannels: inC, outChannels: outC, kernelSize: 3, stride, padding: 1, random })],
-        ['bn1', new BatchNorm({ channels: outC })],
-        ['relu', new ReLU()],
-        ['conv2', new Conv2d({ inChannels: outC, outChannels: outC, kernelSize: 3, padding: 1, random })],
-        ['bn2', new BatchNorm({ channels: outC })],
-      ],
-      shortcut:
-        stride !== 1 || inC !== outC
-          ? [
-              ['0', new Conv2d({ inChannels: inC, outChannels: outC, kernelSize: 1, stride, random })],
-              ['1', new BatchNorm({ channels: outC })],
-            ]
-          : undefined,
-    });
-  const stem: BackboneBlock = {
-    stage: 0,
-    index: 0,
-    name: '',
-    layer: new Sequential([
-      ['conv1', new Conv2d({ inChannels: 3, outChannels: w, kernelSize: 3, padding: 1, random })],
-      ['bn1', new BatchNorm({ channels: w })],
-      ['relu', new ReLU()],
-    ]),
-    inputChannels: 3,
-    outputChannels: w,
-    outputStride: 1,
-  };
+  const block = (inC: number, outC: number, stride: number) => testResidualBlock(inC, outC, stride, random);
+  const stem = testStem(w, random);
   const blocks: BackboneBlock[] = [
     { stage: 1, index: 0, name: 'layer1.0', layer: block(w, w, 1), inputChannels: w, outputChannels: w, outputStride: 1 },
     { stage: 2, index: 0, name: 'layer2.0', layer: block(w, 2 * w, 2), inputChannels: w, outputChannels: 2 * w, outputStride: 2 },

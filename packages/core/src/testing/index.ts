@@ -9,6 +9,43 @@ import { Residual, Sequential } from '../layers/sequential.js';
 import { SeededRandom } from '../random.js';
 import type { Batch } from '../training/plugin.js';
 
+/** A CIFAR BasicBlock (conv-BN-ReLU-conv-BN + shortcut, projection when the shape changes) for test nets. */
+export function testResidualBlock(inChannels: number, outChannels: number, stride: number, random: SeededRandom): Residual {
+  return new Residual({
+    main: [
+      ['conv1', new Conv2d({ inChannels, outChannels, kernelSize: 3, stride, padding: 1, random })],
+      ['bn1', new BatchNorm({ channels: outChannels })],
+      ['relu', new ReLU()],
+      ['conv2', new Conv2d({ inChannels: outChannels, outChannels, kernelSize: 3, padding: 1, random })],
+      ['bn2', new BatchNorm({ channels: outChannels })],
+    ],
+    shortcut:
+      stride !== 1 || inChannels !== outChannels
+        ? [
+            ['0', new Conv2d({ inChannels, outChannels, kernelSize: 1, stride, random })],
+            ['1', new BatchNorm({ channels: outChannels })],
+          ]
+        : undefined,
+  });
+}
+
+/** The stem of a CIFAR ResNet (conv3x3 3→width, BN, ReLU) as a backbone block, for test nets. */
+export function testStem(width: number, random: SeededRandom): BackboneBlock {
+  return {
+    stage: 0,
+    index: 0,
+    name: '',
+    layer: new Sequential([
+      ['conv1', new Conv2d({ inChannels: 3, outChannels: width, kernelSize: 3, padding: 1, random })],
+      ['bn1', new BatchNorm({ channels: width })],
+      ['relu', new ReLU()],
+    ]),
+    inputChannels: 3,
+    outputChannels: width,
+    outputStride: 1,
+  };
+}
+
 /**
  * A ResNet-shaped backbone small enough for unit tests on the cpu backend: stem conv(3→4),
  * stage 1: two blocks of width 4, stage 2: one stride-2 block of width 8 (with projection).
@@ -17,36 +54,8 @@ export function tinyBackbone(options: { seed?: number; classes?: number; width?:
   const random = new SeededRandom(options.seed ?? 1);
   const w = options.width ?? 4;
   const classes = options.classes ?? 3;
-  const block = (inC: number, outC: number, stride: number) =>
-    new Residual({
-      main: [
-        ['conv1', new Conv2d({ inChannels: inC, outChannels: outC, kernelSize: 3, stride, padding: 1, random })],
-        ['bn1', new BatchNorm({ channels: outC })],
-        ['relu', new ReLU()],
-        ['conv2', new Conv2d({ inChannels: outC, outChannels: outC, kernelSize: 3, padding: 1, random })],
-        ['bn2', new BatchNorm({ channels: outC })],
-      ],
-      shortcut:
-        stride !== 1 || inC !== outC
-          ? [
-              ['0', new Conv2d({ inChannels: inC, outChannels: outC, kernelSize: 1, stride, random })],
-              ['1', new BatchNorm({ channels: outC })],
-            ]
-          : undefined,
-    });
-  const stem: BackboneBlock = {
-    stage: 0,
-    index: 0,
-    name: '',
-    layer: new Sequential([
-      ['conv1', new Conv2d({ inChannels: 3, outChannels: w, kernelSize: 3, padding: 1, random })],
-      ['bn1', new BatchNorm({ channels: w })],
-      ['relu', new ReLU()],
-    ]),
-    inputChannels: 3,
-    outputChannels: w,
-    outputStride: 1,
-  };
+  const block = (inC: number, outC: number, stride: number) => testResidualBlock(inC, outC, stride, random);
+  const stem = testStem(w, random);
   const blocks: BackboneBlock[] = [
     { stage: 1, index: 0, name: 'layer1.0', layer: block(w, w, 1), inputChannels: w, outputChannels: w, outputStride: 1 },
     { stage: 1, index: 1, name: 'layer1.1', layer: block(w, w, 1), inputChannels: w, outputChannels: w, outputStride: 1 },
