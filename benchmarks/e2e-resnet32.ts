@@ -7,13 +7,12 @@
  * step cost does not depend on pixel values.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, totalmem, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalTrainer, measureMemory, selectBackend, ThroughputMeter, type BackendChoice } from '@mlaan/core';
 import { resnet32 } from '@mlaan/models';
+import { describeMachine, writeResults } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
@@ -73,15 +72,9 @@ for (const choice of values.backends!.split(',')) {
   batch.labels.dispose();
 }
 
-const machine = {
-  cpu: cpus()[0]?.model,
-  cores: cpus().length,
-  memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
-  platform: `${platform()} ${release()}`,
-  node: process.version,
-  tfjs: tf.version_core,
-  date: new Date().toISOString(),
-};
-mkdirSync(dirname(values.out!), { recursive: true });
-writeFileSync(values.out!, JSON.stringify({ benchmark: 'resnet32-e2e-training', command: `npx tsx benchmarks/e2e-resnet32.ts --backends ${values.backends} --batch ${batchSize} --steps ${steps}`, machine, results }, null, 2));
-console.log(`wrote ${values.out}`);
+writeResults(values.out!, {
+  benchmark: 'resnet32-e2e-training',
+  command: `npx tsx benchmarks/e2e-resnet32.ts --backends ${values.backends} --batch ${batchSize} --steps ${steps}`,
+  machine: describeMachine(),
+  results,
+});

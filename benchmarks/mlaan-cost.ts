@@ -14,8 +14,7 @@
  * other processes (this machine is shared) falls on all of them alike.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,6 +37,7 @@ import { dgl } from '@mlaan/dgl';
 import { infoPro, MLAAN_LAMBDA } from '@mlaan/infopro';
 import { lam, mlm, withMLAAN } from '@mlaan/mlaan';
 import { resnet32 } from '@mlaan/models';
+import { describeMachine, writeResults } from './lib/results.js';
 
 const { values } = parseArgs({
   options: {
@@ -262,24 +262,19 @@ const ratios = rows
   });
 for (const r of ratios) console.log(JSON.stringify(r));
 
-const machine = {
-  cpu: cpus()[0]?.model,
-  cores: cpus().length,
-  memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
-  platform: `${platform()} ${release()}`,
-  node: process.version,
-  tfjs: tf.version_core,
+const machine = describeMachine({
   backend: selected.tfjsBackend,
   backendDescription: selected.description,
   note: 'Shared machine: other processes ran alongside; loadAverage is recorded per row.',
-  date: new Date().toISOString(),
-};
+});
 const command = `npx tsx benchmarks/mlaan-cost.ts --backend ${values.backend} --batch ${batchSize} --steps ${steps} --ks ${values.ks} --hosts ${values.hosts}`;
-mkdirSync(dirname(values.out!), { recursive: true });
-writeFileSync(
-  values.out!,
-  JSON.stringify({ benchmark: 'mlaan-cost-resnet32', command, machine, hosts: Object.fromEntries(Object.entries(HOSTS).map(([k, v]) => [k, v.description])), rows, ratios }, null, 2),
-);
-console.log(`wrote ${values.out}`);
+writeResults(values.out!, {
+  benchmark: 'mlaan-cost-resnet32',
+  command,
+  machine,
+  hosts: Object.fromEntries(Object.entries(HOSTS).map(([k, v]) => [k, v.description])),
+  rows,
+  ratios,
+});
 batch.inputs.dispose();
 batch.labels.dispose();

@@ -27,8 +27,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,7 @@ import { dgl } from '@mlaan/dgl';
 import { infoPro, MLAAN_LAMBDA } from '@mlaan/infopro';
 import { withMLAAN } from '@mlaan/mlaan';
 import { resnet32 } from '@mlaan/models';
+import { describeMachine, writeResults } from './lib/results.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PROTOCOL_PREFIX = '@@bench ';
@@ -566,13 +567,7 @@ async function runDriver(): Promise<void> {
   for (const r of ratios) console.log(JSON.stringify(r));
 
   const command = ['npx tsx benchmarks/native-vs-pytorch.ts', ...process.argv.slice(2)].join(' ');
-  const machine = {
-    cpu: cpus()[0]?.model,
-    cores: cpus().length,
-    memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
-    platform: `${platform()} ${release()}`,
-    node: process.version,
-    tfjs: tf.version_core,
+  const machine = describeMachine({
     python: `${python} (Python ${versions.python})`,
     torch: versions.torch,
     threads,
@@ -581,8 +576,7 @@ async function runDriver(): Promise<void> {
     wallSeconds: Math.round((Date.now() - started) / 1000),
     note:
       'Every participant is its own process; the compared ones step in turn. Both sides use OpenMP threads: on a machine where other processes hold cores, their spin barriers make step times jump (seconds instead of tens of milliseconds), so only runs with a load average well below the core count are meaningful (see loadAverage per row).',
-    date: new Date().toISOString(),
-  };
+  });
   const report = {
     benchmark: 'native-vs-pytorch-resnet32',
     command,
@@ -607,9 +601,7 @@ async function runDriver(): Promise<void> {
     rows,
     ratios,
   };
-  mkdirSync(dirname(values.out!), { recursive: true });
-  writeFileSync(values.out!, JSON.stringify(report, null, 2) + '\n');
-  console.log(`wrote ${values.out}`);
+  writeResults(values.out!, report);
 }
 
 try {
