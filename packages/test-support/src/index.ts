@@ -125,17 +125,12 @@ function dataRoots(): string[] {
 
 /**
  * The first `count` training images of data_batch_1 as normalised NHWC batches of `batchSize`.
- * Both options shrink the images to keep cpu-backend tests short: `crop` keeps the centre
- * `crop` x `crop` pixels, then `downsample` = 2 averages 2x2 pixel blocks (halving the side).
+ * `downsample` = 2 averages 2x2 pixel blocks (16x16 images) to keep cpu-backend tests short.
  */
-export function cifarBatches(count: number, batchSize: number, options: { crop?: number; downsample?: 1 | 2 } = {}): Batch[] {
+export function cifarBatches(count: number, batchSize: number, options: { downsample?: 1 | 2 } = {}): Batch[] {
   const folder = cifarFolder();
   if (!folder) throw new Error(`CIFAR-10 binary files not found under ${dataRoots().join(' or ')}; set MLAAN_DATA_DIR.`);
-  const crop = options.crop ?? 32;
   const factor = options.downsample ?? 1;
-  if (!Number.isInteger(crop) || crop < 1 || crop > 32 || crop % factor !== 0) {
-    throw new Error(`crop ${crop} must be an integer in [1, 32] divisible by downsample ${factor}; pick e.g. 24 or 16.`);
-  }
   const recordBytes = 1 + 3 * 1024;
   const bytes = Buffer.alloc(count * recordBytes);
   const fd = openSync(join(folder, 'data_batch_1.bin'), 'r');
@@ -144,8 +139,7 @@ export function cifarBatches(count: number, batchSize: number, options: { crop?:
   } finally {
     closeSync(fd);
   }
-  const offset = Math.floor((32 - crop) / 2);
-  const side = crop / factor;
+  const side = 32 / factor;
   const batches: Batch[] = [];
   for (let start = 0; start + batchSize <= count; start += batchSize) {
     const pixels = new Float32Array(batchSize * side * side * 3);
@@ -159,7 +153,7 @@ export function cifarBatches(count: number, batchSize: number, options: { crop?:
             let sum = 0;
             for (let dy = 0; dy < factor; dy++) {
               for (let dx = 0; dx < factor; dx++) {
-                sum += bytes[record + 1 + c * 1024 + (offset + y * factor + dy) * 32 + offset + x * factor + dx]!;
+                sum += bytes[record + 1 + c * 1024 + (y * factor + dy) * 32 + x * factor + dx]!;
               }
             }
             const value = sum / (factor * factor) / 255;
