@@ -19,17 +19,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  crossEntropy,
   getSplit,
-  GlobalAveragePool,
-  Linear,
   LocalLearningPlugin,
   LocalTrainer,
   measureMemory,
-  prefixed,
-  SeededRandom,
   selectBackend,
-  Sequential,
   ThroughputMeter,
   type BackendChoice,
 } from '@mlaan/core';
@@ -53,31 +47,9 @@ const batchSize = Number(values.batch);
 const steps = Number(values.steps);
 const ks = values.ks!.split(',').map(Number);
 
-/** GAP + Linear + cross-entropy heads sized from `request.input` (what `dgl({ head: 'linear' })` builds). */
-function linearHost(): LocalLearningPlugin {
-  const random = new SeededRandom(21);
-  return {
-    name: 'linear-host',
-    createHead(request, context) {
-      if (request.isLast) return undefined;
-      const name = `head.${request.moduleIndex}.${request.role}`;
-      const network = new Sequential([
-        ['', new GlobalAveragePool()],
-        ['fc', new Linear({ inFeatures: request.input.channels, outFeatures: context.classes, random })],
-      ]);
-      return {
-        name,
-        namedParameters: () => prefixed(name, network.namedParameters()),
-        loss: (features, batch, ctx) => tf.tidy(() => crossEntropy(network.apply(features, ctx), batch.labels)),
-        dispose: () => network.dispose(),
-      };
-    },
-  };
-}
-
 /** Hosts by name: the plugin that creates the independent (and cascaded) heads. */
 const HOSTS: Record<string, { description: string; make: () => LocalLearningPlugin }> = {
-  linear: { description: 'GAP + Linear heads (the fixture\'s heads: the cheapest host)', make: linearHost },
+  linear: { description: 'GAP + Linear heads (the fixture\'s heads: the cheapest host)', make: () => dgl({ head: 'linear' }) },
   'dgl-linear': { description: 'DGL with GAP + Linear heads', make: () => dgl({ head: 'linear' }) },
   'dgl-mlaan': {
     description: "DGL with the MLAAN authors' head (3 conv1x1-128, GAP, 3 Linear-512)",
