@@ -5,6 +5,7 @@ export * from './errors.js';
 export * from './random.js';
 export * from './layers/index.js';
 export * from './ops/batch-norm.js';
+export * from './ops/resize-conv.js';
 export * from './backbone/index.js';
 export * from './training/index.js';
 export * from './io/index.js';

@@ -43,6 +43,25 @@ describe('decoder', () => {
     expect(nearest.logits(features, [4, 4], TRAIN).shape).toEqual([1, 4, 4, 3]);
     tf.dispose([features, upsampled, expected, actual]);
   });
+
+  it('equals the upsample-then-network computation on every CIFAR stage width, with the same gradients', () => {
+    const context = { ...TRAIN, updateStatistics: false };
+    for (const [size, channels] of [[8, 64], [16, 32], [32, 16]] as const) {
+      const decoder = new InfoProDecoder(channels);
+      const features = tf.randomNormal([3, size, size, channels], 0, 1, 'float32', size);
+      const explicit = (h: tf.Tensor) => decoder.network.apply(tf.image.resizeBilinear(h as tf.Tensor4D, [32, 32], true), context);
+      const fused = (h: tf.Tensor) => decoder.logits(h, [32, 32], context);
+      const reference = explicit(features);
+      const ours = fused(features);
+      const relative = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]! / tf.max(tf.abs(a)).dataSync()[0]!;
+      expect(relative(reference, ours), `${size}x${size}x${channels}`).toBeLessThan(1e-5);
+      const dy = tf.randomNormal(reference.shape, 0, 1, 'float32', 7);
+      const gradient = (f: (h: tf.Tensor) => tf.Tensor) => tf.grad((h: tf.Tensor) => tf.sum(tf.mul(f(h), dy)))(features);
+      expect(relative(gradient(explicit), gradient(fused)), `d/dh ${size}x${size}x${channels}`).toBeLessThan(1e-4);
+      tf.dispose([features, reference, ours, dy]);
+      decoder.dispose();
+    }
+  });
 });
 
 describe('auxiliary heads', () => {

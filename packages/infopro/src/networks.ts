@@ -7,6 +7,7 @@ import {
   GlobalAveragePool,
   Layer,
   Linear,
+  resizeConv2d,
   NamedVariable,
   ReLU,
   SeededRandom,
@@ -21,11 +22,16 @@ export type Interpolation = 'bilinear' | 'nearest';
  * InfoPro's reconstruction decoder (METHOD §4): upsample the module output to the image size
  * (bilinear with aligned corners, or nearest), conv3x3(C→12·widen, bias) → BN → ReLU →
  * conv3x3(12·widen→3, bias); a sigmoid gives the image. Variables as the reference's
- * `Decoder`: `decoder.0.*` (conv), `decoder.1.*` (BN), `decoder.3.*` (conv).
+ * `Decoder`: `decoder.0.*` (conv), `decoder.1.*` (BN), `decoder.3.*` (conv). The upsample and
+ * the first conv run as one `resizeConv2d` (same values, fewer multiply-adds, less memory).
  */
 export class InfoProDecoder {
   readonly network: Sequential;
   readonly interpolation: Interpolation;
+  /** The first conv (`decoder.0`), which runs fused with the resize. */
+  private readonly resizedConvolution: Conv2d;
+  /** BN → ReLU → conv after it. */
+  private readonly rest: Sequential;
 
   constructor(
     readonly channels: number,
@@ -34,17 +40,14 @@ export class InfoProDecoder {
     const hidden = Math.trunc(12 * (options.widen ?? 1));
     const random = options.random ?? new SeededRandom(0);
     this.interpolation = options.interpolation ?? 'bilinear';
-    this.network = new Sequential([
-      [
-        'decoder',
-        new Sequential([
-          ['0', new Conv2d({ inChannels: channels, outChannels: hidden, kernelSize: 3, padding: 1, bias: true, random })],
-          ['1', new BatchNorm({ channels: hidden })],
-          ['2', new ReLU()],
-          ['3', new Conv2d({ inChannels: hidden, outChannels: 3, kernelSize: 3, padding: 1, bias: true, random })],
-        ]),
-      ],
-    ]);
+    this.resizedConvolution = new Conv2d({ inChannels: channels, outChannels: hidden, kernelSize: 3, padding: 1, bias: true, random });
+    const rest: [string, Layer][] = [
+      ['1', new BatchNorm({ channels: hidden })],
+      ['2', new ReLU()],
+      ['3', new Conv2d({ inChannels: hidden, outChannels: 3, kernelSize: 3, padding: 1, bias: true, random })],
+    ];
+    this.rest = new Sequential(rest);
+    this.network = new Sequential([['decoder', new Sequential([['0', this.resizedConvolution], ...rest])]]);
   }
 
   namedParameters(): NamedVariable[] {
@@ -61,12 +64,14 @@ export class InfoProDecoder {
       throw new ShapeError(`InfoPro decoder expects NHWC features with ${this.channels} channels, got [${features.shape.join(', ')}].`);
     }
     return tf.tidy(() => {
-      const size: [number, number] = [imageSize[0], imageSize[1]];
-      const upsampled =
-        this.interpolation === 'bilinear'
-          ? tf.image.resizeBilinear(features as tf.Tensor4D, size, true)
-          : tf.image.resizeNearestNeighbor(features as tf.Tensor4D, size, false);
-      return this.network.apply(upsampled, context);
+      // The resize and the first conv are both linear: resizeConv2d runs the conv's taps on the
+      // small map when that is cheaper, never holding the full-size C-channel map or its gradient.
+      const conv = this.resizedConvolution;
+      const convolved = resizeConv2d(features as tf.Tensor4D, conv.weight as tf.Tensor4D, imageSize, {
+        padding: conv.padding,
+        interpolation: this.interpolation,
+      });
+      return this.rest.apply(tf.add(convolved, conv.bias!), context);
     });
   }
 
