@@ -209,3 +209,48 @@ describe('reference profile generalises beyond the fixture (K = 8)', () => {
     backbone.dispose();
   });
 });
+
+describe('activation schedules (host + MLAAN)', () => {
+  it('window, sweep and keep give the same losses, gradients and twins', () => {
+    const cuts: CutPoint[] = [[0, 0], [1, 0], [2, 0]];
+    const run = (activations: 'keep' | 'window' | 'sweep') => {
+      const backbone = smallResNet(1);
+      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHost(), ...withMLAAN()], activations });
+      const batch = batchOf(3);
+      const { gradients, losses } = trainer.computeGradients(batch);
+      const grads = new Map([...gradients].map(([n, g]) => [n, g.dataSync().slice()]));
+      for (const g of gradients.values()) g.dispose();
+      trainer.step(batch);
+      const twins = new Map(trainer.namedBuffers().filter(([n]) => n.includes('.ema.')).map(([n, v]) => [n, Array.from(v.dataSync())]));
+      disposeBatch(batch);
+      trainer.dispose();
+      backbone.dispose();
+      return { grads, losses, twins };
+    };
+    const keep = run('keep');
+    for (const recompute of [run('window'), run('sweep')]) {
+      expect(recompute.losses).toEqual(keep.losses);
+      expect([...recompute.grads.keys()].sort()).toEqual([...keep.grads.keys()].sort());
+      for (const [name, g] of keep.grads) {
+        const other = recompute.grads.get(name)!;
+        const scale = Math.max(...g.map(Math.abs), 1e-12);
+        const difference = Math.max(...g.map((v, i) => Math.abs(v - other[i]!)));
+        expect(difference / scale, name).toBeLessThan(1e-6);
+      }
+      expect(recompute.twins).toEqual(keep.twins);
+    }
+  });
+
+  it('auto sweeps for ResNet-32 at K = 4 (a 3-module window is most of the backbone) and keeps a window for one block per module', () => {
+    const choose = (cuts: readonly CutPoint[]) => {
+      const backbone = resnet32();
+      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHost(), ...withMLAAN()] });
+      const chosen = trainer.schedule;
+      trainer.dispose();
+      backbone.dispose();
+      return chosen;
+    };
+    expect(choose(getSplit({ net: 'resnet32', K: 4 }))).toBe('sweep');
+    expect(choose(perBlockCuts([5, 5, 5]))).toBe('window');
+  });
+});

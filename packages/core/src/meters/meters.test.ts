@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { measureMemory } from './meters.js';
+import { heldBufferBytes, measureMemory } from './meters.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -25,5 +25,20 @@ describe('measureMemory', () => {
     expect(memory.peakTensorBytes - memory.baselineTensorBytes).toBe(20000);
     expect(memory.newTensors).toBe(0);
     existing.dispose();
+  });
+});
+
+describe('heldBufferBytes', () => {
+  it('counts the distinct buffers a function leaves alive, not those it freed or shared', () => {
+    const existing = tf.zeros([100]);
+    const { result, bytes } = heldBufferBytes(() => {
+      const a = tf.ones([100]); // kept: +400
+      const shared = [a.clone(), existing.clone()]; // no new data
+      const temporary = tf.add(a, a); // freed below
+      temporary.dispose();
+      return [a, ...shared, tf.mul(a, 2)]; // + 400
+    });
+    expect(bytes).toBe(800);
+    tf.dispose([...result, existing]);
   });
 });

@@ -31,7 +31,7 @@ interface EngineInternals {
  * records a buffer when its first handle is made and forgets it when the backend frees it, and
  * those two points are what is counted here.
  */
-function trackBuffers<T>(fn: () => T): { result: T; peak: number } {
+function trackBuffers<T>(fn: () => T): { result: T; peak: number; held: number } {
   const engine = tf.engine() as unknown as EngineInternals;
   const track = engine.trackTensor;
   const remove = engine.removeDataId;
@@ -51,11 +51,21 @@ function trackBuffers<T>(fn: () => T): { result: T; peak: number } {
     if (info && info.backend === backend && !engine.state.tensorInfo.has(dataId)) current -= info.bytes;
   };
   try {
-    return { result: fn(), peak };
+    const result = fn();
+    return { result, peak, held: current };
   } finally {
     engine.trackTensor = track;
     engine.removeDataId = remove;
   }
+}
+
+/**
+ * Bytes of the distinct data buffers `fn` created that are still alive when it returns (what a
+ * traced forward keeps for its backward, say). Synchronous and cheap: no kernel profile.
+ */
+export function heldBufferBytes<T>(fn: () => T): { result: T; bytes: number } {
+  const { result, held } = trackBuffers(fn);
+  return { result, bytes: held };
 }
 
 /**

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, crossEntropy, LocalTrainer, registerCpuTrainingKernels, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
+import { ActivationPolicy, ConfigError, crossEntropy, LocalTrainer, LossTerm, registerCpuTrainingKernels, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
 import { disposeBatch, randomBatch, tinyBackbone } from '../testing/index.js';
 import { linearHeadHost } from './test-plugin.js';
 
@@ -161,6 +161,86 @@ describe('training steps', () => {
     }
     disposeBatch(batch);
     trainer.dispose();
+    backbone.dispose();
+  });
+});
+
+describe('activation schedules', () => {
+  // Four one-block modules; every module trains with its own loss and a 3-module cascade, as MLM.
+  const cuts = [[0, 0], [1, 0], [1, 1]] as const;
+  const cascades = (terms: LossTerm[]) => [
+    ...terms.map((t) => ({ ...t, weight: 0.3 })),
+    ...terms.map((t) => ({ name: `cascade${t.span[1]}`, span: [Math.max(0, t.span[1] - 2), t.span[1]] as const, role: 'cascade' as const, weight: 0.7 })),
+  ];
+  const make = (activations: ActivationPolicy) => {
+    const backbone = tinyBackbone({ seed: 9 });
+    const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost({ terms: cascades })], activations, optimizer: { learningRate: 0.1, momentum: 0.9 } });
+    return { backbone, trainer };
+  };
+
+  it.each(['window', 'sweep'] as const)('%s gives the losses, gradients and running statistics of keep', (schedule) => {
+    const keep = make('keep');
+    const recompute = make(schedule);
+    expect([keep.trainer.schedule, recompute.trainer.schedule]).toEqual(['keep', schedule]);
+    expect(recompute.trainer.activations).toBe('recompute');
+    const batch = randomBatch({ seed: 5 });
+    const a = keep.trainer.computeGradients(batch);
+    const b = recompute.trainer.computeGradients(batch);
+    // The forwards are the same kernels on the same inputs: identical losses.
+    expect(b.losses).toEqual(a.losses);
+    expect([...b.gradients.keys()].sort()).toEqual([...a.gradients.keys()].sort());
+    for (const [name, g] of a.gradients) {
+      const other = b.gradients.get(name)!;
+      const scale = Math.max(tf.max(tf.abs(g)).dataSync()[0]!, 1e-12);
+      // Only the order in which cotangents are summed differs.
+      expect(tf.max(tf.abs(tf.sub(g, other))).dataSync()[0]! / scale, name).toBeLessThan(1e-6);
+    }
+    for (const g of [...a.gradients.values(), ...b.gradients.values()]) g.dispose();
+    // One step each: the re-run forwards must not advance batch-norm statistics again.
+    keep.trainer.step(batch);
+    recompute.trainer.step(batch);
+    const buffers = new Map(recompute.backbone.namedBuffers());
+    for (const [name, v] of keep.backbone.namedBuffers()) expect(Array.from(buffers.get(name)!.dataSync()), name).toEqual(Array.from(v.dataSync()));
+    disposeBatch(batch);
+    for (const { trainer, backbone } of [keep, recompute]) {
+      trainer.dispose();
+      backbone.dispose();
+    }
+  });
+
+  it('window drops a module that owes only its weight gradient (the first of each 3-module window)', () => {
+    const { backbone, trainer } = make('window');
+    // Module 1 owes only its weight gradient from step 3 (cascade 3 spans 1..3); module 0 from step
+    // 1, as every window clipped at the front starts at it; modules 2 and 3 stay to the end.
+    expect((trainer as unknown as { parkAt: number[] }).parkAt).toEqual([1, 3, -1, -1]);
+    trainer.dispose();
+    backbone.dispose();
+  });
+
+  it.each(['window', 'sweep'] as const)('%s leaks no tensors across steps', (schedule) => {
+    const { backbone, trainer } = make(schedule);
+    const batch = randomBatch({ seed: 6 });
+    trainer.step(batch);
+    const before = tf.memory().numTensors;
+    trainer.step(batch);
+    trainer.step(batch);
+    expect(tf.memory().numTensors).toBe(before);
+    disposeBatch(batch);
+    trainer.dispose();
+    backbone.dispose();
+  });
+
+  it('auto keeps activations when no loss spans several modules, recomputes otherwise, and checks the option', () => {
+    const backbone = tinyBackbone();
+    const plain = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost()] });
+    expect([plain.activations, plain.schedule]).toEqual(['keep', 'keep']);
+    plain.dispose();
+    const withCascades = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost({ terms: cascades })] });
+    expect(withCascades.activations).toBe('recompute');
+    expect(['window', 'sweep']).toContain(withCascades.schedule);
+    withCascades.dispose();
+    expect(() => new LocalTrainer({ backbone, cuts, activations: 'sometimes' as ActivationPolicy })).toThrow(/activations must be 'keep', 'recompute', 'auto', 'window' or 'sweep'/);
+    expect(() => new LocalTrainer({ backbone, cuts, mode: 'sequential', activations: 'recompute' })).toThrow(ConfigError);
     backbone.dispose();
   });
 });

@@ -44,7 +44,9 @@ export function createMlaanReferenceRunner(options: MlaanReferenceRunnerOptions 
         wy: config.wy,
         emaDecay: config.ema_decay,
       });
-      const trainer = new LocalTrainer({ backbone, cuts, plugins: [host(), mlmPlugin, lamPlugin] });
+      // The tie decisions are indexed by ReLU evaluation in program order, which recomputing the
+      // cascade windows would change (each module's ReLUs would run twice): keep the activations.
+      const trainer = new LocalTrainer({ backbone, cuts, plugins: [host(), mlmPlugin, lamPlugin], activations: 'keep' });
       const batch = fixtureBatch(fixture);
       try {
         for (const [module, list] of Object.entries(config.leap_blocks ?? {})) {
