@@ -58,6 +58,8 @@ export interface RunResult {
   /** 'diverged': the training loss became NaN or infinite, and the run stopped there. */
   status: 'completed' | 'diverged';
   backend: { choice: string; tfjsBackend: string; description: string };
+  /** How the trainer held module activations (`LocalTrainer.schedule`: keep, window or sweep). */
+  schedule: 'keep' | 'window' | 'sweep';
   trainImages: number;
   testImages: number;
   parameters: number;
@@ -65,8 +67,14 @@ export interface RunResult {
   lastTestLoss: number;
   lastTrainLoss: number;
   memory: {
-    /** Largest bytes held by live tensors during a sampled step (weights, optimiser state, activations). */
+    /**
+     * Largest bytes of distinct tensor data buffers during a sampled step: what was alive when the
+     * step began (weights, optimiser state, the batch) plus the most the step held on top, each
+     * buffer once however many tensor handles share it (tfjs's own count charges every clone).
+     */
     peakTensorBytes: number;
+    /** The same peak as tfjs counts it (per tensor handle), for comparison with tf.memory(). */
+    peakTensorHandleBytes: number;
     /** True when those tensors live in GPU memory (tensorflow-gpu). */
     tensorBytesOnGpu: boolean;
     /** Largest resident set size of the process seen after a step. */
@@ -112,6 +120,7 @@ interface RunState {
   evalSeconds: number;
   wallSeconds: number;
   peakTensorBytes: number;
+  peakTensorHandleBytes: number;
   peakRssBytes: number;
   backendFields: Record<string, number>;
   sampledSteps: number;
@@ -208,6 +217,7 @@ function freshState(id: string): RunState {
     evalSeconds: 0,
     wallSeconds: 0,
     peakTensorBytes: 0,
+    peakTensorHandleBytes: 0,
     peakRssBytes: 0,
     backendFields: {},
     sampledSteps: 0,
@@ -354,7 +364,9 @@ async function trainLoop(
         if (sampleMemory) {
           const measured = await measureMemory(() => trainer.step(batch));
           result = measured.result;
-          state.peakTensorBytes = Math.max(state.peakTensorBytes, measured.memory.peakTensorBytes);
+          const { baselineTensorBytes, peakBufferAllocationBytes, peakTensorBytes } = measured.memory;
+          state.peakTensorBytes = Math.max(state.peakTensorBytes, baselineTensorBytes + peakBufferAllocationBytes);
+          state.peakTensorHandleBytes = Math.max(state.peakTensorHandleBytes || 0, peakTensorBytes);
           state.sampledSteps += 1;
           for (const [key, value] of Object.entries(backendMemoryFields())) {
             state.backendFields[key] = Math.max(state.backendFields[key] ?? 0, value);
@@ -469,6 +481,7 @@ function buildResult(
     modules: trainer.modules.length,
     status: diverged ? 'diverged' : 'completed',
     backend: { choice: backend.choice, tfjsBackend: backend.tfjsBackend, description: backend.description },
+    schedule: trainer.schedule,
     trainImages: trainLoader.dataset.count,
     testImages: testLoader.dataset.count,
     parameters: trainer.namedParameters().reduce((sum, [, v]) => sum + v.size, 0),
@@ -477,6 +490,7 @@ function buildResult(
     lastTrainLoss: last?.trainLoss ?? NaN,
     memory: {
       peakTensorBytes: state.peakTensorBytes,
+      peakTensorHandleBytes: state.peakTensorHandleBytes,
       tensorBytesOnGpu: backend.gpu,
       peakRssBytes: state.peakRssBytes,
       backendFields: state.backendFields,
