@@ -87,8 +87,8 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
   if (metric === 'memory') {
     notes.push(
       section.summaries.some((s) => s.tensorBytesOnGpu)
-        ? 'Bytes of live tensors at the peak of a sampled training step; on tensorflow-gpu those tensors are in GPU memory (TensorFlow’s allocator reserves more).'
-        : 'Bytes of live tensors (weights, optimiser state, activations) at the peak of a sampled training step, in host memory on this backend.',
+        ? 'Bytes of distinct tensor data buffers at the peak of a sampled training step (a buffer shared by several tensor handles counted once); on tensorflow-gpu those tensors are in GPU memory (TensorFlow’s allocator reserves more).'
+        : 'Bytes of distinct tensor data buffers (weights, optimiser state, activations; a buffer shared by several tensor handles counted once) at the peak of a sampled training step, in host memory on this backend.',
     );
   }
   const sources = new Set(
