@@ -34,6 +34,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  ActivationPolicy,
   getSplit,
   LocalLearningPlugin,
   LocalTrainer,
@@ -170,6 +171,8 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     lr: { type: 'string', default: '0.1' },
     seed: { type: 'string', default: '0' },
+    // Our trainer's activation policy (default: the trainer's own default, 'auto').
+    activations: { type: 'string', default: 'auto' },
     out: { type: 'string', default: join(here, 'results', 'native-vs-pytorch.json') },
     // Internal: run as the worker of one configuration of ours (spawned by this script).
     worker: { type: 'string' },
@@ -223,6 +226,7 @@ async function runWorker(name: string): Promise<void> {
     cuts,
     plugins: spec.plugins(),
     optimizer: { learningRate, momentum: 0.9, nesterov: true, weightDecay: 1e-4 },
+    activations: values.activations as ActivationPolicy,
     seed,
   });
   const batch = randomBatch();
@@ -237,6 +241,7 @@ async function runWorker(name: string): Promise<void> {
     K: spec.K,
     cuts,
     terms: trainer.terms.map((t) => `${t.name} [${t.span.join('-')}] x${t.weight}`),
+    schedule: trainer.schedule,
     parameters: count(trainer.namedParameters()),
     buffers: count(trainer.namedBuffers()),
     threads,
@@ -462,9 +467,10 @@ async function runDriver(): Promise<void> {
   if (!authorsCode) console.error("No --authors-code: only our PyTorch E2E runs on the PyTorch side (no authors' rows).");
 
   const common = ['--batch', String(batchSize), '--threads', String(threads), '--lr', String(learningRate), '--seed', String(seed)];
+  const oursOnly = ['--activations', values.activations!];
   // tsx's loader is in execArgv: the workers run this same file.
   const oursCommand = (configuration: string, backend: string) =>
-    [process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--worker', configuration, '--backend', backend, ...common]] as const;
+    [process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--worker', configuration, '--backend', backend, ...common, ...oursOnly]] as const;
   const oursEnv = { ...process.env, OMP_NUM_THREADS: String(threads) };
 
   // Configurations matched with the same authors' configuration step side by side.
