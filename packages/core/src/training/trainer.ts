@@ -532,8 +532,12 @@ export class LocalTrainer {
           const cotangent = cotangents[m];
           if (cotangent) {
             const traced = activations[m] ?? this.modules[m]!.forward(inputs[m]!, replay);
-            const { parameters } = traced.backward(cotangent, { input: false, parameters: true });
-            if (traced !== activations[m]) traced.dispose();
+            let parameters: Record<string, tf.Tensor> | undefined;
+            try {
+              parameters = traced.backward(cotangent, { input: false, parameters: true }).parameters;
+            } finally {
+              if (traced !== activations[m]) traced.dispose();
+            }
             cotangent.dispose();
             cotangents[m] = undefined;
             this.accumulateModuleGradients(m, parameters, accumulate);
