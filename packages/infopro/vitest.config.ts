@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: { alias: { '@mlaan/infopro': fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     include: ['src/**/*.test.ts'],
+    setupFiles: ['@mlaan/test-support/vitest-setup'],
     testTimeout: 900_000,
     hookTimeout: 120_000,
     pool: 'forks',
