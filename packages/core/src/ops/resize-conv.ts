@@ -116,16 +116,30 @@ export function resizeConv2dPath(
  * row r + t - padding, which is R's row of that index applied to the small map.
  */
 function shiftedResizeMatrix(inputSize: number, resized: number, output: number, kernel: number, padding: number, interpolation: ResizeInterpolation): tf.Tensor3D {
-  const base = resizeMatrix(inputSize, resized, interpolation);
-  const matrix = new Float32Array(output * inputSize * kernel);
-  for (let r = 0; r < output; r++) {
-    for (let t = 0; t < kernel; t++) {
-      const source = r + t - padding;
-      if (source < 0 || source >= resized) continue;
-      for (let i = 0; i < inputSize; i++) matrix[r * inputSize * kernel + i * kernel + t] = base[source * inputSize + i]!;
+  const data = cached(`shifted ${inputSize} ${resized} ${output} ${kernel} ${padding} ${interpolation}`, () => {
+    const base = resizeMatrix(inputSize, resized, interpolation);
+    const matrix = new Float32Array(output * inputSize * kernel);
+    for (let r = 0; r < output; r++) {
+      for (let t = 0; t < kernel; t++) {
+        const source = r + t - padding;
+        if (source < 0 || source >= resized) continue;
+        for (let i = 0; i < inputSize; i++) matrix[r * inputSize * kernel + i * kernel + t] = base[source * inputSize + i]!;
+      }
     }
-  }
-  return tf.tensor3d(matrix, [1, output, inputSize * kernel]);
+    return matrix;
+  });
+  return tf.tensor3d(data, [1, output, inputSize * kernel]);
+}
+
+/**
+ * The resize matrices a training step needs are the same every step: built once per shape and
+ * kept as plain arrays (tensors would belong to one backend). Kernels never write to their inputs.
+ */
+const matrices = new Map<string, Float32Array>();
+function cached(key: string, build: () => Float32Array): Float32Array {
+  let matrix = matrices.get(key);
+  if (!matrix) matrices.set(key, (matrix = build()));
+  return matrix;
 }
 
 /**
@@ -139,9 +153,9 @@ export function resize(x: tf.Tensor4D, size: readonly [number, number], interpol
   const [outputHeight, outputWidth] = size;
   if (height === outputHeight && width === outputWidth) return x.clone();
   return tf.tidy(() => {
-    const columns = tf.tensor3d(resizeMatrix(width, outputWidth, interpolation), [1, outputWidth, width]);
+    const columns = tf.tensor3d(cached(`${width} ${outputWidth} ${interpolation}`, () => resizeMatrix(width, outputWidth, interpolation)), [1, outputWidth, width]);
     const alongWidth = tf.matMul(columns, tf.reshape(x, [batch * height, width, channels]));
-    const rows = tf.tensor3d(resizeMatrix(height, outputHeight, interpolation), [1, outputHeight, height]);
+    const rows = tf.tensor3d(cached(`${height} ${outputHeight} ${interpolation}`, () => resizeMatrix(height, outputHeight, interpolation)), [1, outputHeight, height]);
     return tf.reshape(tf.matMul(rows, tf.reshape(alongWidth, [batch, height, outputWidth * channels])), [batch, outputHeight, outputWidth, channels]);
   });
 }
