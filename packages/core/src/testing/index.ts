@@ -8,6 +8,7 @@ import { GlobalAveragePool } from '../layers/pooling.js';
 import { Residual, Sequential } from '../layers/sequential.js';
 import { SeededRandom } from '../random.js';
 import type { Batch } from '../training/plugin.js';
+import type { LocalTrainer } from '../training/trainer.js';
 
 /** A CIFAR BasicBlock (conv-BN-ReLU-conv-BN + shortcut, projection when the shape changes) for test nets. */
 export function testResidualBlock(inChannels: number, outChannels: number, stride: number, random: SeededRandom): Residual {
@@ -86,4 +87,15 @@ export function randomBatch(options: { size?: number; imageSize?: number; classe
 export function disposeBatch(batch: Batch): void {
   batch.inputs.dispose();
   batch.labels.dispose();
+}
+
+/**
+ * Tensors a trainer leaves behind over `steps` training steps on `batch`, after one warm-up step
+ * (which may build lazy state: optimizer slots, the activation schedule). 0 for a leak-free step.
+ */
+export function tensorsLeftBySteps(trainer: LocalTrainer, batch: Batch, steps = 2): number {
+  trainer.step(batch);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < steps; i++) trainer.step(batch);
+  return tf.memory().numTensors - before;
 }

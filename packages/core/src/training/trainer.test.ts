@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActivationPolicy, ConfigError, crossEntropy, LocalTrainer, LossTerm, registerCpuTrainingKernels, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
-import { disposeBatch, randomBatch, tinyBackbone } from '../testing/index.js';
+import { disposeBatch, randomBatch, tensorsLeftBySteps, tinyBackbone } from '../testing/index.js';
 import { linearHeadHost } from './test-plugin.js';
 
 beforeAll(async () => {
@@ -125,10 +125,7 @@ describe('training steps', () => {
       const backbone = tinyBackbone();
       const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [linearHeadHost()], mode });
       const batch = randomBatch();
-      trainer.step(batch);
-      const after = tf.memory().numTensors;
-      for (let i = 0; i < 3; i++) trainer.step(batch);
-      expect(tf.memory().numTensors).toBe(after);
+      expect(tensorsLeftBySteps(trainer, batch, 3)).toBe(0);
       disposeBatch(batch);
       trainer.dispose();
       backbone.dispose();
@@ -220,11 +217,7 @@ describe('activation schedules', () => {
   it.each(['window', 'sweep'] as const)('%s leaks no tensors across steps', (schedule) => {
     const { backbone, trainer } = make(schedule);
     const batch = randomBatch({ seed: 6 });
-    trainer.step(batch);
-    const before = tf.memory().numTensors;
-    trainer.step(batch);
-    trainer.step(batch);
-    expect(tf.memory().numTensors).toBe(before);
+    expect(tensorsLeftBySteps(trainer, batch)).toBe(0);
     disposeBatch(batch);
     trainer.dispose();
     backbone.dispose();
