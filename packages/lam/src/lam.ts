@@ -7,6 +7,7 @@ import {
   ForwardContext,
   Head,
   HeadGradients,
+  headLossAndGradients,
   HeadInput,
   HeadRequest,
   Layer,
@@ -110,6 +111,12 @@ export function resolveLamOptions(options: LamOptions = {}): ResolvedLamOptions 
   return resolved;
 }
 
+/** What a leap net made of `sources` hands its head: the last block's channels and map size. */
+export function leapOutputShape(sources: readonly BackboneBlock[], inputSize: number): HeadInput {
+  const last = sources[sources.length - 1]!;
+  return { channels: last.outputChannels, size: Math.ceil(inputSize / last.outputStride) };
+}
+
 /**
  * A leap auxiliary network (METHOD §5): deep copies of later backbone blocks, the first paired
  * with a frozen twin whose weights follow an EMA of the real block it copies:
@@ -147,8 +154,7 @@ export class LeapNetwork {
 
   /** Output channels and square size of the leap net for the backbone's input size. */
   outputShape(inputSize: number): HeadInput {
-    const last = this.sources[this.sources.length - 1]!;
-    return { channels: last.outputChannels, size: Math.ceil(inputSize / last.outputStride) };
+    return leapOutputShape(this.sources, inputSize);
   }
 
   apply(features: tf.Tensor, context: ForwardContext): tf.Tensor {
@@ -239,25 +245,9 @@ export class LeapHead implements Head {
         z.dispose();
         z = a.output;
       }
-      const innerVariables = this.inner.namedParameters().map(([, v]) => v);
-      let raw: tf.Scalar | undefined;
-      const leapOutput = z;
-      const { value, grads } = tf.engine().gradients(
-        () => {
-          raw = tf.keep(this.inner.loss(leapOutput, batch, context));
-          return tf.mul(raw, weight) as tf.Scalar;
-        },
-        [leapOutput, ...innerVariables],
-        undefined,
-        true,
-      );
-      value.dispose();
-      const parameterGradients = new Map<tf.Variable, tf.Tensor>();
-      innerVariables.forEach((v, i) => {
-        const g = grads[i + 1];
-        if (g) parameterGradients.set(v, g);
-      });
-      let dz = grads[0] ?? tf.zerosLike(leapOutput);
+      // The inner head under autograd (or its own backward), as the trainer runs any head.
+      const { loss, featureGradient, parameterGradients } = headLossAndGradients(this.inner, z, batch, context, weight);
+      let dz = featureGradient;
       for (let j = copies.length - 1; j >= 0; j--) {
         const { input, parameters } = activations[j]!.backward(dz, { input: true, parameters: true });
         const named = this.copyParameters[j]!;
@@ -272,10 +262,10 @@ export class LeapHead implements Head {
         } else {
           const throughTwin = twinActivation.backward(dz, { input: true, parameters: false }).input!;
           dz.dispose();
-          const featureGradient = tf.add(input!, throughTwin);
+          const inputGradient = tf.add(input!, throughTwin);
           input!.dispose();
           throughTwin.dispose();
-          return { loss: raw!, featureGradient, parameterGradients };
+          return { loss, featureGradient: inputGradient, parameterGradients };
         }
       }
       throw new LamError('internal: a leap net has at least one block');
@@ -359,9 +349,7 @@ export function lam(options: LamOptions = {}): LamPlugin {
     headInput(request: HeadRequest): HeadInput | undefined {
       if (!servesHead(config.target, request)) return undefined;
       const blocks = sources.get(request.moduleIndex);
-      if (!blocks) return undefined;
-      const last = blocks[blocks.length - 1]!;
-      return { channels: last.outputChannels, size: Math.ceil(inputSize / last.outputStride) };
+      return blocks ? leapOutputShape(blocks, inputSize) : undefined;
     },
     wrapHead(head: Head, request: HeadRequest): Head {
       if (!servesHead(config.target, request)) return head;

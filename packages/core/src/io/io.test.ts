@@ -16,8 +16,8 @@ import {
   serializeSafetensors,
   registerCpuTrainingKernels,
 } from '../index.js';
-import { disposeBatch, randomBatch, tinyBackbone } from '../testing/index.js';
-import { linearHeadHost } from '../training/test-plugin.js';
+import { disposeBatch, linearHeadHost, randomBatch, tinyBackbone } from '../testing/index.js';
+
 
 let dir: string;
 beforeAll(async () => {

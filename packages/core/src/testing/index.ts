@@ -7,8 +7,15 @@ import { ReLU } from '../layers/activation.js';
 import { GlobalAveragePool } from '../layers/pooling.js';
 import { Residual, Sequential } from '../layers/sequential.js';
 import { SeededRandom } from '../random.js';
-import type { Batch } from '../training/plugin.js';
+import type { NamedVariable } from '../layers/layer.js';
+import { prefixed } from '../layers/layer.js';
+import { crossEntropy } from '../training/losses.js';
+import type { Batch, Head, LocalLearningPlugin, LossTerm } from '../training/plugin.js';
 import type { LocalTrainer } from '../training/trainer.js';
+
+// Test helpers that need core alone. Those that need models, data files or a backend choice live
+// in the private `@mlaan/test-support` package, which re-exports these: host packages import
+// every helper from there.
 
 /** A CIFAR BasicBlock (conv-BN-ReLU-conv-BN + shortcut, projection when the shape changes) for test nets. */
 export function testResidualBlock(inChannels: number, outChannels: number, stride: number, random: SeededRandom): Residual {
@@ -89,9 +96,57 @@ export function disposeBatch(batch: Batch): void {
   batch.labels.dispose();
 }
 
+export function disposeBatches(batches: readonly Batch[]): void {
+  for (const batch of batches) disposeBatch(batch);
+}
+
+/** Names of gradients with a non-zero entry, sorted. */
+export function nonZeroGradients(gradients: ReadonlyMap<string, tf.Tensor>): string[] {
+  return [...gradients]
+    .filter(([, g]) => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!) > 0)
+    .map(([n]) => n)
+    .sort();
+}
+
+/**
+ * The one test host: GAP + Linear + cross-entropy for every (module, role) but the last module,
+ * sized from `request.input` (so a LAM in front of the head is accounted for). `terms` rewrites
+ * the loss terms, for trainer tests that need cascades without MLM.
+ */
+export function linearHeadHost(options: { seed?: number; terms?: (terms: LossTerm[]) => LossTerm[] } = {}): LocalLearningPlugin {
+  const random = new SeededRandom(options.seed ?? 21);
+  const rewrite = options.terms;
+  return {
+    name: 'linear-host',
+    terms: rewrite ? (terms) => rewrite(terms) : undefined,
+    createHead(request, context) {
+      if (request.isLast) return undefined;
+      const prefix = `head.${request.moduleIndex}.${request.role}`;
+      const network = new Sequential([
+        ['', new GlobalAveragePool()],
+        ['fc', new Linear({ inFeatures: request.input.channels, outFeatures: context.classes, random })],
+      ]);
+      const head: Head = {
+        name: prefix,
+        namedParameters: (): NamedVariable[] => prefixed(prefix, network.namedParameters()),
+        loss: (features, batch, forwardContext) => tf.tidy(() => crossEntropy(network.apply(features, forwardContext), batch.labels)),
+        dispose: () => network.dispose(),
+      };
+      return head;
+    },
+  };
+}
+
+/** Tensors `fn` leaves alive (0 when it frees everything it made). */
+export async function tensorsLeftBy(fn: () => unknown): Promise<number> {
+  const before = tf.memory().numTensors;
+  await fn();
+  return tf.memory().numTensors - before;
+}
+
 /**
  * Tensors a trainer leaves behind over `steps` training steps on `batch`, after one warm-up step
- * (which may build lazy state: optimizer slots, the activation schedule). 0 for a leak-free step.
+ * (which may build lazy state: optimizer slots). 0 for a leak-free step.
  */
 export function tensorsLeftBySteps(trainer: LocalTrainer, batch: Batch, steps = 2): number {
   trainer.step(batch);

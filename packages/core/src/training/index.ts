@@ -1,6 +1,11 @@
 export * from './plugin.js';
+export { PluginHost, orderPlugins, headKey } from './plugin-host.js';
+export * from './term-plan.js';
+export * from './activation-memory.js';
+export * from './head-gradients.js';
+export * from './batch-checks.js';
 export * from './trainer.js';
 export * from './optimizer.js';
-export * from './schedules.js';
+export * from './learning-rate-schedules.js';
 export * from './losses.js';
 export * from './heads.js';

@@ -103,7 +103,8 @@ export interface StepContext {
 /**
  * A local-learning plugin, in the spirit of unplugin/Vite: a plain object made by a factory.
  * The trainer owns the step (gradient scopes, accumulation, weight decay, the optimizer);
- * plugins only describe heads, losses and state. How several plugins combine, per hook:
+ * plugins only describe heads, losses and state. How several plugins combine, per hook (the rules
+ * `PluginHost` implements):
  *
  * | hook              | when                                   | combination                              |
  * |-------------------|----------------------------------------|------------------------------------------|
@@ -136,18 +137,4 @@ export interface LocalLearningPlugin {
   namedBuffers?(): NamedVariable[];
   afterBackward?(context: StepContext): void;
   dispose?(): void;
-}
-
-/** Sort plugins by `enforce` (pre, normal, post), stable within each group. */
-export function orderPlugins(plugins: readonly LocalLearningPlugin[]): LocalLearningPlugin[] {
-  const rank = (p: LocalLearningPlugin) => (p.enforce === 'pre' ? 0 : p.enforce === 'post' ? 2 : 1);
-  return plugins
-    .map((plugin, index) => ({ plugin, index }))
-    .sort((a, b) => rank(a.plugin) - rank(b.plugin) || a.index - b.index)
-    .map(({ plugin }) => plugin);
-}
-
-/** The key under which the trainer stores the head for (module, role). */
-export function headKey(moduleIndex: number, role: HeadRole): string {
-  return `${moduleIndex}:${role}`;
 }

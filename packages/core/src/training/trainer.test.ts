@@ -3,8 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActivationPolicy, ConfigError, crossEntropy, LocalTrainer, LossTerm, registerCpuTrainingKernels, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
-import { disposeBatch, randomBatch, tensorsLeftBySteps, tinyBackbone } from '../testing/index.js';
-import { linearHeadHost } from './test-plugin.js';
+import { disposeBatch, linearHeadHost, nonZeroGradients, randomBatch, tensorsLeftBySteps, tinyBackbone } from '../testing/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -12,13 +11,6 @@ beforeAll(async () => {
 });
 
 const CUTS = [[0, 0], [1, 1]] as const; // modules: {stem}, {layer1.0, layer1.1}, {layer2.0}
-
-function nonZero(gradients: Map<string, tf.Tensor>): string[] {
-  return [...gradients]
-    .filter(([, g]) => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!) > 0)
-    .map(([n]) => n)
-    .sort();
-}
 
 describe('gradient isolation', () => {
   it('a local loss gives gradient to its own module and head only', () => {
@@ -31,7 +23,7 @@ describe('gradient isolation', () => {
     const batch = randomBatch();
     const { gradients } = trainer.computeGradients(batch);
     const moduleOne = trainer.modules[1]!.namedParameters().map(([n]) => n);
-    expect(nonZero(gradients)).toEqual([...moduleOne, 'head.1.independent.fc.bias', 'head.1.independent.fc.weight'].sort());
+    expect(nonZeroGradients(gradients)).toEqual([...moduleOne, 'head.1.independent.fc.bias', 'head.1.independent.fc.weight'].sort());
     for (const [name] of trainer.modules[0]!.namedParameters()) expect(gradients.has(name)).toBe(false);
     for (const g of gradients.values()) g.dispose();
     disposeBatch(batch);
@@ -90,7 +82,7 @@ describe('gradient isolation', () => {
 
   it('checks shapes and plugin configuration', () => {
     const backbone = tinyBackbone();
-    expect(() => new LocalTrainer({ backbone, cuts: CUTS })).toThrow(/No plugin provides a independent head for module 0/);
+    expect(() => new LocalTrainer({ backbone, cuts: CUTS })).toThrow(/No plugin makes the .independent. head of module 0/);
     expect(
       () => new LocalTrainer({ backbone, cuts: CUTS, mode: 'sequential', plugins: [linearHeadHost({ terms: (t) => [...t, { name: 'w', span: [0, 1], role: 'cascade', weight: 1 }] })] }),
     ).toThrow(ConfigError);
@@ -209,7 +201,7 @@ describe('activation schedules', () => {
     const { backbone, trainer } = make('window');
     // Module 1 owes only its weight gradient from step 3 (cascade 3 spans 1..3); module 0 from step
     // 1, as every window clipped at the front starts at it; modules 2 and 3 stay to the end.
-    expect((trainer as unknown as { parkAt: number[] }).parkAt).toEqual([1, 3, -1, -1]);
+    expect(trainer.plan.parkAt).toEqual([1, 3, -1, -1]);
     trainer.dispose();
     backbone.dispose();
   });
@@ -234,6 +226,16 @@ describe('activation schedules', () => {
     withCascades.dispose();
     expect(() => new LocalTrainer({ backbone, cuts, activations: 'sometimes' as ActivationPolicy })).toThrow(/activations must be 'keep', 'recompute', 'auto', 'window' or 'sweep'/);
     expect(() => new LocalTrainer({ backbone, cuts, mode: 'sequential', activations: 'recompute' })).toThrow(ConfigError);
+    backbone.dispose();
+  });
+});
+
+describe('batches the trainer is given', () => {
+  it('says which plugin to add when no plugin makes a head', () => {
+    const backbone = tinyBackbone();
+    expect(() => new LocalTrainer({ backbone, cuts: CUTS })).toThrow(
+      "No plugin makes the 'independent' head of module 0 (only the last module has a default head, the backbone's classifier). Add a host plugin to `plugins`",
+    );
     backbone.dispose();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cosineWithWarmup, stepSchedule } from './schedules.js';
+import { cosineWithWarmup, stepLearningRateSchedule } from './learning-rate-schedules.js';
 
 describe('learning-rate schedules', () => {
   it('cosine with 10-epoch warm-up follows METHOD §6', () => {
@@ -12,7 +12,7 @@ describe('learning-rate schedules', () => {
   });
 
   it('step schedule multiplies by gamma at each milestone', () => {
-    const lr = stepSchedule({ initialLearningRate: 0.1, milestones: [2, 4], gamma: 0.1 });
+    const lr = stepLearningRateSchedule({ initialLearningRate: 0.1, milestones: [2, 4], gamma: 0.1 });
     expect([0, 1, 2, 3, 4].map(lr).map((v) => +v.toFixed(6))).toEqual([0.1, 0.1, 0.01, 0.01, 0.001]);
   });
 });

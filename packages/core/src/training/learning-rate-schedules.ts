@@ -1,5 +1,7 @@
 import { ConfigError } from '../errors.js';
 
+// Learning rate by epoch. (How a step holds activations is `ActivationSchedule`, in activation-memory.ts.)
+
 /** Learning rate for a 0-based epoch index. */
 export type LearningRateSchedule = (epoch: number) => number;
 
@@ -28,7 +30,7 @@ export function cosineWithWarmup(options: CosineWarmupOptions): LearningRateSche
   };
 }
 
-export interface StepScheduleOptions {
+export interface StepLearningRateOptions {
   initialLearningRate: number;
   /** 0-based epochs at which the rate is multiplied by `gamma`. */
   milestones: readonly number[];
@@ -36,12 +38,19 @@ export interface StepScheduleOptions {
 }
 
 /** lr0 * gamma^(number of milestones <= epoch), as PyTorch's MultiStepLR. */
-export function stepSchedule(options: StepScheduleOptions): LearningRateSchedule {
+export function stepLearningRateSchedule(options: StepLearningRateOptions): LearningRateSchedule {
   const gamma = options.gamma ?? 0.1;
   return (epoch: number) =>
     options.initialLearningRate * gamma ** options.milestones.filter((m) => m <= epoch).length;
 }
 
-export function constantSchedule(learningRate: number): LearningRateSchedule {
+export function constantLearningRateSchedule(learningRate: number): LearningRateSchedule {
   return () => learningRate;
 }
+
+/** @deprecated Use `StepLearningRateOptions`. */
+export type StepScheduleOptions = StepLearningRateOptions;
+/** @deprecated Use `stepLearningRateSchedule` ("schedule" alone also names the activation schedules). */
+export const stepSchedule = stepLearningRateSchedule;
+/** @deprecated Use `constantLearningRateSchedule`. */
+export const constantSchedule = constantLearningRateSchedule;
