@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActivationPolicy, ConfigError, crossEntropy, LocalTrainer, LossTerm, registerCpuTrainingKernels, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
-import { disposeBatch, linearHeadHost, nonZeroGradients, randomBatch, tensorsLeftBySteps, tinyBackbone } from '../testing/index.js';
+import { disposeBatch, linearHeadHost, nonZeroGradients, randomBatch, tensorsLeftBy, tensorsLeftBySteps, tinyBackbone } from '../testing/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -231,6 +231,36 @@ describe('activation schedules', () => {
 });
 
 describe('batches the trainer is given', () => {
+  it.each([
+    [[0, 1, 2, 10], 'float32', /label 10 at index 3/],
+    [[0, 1, 2, -1], 'int32', /label -1 at index 3/],
+    [[0, 1, 2, 2.7], 'float32', /label 2.7 at index 3/],
+  ] as const)('rejects labels %j (%s) outside the integers 0..classes-1, naming value and index', (labels, dtype, message) => {
+    const backbone = tinyBackbone();
+    const trainer = new LocalTrainer({ backbone });
+    const batch = { inputs: tf.zeros([4, 8, 8, 3]) as tf.Tensor4D, labels: tf.tensor1d([...labels], dtype) };
+    expect(() => trainer.step(batch)).toThrow(ShapeError);
+    expect(() => trainer.step(batch)).toThrow(message);
+    expect(() => trainer.step(batch)).toThrow(/integers in \[0, 3\)/);
+    disposeBatch(batch);
+    trainer.dispose();
+    backbone.dispose();
+  });
+
+  it('evaluate() disposes every batch it consumes: no tensor outlives the call', async () => {
+    const backbone = tinyBackbone();
+    const trainer = new LocalTrainer({ backbone });
+    function* batches() {
+      for (let seed = 0; seed < 3; seed++) yield randomBatch({ size: 4, seed });
+    }
+    await trainer.evaluate(batches()); // warm-up: lazy kernel state
+    let count = 0;
+    expect(await tensorsLeftBy(async () => ({ count } = await trainer.evaluate(batches())))).toBe(0);
+    expect(count).toBe(12);
+    trainer.dispose();
+    backbone.dispose();
+  });
+
   it('says which plugin to add when no plugin makes a head', () => {
     const backbone = tinyBackbone();
     expect(() => new LocalTrainer({ backbone, cuts: CUTS })).toThrow(

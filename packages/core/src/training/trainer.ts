@@ -240,7 +240,9 @@ export class LocalTrainer {
   }
 
   /**
-   * Top-1 error and mean cross-entropy of the backbone's classifier in eval mode.
+   * Top-1 error and mean cross-entropy of the backbone's classifier in eval mode. Takes ownership
+   * of the batches: each batch's tensors are disposed once it is evaluated (or rejected), so
+   * `evaluate(loader.batches(...))` holds one batch at a time. Pass clones to keep using them.
    */
   async evaluate(batches: Iterable<Batch> | AsyncIterable<Batch>): Promise<EvaluationResult> {
     let errors = 0;
@@ -258,6 +260,8 @@ export class LocalTrainer {
         lossSum += loss * n;
         count += n;
       } finally {
+        batch.inputs.dispose();
+        batch.labels.dispose();
       }
     }
     if (count === 0) throw new ConfigError('evaluate() received no batches.');
