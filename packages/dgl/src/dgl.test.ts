@@ -2,9 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, EVAL, getSplit, LocalTrainer, MlaanError, TRAIN, UnknownSplitError } from '@mlaan/core';
 import type { LocalLearningPlugin } from '@mlaan/core';
-import { tensorsLeftBySteps } from '@mlaan/core/testing';
+import { nonZeroGradients, randomImageBatch, tensorsLeftBySteps, tinyResNet, useTestBackend } from '@mlaan/test-support';
 import { AdaptiveAveragePool, adaptivePoolMatrix, dgl, DglConfigError, DGL_HEADS } from './index.js';
-import { nonZeroGradients, randomBatch, tinyResNet, useTestBackend } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await useTestBackend();
@@ -21,10 +20,10 @@ const onlyModule = (index: number): LocalLearningPlugin => ({
 describe('options', () => {
   it('rejects unknown heads, bad mlpLayers and unknown options with DglConfigError', () => {
     expect(() => dgl({ head: 'mlp' as never })).toThrow(DglConfigError);
-    expect(() => dgl({ head: 'mlp' as never })).toThrow(/Choose one of: 'mlp-sr', 'mlaan', 'linear'/);
+    expect(() => dgl({ head: 'mlp' as never })).toThrow(/head must be one of 'mlp-sr', 'mlaan', 'linear'; got "mlp"/);
     expect(() => dgl({ mlpLayers: -1 })).toThrow(/mlpLayers must be an integer >= 0/);
     expect(() => dgl({ mlpLayers: 1.5 })).toThrow(DglConfigError);
-    expect(() => dgl({ heads: 'linear' } as never)).toThrow(/Unknown dgl\(\) option 'heads'/);
+    expect(() => dgl({ heads: 'linear' } as never)).toThrow(/dgl\(\): unknown option\(s\) 'heads'\. Known options: head, mlpLayers, seed/);
     const error = (() => {
       try {
         dgl({ head: 'nope' as never });
@@ -57,7 +56,7 @@ describe('heads', () => {
     for (const head of Object.keys(DGL_HEADS) as (keyof typeof DGL_HEADS)[]) {
       const backbone = tinyResNet({ width: 8 });
       const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [dgl({ head })] });
-      const batch = randomBatch(2);
+      const batch = randomImageBatch(2);
       const modules = trainer.modules;
       let h: tf.Tensor = batch.inputs;
       for (let i = 0; i < 2; i++) {
@@ -129,7 +128,7 @@ describe('training', () => {
       for (const index of [0, 1, 2]) {
         const backbone = tinyResNet({ seed: index, inputSize: 16 });
         const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [dgl({ head }), onlyModule(index)] });
-        const batch = randomBatch(4, index + 1, 10, 16);
+        const batch = randomImageBatch(4, index + 1, 10, 16);
         const { gradients } = trainer.computeGradients(batch);
         const ownHead = index === 2 ? ['fc.weight', 'fc.bias'] : trainer.heads.get(`${index}:independent`)!.namedParameters().map(([n]) => n);
         const expected = [...trainer.modules[index]!.namedParameters().map(([n]) => n), ...ownHead].sort();
@@ -153,7 +152,7 @@ describe('training', () => {
         mode,
         optimizer: { learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4 },
       });
-      const batch = randomBatch(4, 9, 10, 16);
+      const batch = randomImageBatch(4, 9, 10, 16);
       trainer.step(batch);
       trainer.step(batch);
       const values = new Map(trainer.namedParameters().map(([n, v]) => [n, Float32Array.from(v.dataSync() as Float32Array)]));
@@ -177,7 +176,7 @@ describe('training', () => {
     for (const mode of ['simultaneous', 'sequential'] as const) {
       const backbone = tinyResNet({ inputSize: 16 });
       const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [dgl({ head: 'mlp-sr' })], mode, optimizer: { momentum: 0.9 } });
-      const batch = randomBatch(4, 1, 10, 16);
+      const batch = randomImageBatch(4, 1, 10, 16);
       expect(tensorsLeftBySteps(trainer, batch)).toBe(0);
       trainer.dispose();
       backbone.dispose();

@@ -1,4 +1,4 @@
-import { ConfigError, LocalLearningPlugin, SeededRandom } from '@mlaan/core';
+import { ConfigError, definePlugin, LocalLearningPlugin, option, SeededRandom } from '@mlaan/core';
 import { ClassificationHead, DGL_HEADS, DglHeadName } from './heads.js';
 
 /** A `dgl()` option is unknown, of the wrong type or out of range. */
@@ -17,32 +17,22 @@ export interface DglOptions {
   seed?: number;
 }
 
-const OPTION_NAMES = ['head', 'mlpLayers', 'seed'] as const;
-
-function validate(options: DglOptions): Required<Omit<DglOptions, 'seed'>> & { seed?: number } {
-  if (options === null || typeof options !== 'object') {
-    throw new DglConfigError(`dgl() takes an options object, got ${String(options)}.`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
-      throw new DglConfigError(`Unknown dgl() option '${key}'. Valid options: ${OPTION_NAMES.join(', ')}.`);
-    }
-  }
-  const head = options.head ?? 'mlp-sr';
-  if (!Object.prototype.hasOwnProperty.call(DGL_HEADS, head)) {
-    throw new DglConfigError(
-      `Unknown DGL head '${String(head)}'. Choose one of: ${Object.keys(DGL_HEADS).map((n) => `'${n}'`).join(', ')}.`,
-    );
-  }
-  const mlpLayers = options.mlpLayers ?? 3;
-  if (!Number.isInteger(mlpLayers) || mlpLayers < 0) {
-    throw new DglConfigError(`dgl() mlpLayers must be an integer >= 0, got ${String(mlpLayers)}.`);
-  }
-  if (options.seed !== undefined && !Number.isInteger(options.seed)) {
-    throw new DglConfigError(`dgl() seed must be an integer, got ${String(options.seed)}.`);
-  }
-  return { head, mlpLayers, seed: options.seed };
+/** DGL's options once resolved. */
+export interface DglConfig {
+  head: DglHeadName;
+  mlpLayers: number;
+  seed?: number;
 }
+
+const dglOptions = {
+  call: 'dgl()',
+  error: DglConfigError,
+  rules: {
+    head: option.oneOf(Object.keys(DGL_HEADS) as DglHeadName[], 'mlp-sr'),
+    mlpLayers: option.integer({ min: 0, meaning: "hidden layers of the 'mlp-sr' head" }, 3),
+    seed: option.optional(option.integer()),
+  },
+};
 
 /**
  * DGL as a local-learning host: every module except the last gets its own auxiliary classifier
@@ -57,8 +47,7 @@ function validate(options: DglOptions): Required<Omit<DglOptions, 'seed'>> & { s
  * `mode: 'sequential'` to `LocalTrainer`. The default `'simultaneous'` mode accumulates every
  * local gradient and takes one optimizer step, as InfoPro and MLAAN do.
  */
-export function dgl(options: DglOptions = {}): LocalLearningPlugin {
-  const { head, mlpLayers, seed } = validate(options);
+export const dgl = definePlugin<DglOptions, DglConfig, LocalLearningPlugin>(dglOptions, ({ head, mlpLayers, seed }) => {
   let random: SeededRandom | undefined;
   return {
     name: 'dgl',
@@ -78,4 +67,4 @@ export function dgl(options: DglOptions = {}): LocalLearningPlugin {
       });
     },
   };
-}
+});

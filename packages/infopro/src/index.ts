@@ -1,5 +1,5 @@
 export { infoPro, infoProSplit, InfoProHead } from './infopro.js';
-export type { InfoProOptions, InfoProTask, InfoProLossParts } from './infopro.js';
+export type { InfoProConfig, InfoProOptions, InfoProTask, InfoProLossParts } from './infopro.js';
 export { InfoProConfigError, UndefinedLambdaError } from './errors.js';
 export {
   interpolateLambda,

@@ -2,9 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalTrainer, ShapeError, TRAIN } from '@mlaan/core';
 import type { LocalLearningPlugin } from '@mlaan/core';
-import { tensorsLeftBySteps } from '@mlaan/core/testing';
+import { nonZeroGradients, randomImageBatch, tensorsLeftBySteps, tinyResNet, useTestBackend } from '@mlaan/test-support';
 import { binaryCrossEntropyWithLogits, infoPro, InfoProHead, l2Normalize, supervisedContrastiveLoss, UndefinedLambdaError } from './index.js';
-import { nonZeroGradients, randomBatch, tinyResNet, useTestBackend } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await useTestBackend();
@@ -43,7 +42,7 @@ describe('heads', () => {
     ]);
 
     // The loss against its definition, computed from the head's parts.
-    const batch = randomBatch(6, 2, 3, 16);
+    const batch = randomImageBatch(6, 2, 3, 16);
     const context = { ...TRAIN, updateStatistics: false };
     const features = trainer.modules[0]!.apply(batch.inputs, context);
     const loss = first.loss(features, batch, context).dataSync()[0]!;
@@ -89,7 +88,7 @@ describe('heads', () => {
   it('needs batch.normalization to restore the image', () => {
     const backbone = network();
     const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [infoPro({ lambda: LAMBDA })] });
-    const batch = randomBatch(4, 1, 10, 16);
+    const batch = randomImageBatch(4, 1, 10, 16);
     expect(() => trainer.computeGradients({ inputs: batch.inputs, labels: batch.labels })).toThrow(ShapeError);
     expect(() => trainer.computeGradients({ inputs: batch.inputs, labels: batch.labels })).toThrow(/normalization \{ mean, std \}/);
     dispose(batch);
@@ -104,7 +103,7 @@ describe('training', () => {
       for (const index of [0, 1, 2]) {
         const backbone = network(index);
         const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [infoPro({ lambda: [1, 1, 1, 1], task }), onlyModule(index)] });
-        const batch = randomBatch(6, index + 3, 3, 16);
+        const batch = randomImageBatch(6, index + 3, 3, 16);
         const { gradients } = trainer.computeGradients(batch);
         const head = index === 2 ? ['fc.weight', 'fc.bias'] : trainer.heads.get(`${index}:independent`)!.namedParameters().map(([n]) => n);
         const expected = [...trainer.modules[index]!.namedParameters().map(([n]) => n), ...head].sort();
@@ -124,7 +123,7 @@ describe('training', () => {
   it('leaks no tensors across steps', () => {
     const backbone = network();
     const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [infoPro({ lambda: LAMBDA })], optimizer: { momentum: 0.9 } });
-    const batch = randomBatch(4, 1, 10, 16);
+    const batch = randomImageBatch(4, 1, 10, 16);
     expect(tensorsLeftBySteps(trainer, batch)).toBe(0);
     dispose(batch);
     trainer.dispose();

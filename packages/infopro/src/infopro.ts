@@ -5,6 +5,8 @@ import {
   ForwardContext,
   getSplit,
   CutPoint,
+  definePlugin,
+  option,
   Head,
   HeadRole,
   LocalLearningPlugin,
@@ -48,7 +50,8 @@ export interface InfoProOptions {
   seed?: number;
 }
 
-interface ResolvedOptions {
+/** InfoPro's options once resolved (`lambda` checked by `validateLambda`). */
+export interface InfoProConfig {
   lambda?: Lambda;
   dataset: InfoProDataset;
   balancedMemory: boolean;
@@ -61,61 +64,23 @@ interface ResolvedOptions {
   seed?: number;
 }
 
-const OPTION_NAMES = [
-  'lambda',
-  'dataset',
-  'balancedMemory',
-  'task',
-  'auxHead',
-  'widen',
-  'featureDimension',
-  'temperature',
-  'interpolation',
-  'seed',
-] as const;
-
-function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) {
-    throw new InfoProConfigError(`Unknown infoPro() ${name} '${String(value)}'. Choose one of: ${allowed.map((a) => `'${a}'`).join(', ')}.`);
-  }
-  return value as T;
-}
-
-function positive(name: string, value: unknown, integer = false): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new InfoProConfigError(`infoPro() ${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}.`);
-  }
-  return value;
-}
-
-function resolveOptions(options: InfoProOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InfoProConfigError(`infoPro() takes an options object, got ${String(options)}.`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
-      throw new InfoProConfigError(`Unknown infoPro() option '${key}'. Valid options: ${OPTION_NAMES.join(', ')}.`);
-    }
-  }
-  if (options.seed !== undefined && !Number.isInteger(options.seed)) {
-    throw new InfoProConfigError(`infoPro() seed must be an integer, got ${String(options.seed)}.`);
-  }
-  if (options.balancedMemory !== undefined && typeof options.balancedMemory !== 'boolean') {
-    throw new InfoProConfigError(`infoPro() balancedMemory must be true or false, got ${String(options.balancedMemory)}.`);
-  }
-  return {
-    lambda: options.lambda === undefined ? undefined : validateLambda(options.lambda),
-    dataset: oneOf('dataset', options.dataset ?? 'cifar10', INFOPRO_DATASETS),
-    balancedMemory: options.balancedMemory ?? false,
-    task: oneOf('task', options.task ?? 'contrast', ['contrast', 'cross-entropy'] as const),
-    auxHead: oneOf('auxHead', options.auxHead ?? '1c2f', Object.keys(AUX_HEAD_CONFIGS) as AuxHeadName[]),
-    widen: positive('widen', options.widen ?? 1),
-    featureDimension: positive('featureDimension', options.featureDimension ?? 128, true),
-    temperature: positive('temperature', options.temperature ?? 0.07),
-    interpolation: oneOf('interpolation', options.interpolation ?? 'bilinear', ['bilinear', 'nearest'] as const),
-    seed: options.seed,
-  };
-}
+const infoProOptions = {
+  call: 'infoPro()',
+  error: InfoProConfigError,
+  rules: {
+    // Checked by validateLambda, whose message names the entry that is wrong.
+    lambda: option.optional(option.custom<Lambda>(() => undefined)),
+    dataset: option.oneOf(INFOPRO_DATASETS, 'cifar10'),
+    balancedMemory: option.boolean(false),
+    task: option.oneOf<InfoProTask>(['contrast', 'cross-entropy'], 'contrast'),
+    auxHead: option.oneOf(Object.keys(AUX_HEAD_CONFIGS) as AuxHeadName[], '1c2f'),
+    widen: option.finiteNumber({ min: 0, exclusiveMin: true }, 1),
+    featureDimension: option.integer({ min: 0, exclusiveMin: true }, 128),
+    temperature: option.finiteNumber({ min: 0, exclusiveMin: true }, 0.07),
+    interpolation: option.oneOf<Interpolation>(['bilinear', 'nearest'], 'bilinear'),
+    seed: option.optional(option.integer()),
+  },
+};
 
 /** The parts of an InfoPro local loss, unweighted. */
 export interface InfoProLossParts {
@@ -197,10 +162,9 @@ export class InfoProHead implements Head {
  * the MLAAN authors' InfoPro code (`resnetInfoPro_DFLPlus.py`) gives the cascaded branch its own
  * `aux_decoder` and `aux_classifier` and weights both losses with the module's λ.
  */
-export function infoPro(options: InfoProOptions = {}): LocalLearningPlugin {
-  const resolved = resolveOptions(options);
+export const infoPro = definePlugin<InfoProOptions, InfoProConfig, LocalLearningPlugin>(infoProOptions, (resolved) => {
   let random: SeededRandom | undefined;
-  let lambda: Lambda | undefined = resolved.lambda;
+  let lambda: Lambda | undefined = resolved.lambda === undefined ? undefined : validateLambda(resolved.lambda);
   const makeRandom = (fallback: SeededRandom) => (resolved.seed !== undefined ? new SeededRandom(resolved.seed) : fallback.fork());
   return {
     name: 'infopro',
@@ -233,7 +197,7 @@ export function infoPro(options: InfoProOptions = {}): LocalLearningPlugin {
       return new InfoProHead(name, decoder, aux, weights, resolved.task, resolved.temperature);
     },
   };
-}
+});
 
 function headName(moduleIndex: number, role: HeadRole): string {
   return role === 'independent' ? `infopro.${moduleIndex}` : `infopro.${moduleIndex}.${role}`;

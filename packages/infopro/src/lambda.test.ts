@@ -51,13 +51,13 @@ describe('λ presets', () => {
 describe('options', () => {
   it('reject bad values with InfoProConfigError (an MlaanError)', () => {
     expect(() => infoPro({ lambda: [6, 0, -1, 2] })).toThrow(/ixx2 is -1/);
-    expect(() => infoPro({ auxHead: '3c3f' as never })).toThrow(/Unknown infoPro\(\) auxHead '3c3f'. Choose one of: '0c1f', '0c2f', '1c1f', '1c2f', '1c3f', '2c2f'/);
+    expect(() => infoPro({ auxHead: '3c3f' as never })).toThrow(/infoPro\(\): auxHead must be one of '0c1f', '0c2f', '1c1f', '1c2f', '1c3f', '2c2f'; got "3c3f"/);
     expect(() => infoPro({ task: 'mse' as never })).toThrow(/'contrast', 'cross-entropy'/);
     expect(() => infoPro({ dataset: 'mnist' as never })).toThrow(/'cifar10', 'svhn', 'stl10'/);
-    expect(() => infoPro({ widen: 0 })).toThrow(/widen must be a positive number/);
-    expect(() => infoPro({ featureDimension: 12.5 })).toThrow(/featureDimension must be a positive integer/);
+    expect(() => infoPro({ widen: 0 })).toThrow(/widen must be a finite number > 0/);
+    expect(() => infoPro({ featureDimension: 12.5 })).toThrow(/featureDimension must be an integer > 0/);
     expect(() => infoPro({ temperature: -1 })).toThrow(InfoProConfigError);
-    expect(() => infoPro({ lamda: [1, 1, 1, 1] } as never)).toThrow(/Unknown infoPro\(\) option 'lamda'/);
+    expect(() => infoPro({ lamda: [1, 1, 1, 1] } as never)).toThrow(/infoPro\(\): unknown option\(s\) 'lamda'/);
     try {
       infoPro({ auxHead: 'x' as never });
     } catch (error) {

@@ -1,7 +1,8 @@
 export { LamError, LEAP_TABLES, findLeapTable, leapRule, leapBlocksFor, resolveLeapBlocks } from './leap.js';
 export type { LeapBlock, LeapTable, LeapRuleOptions, LeapListOptions } from './leap.js';
-export { LAM_PROFILES, LeapNetwork, LeapHead, lam, resolveLamOptions, servesHead } from './lam.js';
+export { LAM_PROFILES, LeapNetwork, LeapHead, lam, leapOutputShape, resolveLamOptions, servesHead } from './lam.js';
 export type {
+  LamConfig,
   LamOptions,
   LamPlugin,
   LamProfile,

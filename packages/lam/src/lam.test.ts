@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Batch, LocalTrainer, loadCheckpoint, MlaanError, perBlockCuts, saveCheckpoint } from '@mlaan/core';
-import { disposeBatch, randomBatch } from '@mlaan/core/testing';
+import { disposeBatch, linearHeadHost, randomBatch, smallResNet } from '@mlaan/test-support';
 import { lam, LamError, LamOptions, LeapHead, LeapNetwork } from './index.js';
-import { linearHost, smallResNet } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -20,7 +19,7 @@ function build(options: Parameters<typeof lam>[0] = {}, extra: { seed?: number; 
   const trainer = new LocalTrainer({
     backbone,
     cuts: perBlockCuts(backbone.stageDepths),
-    plugins: [linearHost(), plugin],
+    plugins: [linearHeadHost(), plugin],
     optimizer: { learningRate: extra.learningRate ?? 0.1, weightDecay: extra.weightDecay ?? 5e-4 },
   });
   return { backbone, plugin, trainer };
@@ -236,7 +235,7 @@ describe('lam() options', () => {
   it('rejects a leap list naming a block that does not exist, at trainer construction', () => {
     const backbone = smallResNet(2, 0, 4);
     const make = (leapBlocks: LamOptions['leapBlocks']) =>
-      new LocalTrainer({ backbone, cuts: [[2, 1]], plugins: [linearHost(), lam({ leapBlocks })] });
+      new LocalTrainer({ backbone, cuts: [[2, 1]], plugins: [linearHeadHost(), lam({ leapBlocks })] });
     expect(() => make({ 0: [[3, 0], [3, 5]] })).toThrow(MlaanError);
     expect(() => make({ 0: [[3, 0], [3, 5]] })).toThrow(/names block \[3, 5\], which does not exist/);
     expect(() => make({ 4: [[3, 1]] })).toThrow(/entry for module 4, but the partition has modules 0-1/);
@@ -255,7 +254,7 @@ describe('lam() options', () => {
         return moduleIndex === 0 ? [[2, 0], [3, 0]] : undefined;
       },
     });
-    const trainer = new LocalTrainer({ backbone, cuts: [[1, 1], [2, 1]], plugins: [linearHost(), plugin] });
+    const trainer = new LocalTrainer({ backbone, cuts: [[1, 1], [2, 1]], plugins: [linearHeadHost(), plugin] });
     expect(seen).toEqual(['0:[[2,0],[3,0],[3,1]]', '1:[[3,0],[3,1]]']);
     expect(plugin.leapLists.get(0)).toEqual([[2, 0], [3, 0]]);
     expect(plugin.networks.get(1)!).toBeInstanceOf(LeapNetwork);

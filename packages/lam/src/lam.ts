@@ -14,6 +14,8 @@ import {
   LocalLearningPlugin,
   LocalModule,
   NamedVariable,
+  option,
+  definePlugin,
   prefixed,
   SetupContext,
 } from '@mlaan/core';
@@ -72,44 +74,31 @@ export interface LamOptions extends Partial<LamProfile> {
   maxDepth?: number;
 }
 
-interface ResolvedLamOptions extends LamProfile {
+/** LAM's options once resolved: the profile's values, overridden by the options given. */
+export interface LamConfig extends LamProfile {
   target: LeapTarget;
   leapBlocks?: LeapBlocksOption;
   maxDepth: number;
 }
 
-const TARGETS: readonly LeapTarget[] = ['auto', 'cascade', 'independent'];
-const EMA_RULES: readonly EmaUpdateRule[] = ['all', 'last'];
-
-export function resolveLamOptions(options: LamOptions = {}): ResolvedLamOptions {
-  const profileName = options.profile ?? 'paper';
-  const profile: LamProfile | undefined = (LAM_PROFILES as Record<string, LamProfile>)[profileName];
-  if (!profile) throw new LamError(`lam(): unknown profile '${profileName}'. Use one of: ${Object.keys(LAM_PROFILES).join(', ')}.`);
-  const resolved: ResolvedLamOptions = {
-    ...profile,
-    target: 'auto',
-    maxDepth: 4,
-    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-  } as ResolvedLamOptions;
-  const d = resolved.emaDecay;
-  if (typeof d !== 'number' || !(d > 0 && d <= 1)) {
-    throw new LamError(`lam(): emaDecay must be in (0, 1] (the paper sweeps 0.99-0.999; 1 freezes the twin); got ${d}.`);
-  }
-  if (!TARGETS.includes(resolved.target)) {
-    throw new LamError(`lam(): target must be one of ${TARGETS.map((t) => `'${t}'`).join(', ')}; got ${JSON.stringify(resolved.target)}.`);
-  }
-  if (!EMA_RULES.includes(resolved.emaUpdates)) {
-    throw new LamError(`lam(): emaUpdates must be 'all' or 'last'; got ${JSON.stringify(resolved.emaUpdates)}.`);
-  }
-  if (!Number.isInteger(resolved.maxDepth) || resolved.maxDepth < 1) {
-    throw new LamError(`lam(): maxDepth must be an integer >= 1; got ${resolved.maxDepth}.`);
-  }
-  const lb = resolved.leapBlocks;
-  if (lb !== undefined && typeof lb !== 'function' && (typeof lb !== 'object' || lb === null)) {
-    throw new LamError('lam(): leapBlocks must be an object or array of leap lists by module index, or a function.');
-  }
-  return resolved;
-}
+const lamOptions = {
+  call: 'lam()',
+  error: LamError,
+  profiles: LAM_PROFILES,
+  rules: {
+    emaDecay: option.finiteNumber({ min: 0, exclusiveMin: true, max: 1, meaning: 'the paper sweeps 0.99-0.999; 1 freezes the twin' }),
+    emaUpdates: option.oneOf<EmaUpdateRule>(['all', 'last']),
+    target: option.oneOf<LeapTarget>(['auto', 'cascade', 'independent'], 'auto'),
+    leapBlocks: option.optional(
+      option.custom<LeapBlocksOption>((value) =>
+        typeof value === 'function' || (typeof value === 'object' && value !== null)
+          ? undefined
+          : 'must be an object or array of leap lists by module index, or a function',
+      ),
+    ),
+    maxDepth: option.integer({ min: 1, meaning: 'blocks in a rule-made leap net' }, 4),
+  },
+};
 
 /** What a leap net made of `sources` hands its head: the last block's channels and map size. */
 export function leapOutputShape(sources: readonly BackboneBlock[], inputSize: number): HeadInput {
@@ -320,8 +309,7 @@ function checkUserModules(option: LeapBlocksOption | undefined, moduleCount: num
  * goes in front of the head it serves; after every backward pass and before the optimizer step
  * the twins follow an EMA of the real blocks' pre-step weights.
  */
-export function lam(options: LamOptions = {}): LamPlugin {
-  const config = resolveLamOptions(options);
+export const lam = definePlugin<LamOptions, LamConfig, LamPlugin, LamProfileName>(lamOptions, (config) => {
   const networks = new Map<number, LeapNetwork>();
   const leapLists = new Map<number, readonly LeapBlock[]>();
   const sources = new Map<number, BackboneBlock[]>();
@@ -375,4 +363,9 @@ export function lam(options: LamOptions = {}): LamPlugin {
       networks.clear();
     },
   };
+});
+
+/** The profile's values overridden by the options given, validated. */
+export function resolveLamOptions(options: LamOptions = {}): LamConfig {
+  return lam.options.resolve(options);
 }

@@ -1,7 +1,7 @@
-import { Backbone, BackboneBlock, CutPoint, LocalModule, MlaanError, perBlockCuts } from '@mlaan/core';
+import { Backbone, BackboneBlock, ConfigError, CutPoint, LocalModule, perBlockCuts } from '@mlaan/core';
 
-/** Bad LAM options, or a leap list that does not fit the backbone. */
-export class LamError extends MlaanError {}
+/** Bad LAM options or leap lists, or leap lists that do not fit the backbone they meet. */
+export class LamError extends ConfigError {}
 
 /** `[stage, block]` of a backbone block (stage 0 is the stem), as in the split tables. */
 export type LeapBlock = readonly [stage: number, block: number];

@@ -2,11 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Backbone, CutPoint, getSplit, LocalLearningPlugin, LocalTrainer, LossTerm, MlaanError, perBlockCuts } from '@mlaan/core';
-import { disposeBatch, randomBatch, tensorsLeftBySteps } from '@mlaan/core/testing';
+import { disposeBatch, linearHeadHost, nonZeroGradients, randomBatch, smallResNet, tensorsLeftBySteps } from '@mlaan/test-support';
 import { LamPlugin, LeapHead } from '@mlaan/lam';
 import { resnet110, resnet32 } from '@mlaan/models';
 import { lam, mlm, MlaanOptionsError, withMLAAN } from './index.js';
-import { linearHost, nonZeroGradients, smallResNet } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -69,7 +68,7 @@ describe('gradient routing (host + MLM + LAM)', () => {
   it('K = 4, paper profile: the routing table', async () => {
     // ResNet-8 shape: stem, (1,0), (2,0), (3,0); K = 4 puts the stem alone in module 0.
     const cuts: CutPoint[] = [[0, 0], [1, 0], [2, 0]];
-    const make = () => ({ backbone: smallResNet(1), cuts, plugins: [linearHost(), ...withMLAAN()] });
+    const make = () => ({ backbone: smallResNet(1), cuts, plugins: [linearHeadHost(), ...withMLAAN()] });
     const { backbone } = make();
     const trainer = new LocalTrainer({ backbone, cuts, plugins: make().plugins });
     expect(routingTable(trainer)).toEqual({
@@ -96,7 +95,7 @@ describe('gradient routing (host + MLM + LAM)', () => {
   it('one block per module, reference profile: the routing table', async () => {
     const make = () => {
       const backbone = smallResNet(2);
-      return { backbone, cuts: perBlockCuts(backbone.stageDepths), plugins: [linearHost(), ...withMLAAN({ profile: 'reference' })] };
+      return { backbone, cuts: perBlockCuts(backbone.stageDepths), plugins: [linearHeadHost(), ...withMLAAN({ profile: 'reference' })] };
     };
     const { backbone, cuts, plugins } = make();
     const trainer = new LocalTrainer({ backbone, cuts, plugins });
@@ -124,7 +123,7 @@ describe('composition', () => {
       const backbone = smallResNet(1);
       const m = mlm({ cascadeWindow: 2 });
       const l = lam({ emaDecay: 0.9 });
-      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHost(), ...(order === 'mlm-first' ? [m, l] : [l, m])] });
+      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost(), ...(order === 'mlm-first' ? [m, l] : [l, m])] });
       const batch = batchOf();
       const { gradients } = trainer.computeGradients(batch, { runAfterBackward: true });
       const grads = new Map([...gradients].map(([n, g]) => [n, Array.from(g.dataSync())]));
@@ -148,10 +147,10 @@ describe('composition', () => {
   it('ablations are configurations: host, host + MLM, host + LAM, host + MLAAN', () => {
     const cuts: CutPoint[] = [[1, 0], [2, 0]];
     const configurations: Record<string, () => LocalLearningPlugin[]> = {
-      host: () => [linearHost()],
-      'host+mlm': () => [linearHost(), mlm({ cascadeWindow: 2 })],
-      'host+lam': () => [linearHost(), lam()],
-      'host+mlaan': () => [linearHost(), ...withMLAAN({ cascadeWindow: 2 })],
+      host: () => [linearHeadHost()],
+      'host+mlm': () => [linearHeadHost(), mlm({ cascadeWindow: 2 })],
+      'host+lam': () => [linearHeadHost(), lam()],
+      'host+mlaan': () => [linearHeadHost(), ...withMLAAN({ cascadeWindow: 2 })],
     };
     const summary: Record<string, string[]> = {};
     for (const [name, plugins] of Object.entries(configurations)) {
@@ -171,7 +170,7 @@ describe('composition', () => {
 
   it('leaks no tensors', () => {
     const backbone = smallResNet(1);
-    const trainer = new LocalTrainer({ backbone, cuts: [[1, 0], [2, 0]], plugins: [linearHost(), ...withMLAAN({ cascadeWindow: 2 })] });
+    const trainer = new LocalTrainer({ backbone, cuts: [[1, 0], [2, 0]], plugins: [linearHeadHost(), ...withMLAAN({ cascadeWindow: 2 })] });
     const batch = batchOf();
     expect(tensorsLeftBySteps(trainer, batch)).toBe(0);
     disposeBatch(batch);
@@ -191,7 +190,7 @@ describe('reference profile generalises beyond the fixture (K = 8)', () => {
       await yieldToVitest();
       const cuts = getSplit({ net, K });
       const [m, l] = withMLAAN({ profile: 'reference' });
-      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHost(), m, l] });
+      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost(), m, l] });
       const n = trainer.modules.length;
       const expected: string[] = [];
       for (let i = 1; i < n - 1; i++) expected.push(`module${i}.independent [${i},${i}] 0.001`, `module${i}.cascade [${i - 1},${i}] 0.999`);
@@ -211,7 +210,7 @@ describe('activation schedules (host + MLAAN)', () => {
     const cuts: CutPoint[] = [[0, 0], [1, 0], [2, 0]];
     const run = (activations: 'keep' | 'window' | 'sweep') => {
       const backbone = smallResNet(1);
-      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHost(), ...withMLAAN()], activations });
+      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost(), ...withMLAAN()], activations });
       const batch = batchOf(3);
       const { gradients, losses } = trainer.computeGradients(batch);
       const grads = new Map([...gradients].map(([n, g]) => [n, g.dataSync().slice()]));
@@ -240,7 +239,7 @@ describe('activation schedules (host + MLAAN)', () => {
   it('auto sweeps for ResNet-32 at K = 4 (a 3-module window is most of the backbone) and keeps a window for one block per module', () => {
     const choose = (cuts: readonly CutPoint[]) => {
       const backbone = resnet32();
-      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHost(), ...withMLAAN()] });
+      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost(), ...withMLAAN()] });
       const chosen = trainer.schedule;
       trainer.dispose();
       backbone.dispose();

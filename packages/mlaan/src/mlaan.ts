@@ -1,9 +1,9 @@
-import { LocalLearningPlugin, MlaanError } from '@mlaan/core';
+import { ConfigError, LocalLearningPlugin, rejectUnknownOptions } from '@mlaan/core';
 import { lam, LamOptions, LamPlugin } from '@mlaan/lam';
 import { mlm, MlmOptions } from '@mlaan/mlm';
 
 /** Bad withMLAAN() options. */
-export class MlaanOptionsError extends MlaanError {}
+export class MlaanOptionsError extends ConfigError {}
 
 /**
  * `paper` (default): kc = 3, EMA on every LAM, weighted last loss, every module both losses.
@@ -21,29 +21,20 @@ export interface MlaanOptions
   profile?: MlaanProfileName;
 }
 
-const MLM_KEYS = ['cascadeWindow', 'wx', 'wy', 'shortWindows', 'lastLoss', 'runningStatistics'] as const;
-const LAM_KEYS = ['emaDecay', 'emaUpdates', 'target', 'leapBlocks', 'maxDepth'] as const;
-
 /**
  * MLAAN = MLM + LAM, as the pair of plugins to add after a host:
  * `new LocalTrainer({ backbone, cuts, plugins: [dgl(), ...withMLAAN()] })`.
- * Options go to the plugin they belong to; unknown options are an error.
+ * Each option goes to the plugin that takes it (`mlm.options`, `lam.options`), which checks it;
+ * an option neither takes is an error.
  */
 export function withMLAAN(options: MlaanOptions = {}): [LocalLearningPlugin, LamPlugin] {
   const profile = options.profile ?? 'paper';
   if (!MLAAN_PROFILES.includes(profile)) {
     throw new MlaanOptionsError(`withMLAAN(): unknown profile '${profile}'. Use one of: ${MLAAN_PROFILES.join(', ')}.`);
   }
-  const known = new Set<string>(['profile', ...MLM_KEYS, ...LAM_KEYS]);
-  const unknown = Object.keys(options).filter((k) => !known.has(k));
-  if (unknown.length > 0) {
-    throw new MlaanOptionsError(
-      `withMLAAN(): unknown option(s) ${unknown.map((k) => `'${k}'`).join(', ')}. Known: ${[...known].join(', ')}.`,
-    );
-  }
-  const pick = <K extends string>(keys: readonly K[]) =>
-    Object.fromEntries(keys.filter((k) => (options as Record<string, unknown>)[k] !== undefined).map((k) => [k, (options as Record<string, unknown>)[k]]));
-  return [mlm({ profile, ...pick(MLM_KEYS) } as MlmOptions), lam({ profile, ...pick(LAM_KEYS) } as LamOptions)];
+  const known = [...new Set([...mlm.options.names, ...lam.options.names])];
+  rejectUnknownOptions('withMLAAN()', options, known, MlaanOptionsError);
+  return [mlm({ ...mlm.options.pick(options), profile }), lam({ ...lam.options.pick(options), profile })];
 }
 
 /** Alias of `withMLAAN`. */

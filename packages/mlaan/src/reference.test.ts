@@ -2,11 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Backbone, Batch, CutPoint, ForwardContext, getSplit, LocalTrainer, perBlockCuts } from '@mlaan/core';
-import { disposeBatch, randomBatch } from '@mlaan/core/testing';
+import { disposeBatch, linearHeadHost, randomBatch, smallResNet } from '@mlaan/test-support';
 import type { LamPlugin } from '@mlaan/lam';
 import { resnet32 } from '@mlaan/models';
 import { withMLAAN } from './index.js';
-import { linearHost, smallResNet } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -82,7 +81,7 @@ async function compare(build: () => Backbone, cuts: readonly CutPoint[], seed: n
   const backbone = build();
   const decay = 0.9;
   const [mlmPlugin, lamPlugin] = withMLAAN({ profile: 'reference', emaDecay: decay });
-  const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHost(seed), mlmPlugin, lamPlugin], seed });
+  const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost({ seed }), mlmPlugin, lamPlugin], seed });
   const batch = randomBatch({ size: 4, imageSize, classes: backbone.classes, seed });
   const literal = literalReferenceStep(trainer, lamPlugin, batch, { wx: 0.001, wy: 0.999, decay });
   await yieldToVitest();

@@ -8,4 +8,4 @@ export {
   forwardsPerModule,
   batchNorms,
 } from './mlm.js';
-export type { MlmOptions, MlmProfile, MlmProfileName, ShortWindowRule, LastLossRule, RunningStatisticsRule } from './mlm.js';
+export type { MlmConfig, MlmOptions, MlmProfile, MlmProfileName, ShortWindowRule, LastLossRule, RunningStatisticsRule } from './mlm.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm, LocalTrainer, LossTerm, MlaanError, TRAIN } from '@mlaan/core';
-import { disposeBatch, randomBatch, tensorsLeftBySteps, tinyBackbone } from '@mlaan/core/testing';
+import { disposeBatch, linearHeadHost, randomBatch, tensorsLeftBySteps, tinyBackbone } from '@mlaan/test-support';
 import {
   batchNorms,
   cascadeTerms,
@@ -12,7 +12,6 @@ import {
   MlmError,
   resolveMlmOptions,
 } from './index.js';
-import { linearHost } from '@mlaan/test-support';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -81,8 +80,17 @@ describe('cascadeTerms', () => {
     expect(() => cascadeTerms(2, defaults(2), resolveMlmOptions({ cascadeWindow: 3 }))).toThrow(MlmError);
     expect(() => cascadeTerms(2, defaults(2), resolveMlmOptions({ cascadeWindow: 3 }))).toThrow(/cascadeWindow 3 is longer than the 2 local module/);
     const backbone = tinyBackbone();
-    expect(() => new LocalTrainer({ backbone, cuts: [[1, 0]], plugins: [linearHost(), mlm()] })).toThrow(MlaanError);
+    expect(() => new LocalTrainer({ backbone, cuts: [[1, 0]], plugins: [linearHeadHost(), mlm()] })).toThrow(MlaanError);
+    expect(() => new LocalTrainer({ backbone, cuts: [[1, 0]], plugins: [linearHeadHost(), mlm()] })).toThrow(/clipWindowToModules: true/);
     backbone.dispose();
+  });
+
+  it('clipWindowToModules shortens the window to the partition: K = 2 with kc = 3 is kc = 2', () => {
+    const clipped = cascadeTerms(2, defaults(2), resolveMlmOptions({ cascadeWindow: 3, clipWindowToModules: true }));
+    expect(table(clipped)).toEqual(table(cascadeTerms(2, defaults(2), resolveMlmOptions({ cascadeWindow: 2 }))));
+    // A window that fits is left as it is.
+    const fits = cascadeTerms(4, defaults(4), resolveMlmOptions({ clipWindowToModules: true }));
+    expect(table(fits)).toEqual(table(cascadeTerms(4, defaults(4), resolveMlmOptions())));
   });
 
   it('validates its options', () => {
@@ -93,7 +101,8 @@ describe('cascadeTerms', () => {
     expect(() => mlm({ profile: 'fast' as 'paper' })).toThrow(/unknown profile 'fast'/);
     expect(() => mlm({ lastLoss: 'sum' as 'weighted' })).toThrow(/lastLoss must be one of/);
     expect(() => mlm({ window: 2 } as never)).toThrow(/unknown option\(s\) 'window'/);
-    expect(resolveMlmOptions({ profile: 'reference', cascadeWindow: 3 })).toEqual({ ...MLM_PROFILES.reference, cascadeWindow: 3 });
+    expect(resolveMlmOptions({ profile: 'reference', cascadeWindow: 3 })).toEqual({ ...MLM_PROFILES.reference, cascadeWindow: 3, clipWindowToModules: false });
+    expect(() => mlm({ clipWindowToModules: 'yes' as never })).toThrow(/clipWindowToModules must be true or false/);
   });
 });
 
@@ -101,7 +110,7 @@ describe('mlm() in a trainer', () => {
   it('a cascade reaches every module of its window and nothing before it', () => {
     // tiny backbone, K = 4 (stem alone, then one block each); isolate each term by filtering.
     const cuts = [[0, 0], [1, 0], [1, 1]] as const;
-    const probe = new LocalTrainer({ backbone: tinyBackbone(), cuts, plugins: [linearHost(), mlm({ cascadeWindow: 2 })] });
+    const probe = new LocalTrainer({ backbone: tinyBackbone(), cuts, plugins: [linearHeadHost(), mlm({ cascadeWindow: 2 })] });
     const names = probe.terms.map((t) => t.name);
     const moduleNames = probe.modules.map((m) => new Set(m.namedParameters().map(([n]) => n)));
     probe.dispose();
@@ -109,7 +118,7 @@ describe('mlm() in a trainer', () => {
     for (const termName of names) {
       const backbone = tinyBackbone();
       const only = { name: 'only', enforce: 'post' as const, terms: (ts: LossTerm[]) => ts.filter((t) => t.name === termName) };
-      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHost(), mlm({ cascadeWindow: 2 }), only] });
+      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost(), mlm({ cascadeWindow: 2 }), only] });
       const term = trainer.terms[0]!;
       const { gradients } = trainer.computeGradients(batch);
       const nonZero = [...gradients].filter(([, g]) => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!) > 0).map(([n]) => n);
@@ -130,7 +139,7 @@ describe('mlm() in a trainer', () => {
     const cuts = [[0, 0], [1, 0], [1, 1]] as const;
     const before = backbone.blocks.map((b) => batchNorms(b.layer).map((bn) => bn.momentum));
     const stemMomentum = batchNorms(backbone.stem.layer).map((bn) => bn.momentum);
-    const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHost(), mlm({ profile: 'reference' })] });
+    const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost(), mlm({ profile: 'reference' })] });
     // K = 4, kc = 2, skip: windows [0,1] [1,2] [2,3] -> forwards 2, 3, 3, 2 (stem: 1).
     expect(forwardsPerModule(4, trainer.terms)).toEqual([2, 3, 3, 2]);
     expect(batchNorms(backbone.stem.layer).map((bn) => bn.momentum)).toEqual(stemMomentum);
@@ -158,7 +167,7 @@ describe('mlm() in a trainer', () => {
 
   it('leaks no tensors across steps', () => {
     const backbone = tinyBackbone();
-    const trainer = new LocalTrainer({ backbone, cuts: [[1, 0], [1, 1]], plugins: [linearHost(), mlm({ cascadeWindow: 2 })] });
+    const trainer = new LocalTrainer({ backbone, cuts: [[1, 0], [1, 1]], plugins: [linearHeadHost(), mlm({ cascadeWindow: 2 })] });
     const batch = randomBatch({ size: 4 });
     expect(tensorsLeftBySteps(trainer, batch)).toBe(0);
     disposeBatch(batch);

@@ -1,16 +1,18 @@
 import {
   BatchNorm,
+  ConfigError,
+  definePlugin,
   Layer,
   LocalLearningPlugin,
   LossTerm,
-  MlaanError,
+  option,
   Residual,
   SetupContext,
   Sequential,
 } from '@mlaan/core';
 
 /** Bad MLM options, or options that do not fit the partition they meet. */
-export class MlmError extends MlaanError {}
+export class MlmError extends ConfigError {}
 
 /**
  * What a module whose full window would reach before module 0 gets.
@@ -68,49 +70,35 @@ export const MLM_PROFILES = {
 
 export type MlmProfileName = keyof typeof MLM_PROFILES;
 
-export interface MlmOptions extends Partial<MlmProfile> {
+/** MLM's options once resolved: the profile's values, overridden by the options given. */
+export interface MlmConfig extends MlmProfile {
+  /**
+   * Shorten the cascade window to the number of modules when it is longer (at K = 2 a window of 3
+   * covers both modules), instead of rejecting the partition. Default false: a window longer than
+   * the partition is an error, as the method's kc then is not what was asked for.
+   */
+  clipWindowToModules: boolean;
+}
+
+export interface MlmOptions extends Partial<MlmConfig> {
   /** Defaults for every option not given (default `paper`). */
   profile?: MlmProfileName;
 }
 
-const SHORT_WINDOW_RULES: readonly ShortWindowRule[] = ['clip', 'skip'];
-const LAST_LOSS_RULES: readonly LastLossRule[] = ['weighted', 'cascade'];
-const RUNNING_STATISTICS_RULES: readonly RunningStatisticsRule[] = ['once', 'per-forward'];
-
-function checkChoice<T extends string>(option: string, value: T, allowed: readonly T[]): void {
-  if (!allowed.includes(value)) {
-    throw new MlmError(`mlm(): ${option} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${JSON.stringify(value)}.`);
-  }
-}
-
-/** The profile's values overridden by the options given, validated (the window against K later). */
-export function resolveMlmOptions(options: MlmOptions = {}): MlmProfile {
-  const profileName = options.profile ?? 'paper';
-  const profile: MlmProfile | undefined = (MLM_PROFILES as Record<string, MlmProfile>)[profileName];
-  if (!profile) {
-    throw new MlmError(`mlm(): unknown profile '${profileName}'. Use one of: ${Object.keys(MLM_PROFILES).join(', ')}.`);
-  }
-  const known = new Set(['profile', ...Object.keys(profile)]);
-  const unknown = Object.keys(options).filter((k) => !known.has(k));
-  if (unknown.length > 0) {
-    throw new MlmError(`mlm(): unknown option(s) ${unknown.map((k) => `'${k}'`).join(', ')}. Known: ${[...known].join(', ')}.`);
-  }
-  const defined = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'profile'));
-  const resolved: MlmProfile = { ...profile, ...defined } as MlmProfile;
-  const { cascadeWindow, wx, wy } = resolved;
-  if (!Number.isInteger(cascadeWindow) || cascadeWindow < 1) {
-    throw new MlmError(`mlm(): cascadeWindow must be an integer >= 1 (modules per cascade); got ${cascadeWindow}.`);
-  }
-  for (const [name, value] of [['wx', wx], ['wy', wy]] as const) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new MlmError(`mlm(): ${name} must be a finite number >= 0 (a loss weight); got ${value}.`);
-    }
-  }
-  checkChoice('shortWindows', resolved.shortWindows, SHORT_WINDOW_RULES);
-  checkChoice('lastLoss', resolved.lastLoss, LAST_LOSS_RULES);
-  checkChoice('runningStatistics', resolved.runningStatistics, RUNNING_STATISTICS_RULES);
-  return resolved;
-}
+const mlmOptions = {
+  call: 'mlm()',
+  error: MlmError,
+  profiles: MLM_PROFILES,
+  rules: {
+    cascadeWindow: option.integer({ min: 1, meaning: 'modules per cascade' }),
+    wx: option.finiteNumber({ min: 0, meaning: 'a loss weight' }),
+    wy: option.finiteNumber({ min: 0, meaning: 'a loss weight' }),
+    shortWindows: option.oneOf<ShortWindowRule>(['clip', 'skip']),
+    lastLoss: option.oneOf<LastLossRule>(['weighted', 'cascade']),
+    runningStatistics: option.oneOf<RunningStatisticsRule>(['once', 'per-forward']),
+    clipWindowToModules: option.boolean(false),
+  },
+};
 
 /** Name of module i's cascaded loss term. */
 export function cascadeTermName(moduleIndex: number): string {
@@ -127,13 +115,17 @@ function isIndependentOf(term: LossTerm, moduleIndex: number): boolean {
  * rules decide the first modules and the last. Terms that are not a module's own single-module
  * independent loss pass through unchanged. Output order: by module, independent before cascade.
  */
-export function cascadeTerms(moduleCount: number, terms: readonly LossTerm[], config: MlmProfile): LossTerm[] {
+export function cascadeTerms(
+  moduleCount: number,
+  terms: readonly LossTerm[],
+  config: MlmProfile & { clipWindowToModules?: boolean },
+): LossTerm[] {
   const K = moduleCount;
-  const window = config.cascadeWindow;
+  const window = config.clipWindowToModules ? Math.min(config.cascadeWindow, K) : config.cascadeWindow;
   if (window > K) {
     throw new MlmError(
       `mlm(): cascadeWindow ${window} is longer than the ${K} local module(s) of this partition. ` +
-        `Use cascadeWindow <= ${K}, or split the backbone into more modules.`,
+        `Use cascadeWindow <= ${K}, pass clipWindowToModules: true to shorten it to the partition, or split the backbone into more modules.`,
     );
   }
   const existing = terms.find((t) => t.role === 'cascade');
@@ -198,8 +190,7 @@ export function forwardsPerModule(moduleCount: number, terms: readonly LossTerm[
  * The trainer forwards each module once and walks cascade gradients back through the saved
  * activations, so a cascade costs input-gradient passes through its window, not re-forwards.
  */
-export function mlm(options: MlmOptions = {}): LocalLearningPlugin {
-  const config = resolveMlmOptions(options);
+export const mlm = definePlugin<MlmOptions, MlmConfig, LocalLearningPlugin, MlmProfileName>(mlmOptions, (config) => {
   const restored: [BatchNorm, number][] = [];
   const restore = () => {
     for (const [bn, momentum] of restored.reverse()) (bn as { momentum: number }).momentum = momentum;
@@ -228,4 +219,9 @@ export function mlm(options: MlmOptions = {}): LocalLearningPlugin {
     },
     dispose: restore,
   };
+});
+
+/** The profile's values overridden by the options given, validated (the window against K later). */
+export function resolveMlmOptions(options: MlmOptions = {}): MlmConfig {
+  return mlm.options.resolve(options);
 }

@@ -1,23 +1,13 @@
-// Test helpers shared by the host packages (private workspace package, never published).
+// Test helpers in one place for the host packages (private workspace package, never published):
+// core's own (`@mlaan/core/testing`: tiny backbone, random batches, the linear test host, leak
+// checks), re-exported, and those that need models, data files or a backend choice. Core's own
+// tests import `@mlaan/core/testing` directly, as core cannot depend on this package.
+export * from '@mlaan/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  selectBackend,
-  Backbone,
-  BackboneBlock,
-  Batch,
-  crossEntropy,
-  GlobalAveragePool,
-  Head,
-  Linear,
-  LocalLearningPlugin,
-  NamedVariable,
-  prefixed,
-  SeededRandom,
-  Sequential,
-} from '@mlaan/core';
+import { selectBackend, Backbone, BackboneBlock, Batch, GlobalAveragePool, Linear, SeededRandom, Sequential } from '@mlaan/core';
 import { cifarResNet } from '@mlaan/models';
 import { testResidualBlock, testStem } from '@mlaan/core/testing';
 
@@ -53,33 +43,6 @@ export function resnet8(seed = 0): Backbone {
  */
 export function smallResNet(blocksPerStage: number, seed = 0, classes = 10): Backbone {
   return cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes });
-}
-
-/**
- * A minimal host for plugin tests (MLM, LAM): GAP + Linear + cross-entropy for every (module,
- * role) but the last module, sized from `request.input` so a LAM in front of the head is
- * accounted for.
- */
-export function linearHost(seed = 21): LocalLearningPlugin {
-  const random = new SeededRandom(seed);
-  return {
-    name: 'linear-host',
-    createHead(request, context) {
-      if (request.isLast) return undefined;
-      const prefix = `head.${request.moduleIndex}.${request.role}`;
-      const network = new Sequential([
-        ['', new GlobalAveragePool()],
-        ['fc', new Linear({ inFeatures: request.input.channels, outFeatures: context.classes, random })],
-      ]);
-      const head: Head = {
-        name: prefix,
-        namedParameters: (): NamedVariable[] => prefixed(prefix, network.namedParameters()),
-        loss: (features, batch, ctx) => tf.tidy(() => crossEntropy(network.apply(features, ctx), batch.labels)),
-        dispose: () => network.dispose(),
-      };
-      return head;
-    },
-  };
 }
 
 /**
@@ -191,23 +154,11 @@ export async function trainEpochs(
   return history;
 }
 
-export function disposeBatches(batches: Batch[]): void {
-  for (const b of batches) {
-    b.inputs.dispose();
-    b.labels.dispose();
-  }
-}
-
-/** Names of gradients with a non-zero entry, sorted. */
-export function nonZeroGradients(gradients: ReadonlyMap<string, tf.Tensor>): string[] {
-  return [...gradients]
-    .filter(([, g]) => tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]!) > 0)
-    .map(([n]) => n)
-    .sort();
-}
-
-/** A deterministic random batch of 32x32 images. */
-export function randomBatch(size: number, seed = 1, classes = 10, imageSize = 32): Batch {
+/**
+ * A deterministic random batch of `imageSize`² CIFAR-normalised images (tfjs's generator; core's
+ * `randomBatch` is the small 8x8 one of the tiny test backbone).
+ */
+export function randomImageBatch(size: number, seed = 1, classes = 10, imageSize = 32): Batch {
   return tf.tidy(() => ({
     inputs: tf.randomNormal([size, imageSize, imageSize, 3], 0, 1, 'float32', seed) as tf.Tensor4D,
     labels: tf.tensor1d(Array.from({ length: size }, (_, i) => (i * 7 + seed) % classes), 'int32'),

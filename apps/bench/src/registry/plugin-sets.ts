@@ -16,14 +16,6 @@ export interface PluginSetDefinition {
   plugins(context: PluginBuildContext): Promise<LocalLearningPlugin[]>;
 }
 
-/**
- * The profile's cascade window (kc = 3 in the paper), but never longer than the partition: at K = 2
- * the window covers both modules. The papers' grids include K = 2, which a window of 3 cannot span.
- */
-function cascadeWindow(profileWindow: number, context: PluginBuildContext): number {
-  return Math.min(profileWindow, context.modules);
-}
-
 export const PLUGIN_SETS = {
   none: {
     name: 'none',
@@ -40,8 +32,9 @@ export const PLUGIN_SETS = {
     description: 'multilaminar local modules: cascaded losses over windows of kc modules, kc = min(3, K) (@mlaan/mlm)',
     requiresLocal: true,
     async plugins(context) {
-      const { mlm, MLM_PROFILES } = await importPluginPackage('@mlaan/mlm', "Plugin set 'mlm'", () => import('@mlaan/mlm'));
-      return [mlm({ profile: context.mlaanProfile, cascadeWindow: cascadeWindow(MLM_PROFILES[context.mlaanProfile].cascadeWindow, context) })];
+      const { mlm } = await importPluginPackage('@mlaan/mlm', "Plugin set 'mlm'", () => import('@mlaan/mlm'));
+      // The papers' grids include K = 2, which the profile's window of 3 cannot span: MLM clips it.
+      return [mlm({ profile: context.mlaanProfile, clipWindowToModules: true })];
     },
   },
   lam: {
@@ -60,8 +53,8 @@ export const PLUGIN_SETS = {
     description: 'MLM + LAM (@mlaan/mlaan withMLAAN())',
     requiresLocal: true,
     async plugins(context) {
-      const { withMLAAN, MLM_PROFILES } = await importPluginPackage('@mlaan/mlaan', "Plugin set 'mlaan'", () => import('@mlaan/mlaan'));
-      return [...withMLAAN({ profile: context.mlaanProfile, cascadeWindow: cascadeWindow(MLM_PROFILES[context.mlaanProfile].cascadeWindow, context) })];
+      const { withMLAAN } = await importPluginPackage('@mlaan/mlaan', "Plugin set 'mlaan'", () => import('@mlaan/mlaan'));
+      return [...withMLAAN({ profile: context.mlaanProfile, clipWindowToModules: true })];
     },
   },
 } as const satisfies Record<string, PluginSetDefinition>;

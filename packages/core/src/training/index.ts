@@ -9,3 +9,5 @@ export * from './optimizer.js';
 export * from './learning-rate-schedules.js';
 export * from './losses.js';
 export * from './heads.js';
+export { definePlugin, defineOptions, option, rejectUnknownOptions } from './define-plugin.js';
+export type { OptionRule, OptionRules, OptionsDefinition, OptionsResolver, PluginFactory, RangeOptions } from './define-plugin.js';
