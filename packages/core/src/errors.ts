@@ -26,3 +26,6 @@ export class CheckpointError extends MlaanError {}
 
 /** A safetensors file is malformed or its tensors do not match the target variables. */
 export class SafetensorsError extends MlaanError {}
+
+/** A model cannot be written in the asked-for format (a layer the format has no equivalent for). */
+export class ExportError extends MlaanError {}
