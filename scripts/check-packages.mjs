@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 const workspaceRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const skipBuild = argv.includes('--skip-build');
+const ROOT_NODE_ENGINES = JSON.parse(readFileSync(path.join(workspaceRoot, 'package.json'), 'utf8')).engines.node;
 const only = argv.find((argument) => argument.startsWith('--only='))?.slice('--only='.length).split(',').filter(Boolean);
 const unknown = argv.filter((argument) => !/^--(skip-build|only=.+)$/.test(argument));
 if (unknown.length > 0) {
@@ -112,6 +113,13 @@ function manifestFindings(manifest, packedFiles) {
   if (manifest.type !== 'module') add('esm', '"type" must be "module" (the packages are ESM only)');
   if (manifest.license !== 'MIT') add('license', `"license" is ${JSON.stringify(manifest.license)}, expected "MIT"`);
   if (!manifest.engines?.node) add('engines', '"engines.node" is missing (the Node versions this package supports)');
+  else if (manifest.engines.node !== ROOT_NODE_ENGINES) {
+    add('engines', `"engines.node" is ${JSON.stringify(manifest.engines.node)}; every package supports the Node versions the repository does (${JSON.stringify(ROOT_NODE_ENGINES)}, root package.json)`);
+  }
+  // npm runs prepack before `npm pack` and `npm publish`: a tarball must never miss its dist/.
+  if (!/\b(turbo run build|tsup|npm run build)\b/.test(manifest.scripts?.prepack ?? '')) {
+    add('prepack', `"scripts.prepack" must build dist/ (e.g. "turbo run build --filter=${manifest.name}..."), so that packing without a prior build still ships it`);
+  }
   const repository = manifest.repository;
   if (typeof repository !== 'object' || !repository.url || !repository.directory) {
     add('repository', '"repository" needs { type, url, directory } so npm links to this package\'s folder');

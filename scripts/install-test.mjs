@@ -2,8 +2,10 @@
 // Install test: proves that the published packages work the way a user gets them, not only inside
 // the workspace (where every @mlaan package is symlinked and every root devDependency is hoisted).
 //
-// 1. builds the publishable workspace packages (turbo; cached when up to date),
-// 2. `npm pack`s each of them into a temporary folder,
+// 1. `npm pack`s each publishable workspace package into a temporary folder with no build step
+//    before it, as a release does: each package's `prepack` script must build its dist/ (turbo;
+//    cached when up to date), and every file its bin launchers import must be in the tarball,
+// 2. (nothing else is built: what is tested is what `npm pack` / `npm publish` produce),
 // 3. for every scenario, creates a fresh project in os.tmpdir(), outside the workspace, and installs
 //    only the tarballs of the packages the scenario names plus their declared (non-optional) peers
 //    and the backend it asks for, then runs small JavaScript and TypeScript programs there.
@@ -15,7 +17,7 @@
 // must resolve to a tarball (a registry copy of a same-named package would hide a broken one).
 //
 // Usage: node scripts/install-test.mjs [--skip-build] [--tarballs=DIR] [--keep] [--only=a,b] [--verbose]
-//   --skip-build  use the dist folders as they are (CI runs the build step before)
+//   --skip-build  accepted for older command lines; changes nothing (packing builds, via prepack)
 //   --tarballs    test the .tgz files in DIR (e.g. the ones about to be published) instead of
 //                 building and packing the workspace; DIR must hold one per publishable package
 //   --keep        keep the temporary projects and print where they are
@@ -520,17 +522,29 @@ function normalizedBins(manifest) {
 // ---------------------------------------------------------------------------------------------
 // The test
 
-async function build() {
-  const filters = [...publishable.keys()].map((name) => `--filter=${name}`);
-  console.log(`install-test: building ${publishable.size} packages (turbo run build)`);
-  await mustRun('the build', 'npx', ['--no-install', 'turbo', 'run', 'build', '--output-logs=errors-only', ...filters], { cwd: workspaceRoot, timeoutMs: 600_000 });
+/** `npm pack` as a release packs: no build first, so each package's prepack must build it. */
+async function packAll(destination) {
+  const workspaceArgs = [...publishable.values()].flatMap((entry) => ['--workspace', path.relative(workspaceRoot, entry.directory)]);
+  console.log(`install-test: packing ${publishable.size} packages (each builds in its prepack script)`);
+  await mustRun('npm pack', 'npm', ['pack', '--pack-destination', destination, ...workspaceArgs], { cwd: workspaceRoot, timeoutMs: 900_000 });
+  return readTarballs(destination);
 }
 
-async function packAll(destination) {
-  const tarballs = new Map();
-  const workspaceArgs = [...publishable.values()].flatMap((entry) => ['--workspace', path.relative(workspaceRoot, entry.directory)]);
-  await mustRun('npm pack', 'npm', ['pack', '--pack-destination', destination, ...workspaceArgs], { cwd: workspaceRoot });
-  return readTarballs(destination);
+/**
+ * Relative modules a bin launcher imports (`import '../dist/cli.js'`): the package.json fields
+ * point at the launcher only, so a tarball without dist/ would pass the field check and then fail
+ * with ERR_MODULE_NOT_FOUND when a user runs the command.
+ */
+async function binImports(tarball, manifest) {
+  const targets = [];
+  for (const bin of Object.values(normalizedBins(manifest))) {
+    const file = path.posix.normalize(bin);
+    const source = (await mustRun(`reading ${file}`, 'tar', ['-xzOf', tarball, `package/${file}`])).output;
+    for (const [, specifier] of source.matchAll(/(?:import\s*\(?|from)\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+      targets.push(path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)));
+    }
+  }
+  return targets;
 }
 
 /**
@@ -549,9 +563,10 @@ async function readTarballs(directory) {
     if (tarballs.has(manifest.name)) throw new InstallTestError(`${directory} holds two tarballs of ${manifest.name}`);
     tarballs.set(manifest.name, tarball);
     publishable.get(manifest.name).manifest = manifest;
-    const missing = requiredFiles(manifest).filter((target) => !listing.includes(`package/${target}`));
+    const required = [...requiredFiles(manifest), ...(await binImports(tarball, manifest))];
+    const missing = required.filter((target) => !listing.includes(`package/${target}`));
     if (missing.length > 0) {
-      throw new InstallTestError(`${manifest.name}'s tarball lacks ${missing.join(', ')}, which its package.json points at: build it, or fix "files"/"exports"`);
+      throw new InstallTestError(`${manifest.name}'s tarball lacks ${missing.join(', ')}, which its package.json or bin launcher points at: its prepack script must build it, or fix "files"/"exports"`);
     }
   }
   for (const name of publishable.keys()) {
@@ -634,7 +649,6 @@ async function main() {
     if (flags.tarballs) {
       tarballs = await readTarballs(path.resolve(flags.tarballs));
     } else {
-      if (!flags.skipBuild) await build();
       const tarballDirectory = path.join(temporaryRoot, 'tarballs');
       mkdirSync(tarballDirectory);
       tarballs = await packAll(tarballDirectory);

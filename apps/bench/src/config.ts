@@ -43,6 +43,8 @@ export interface Settings {
   evalBatchSize: number;
   mlaanProfile: MlaanProfileName;
   infoproTask: InfoProTaskName;
+  /** InfoPro's λ (`--infopro-lambda`); undefined: the paper's preset (contrast) or the MLAAN runs' λ. */
+  infoproLambda?: number[];
   backend: BackendName;
 }
 
@@ -71,6 +73,11 @@ export interface RunConfig {
   mlaanProfile: MlaanProfileName;
   /** InfoPro's task loss; null for the other frameworks, so it does not change their ids. */
   infoproTask: InfoProTaskName | null;
+  /**
+   * InfoPro's λ when given with --infopro-lambda; absent otherwise (not null), so that the ids of
+   * configurations trained before this option existed do not change.
+   */
+  infoproLambda?: number[];
   backend: BackendName;
 }
 
@@ -162,6 +169,12 @@ export function validateSettings(settings: Settings): void {
   if (!INFOPRO_TASKS.includes(settings.infoproTask)) {
     throw new BenchOptionError(`Unknown InfoPro task '${settings.infoproTask}'. Use one of: ${list(INFOPRO_TASKS)}.`);
   }
+  if (settings.infoproLambda !== undefined) {
+    if (!settings.frameworks.includes('infopro')) throw new BenchOptionError('--infopro-lambda applies to --framework infopro only.');
+    if (settings.infoproLambda.length !== 4 || !settings.infoproLambda.every((v) => Number.isFinite(v) && v >= 0)) {
+      throw new BenchOptionError(`--infopro-lambda takes four numbers >= 0 (ixx1,ixy1,ixx2,ixy2), got ${settings.infoproLambda.join(',')}.`);
+    }
+  }
   if (settings.frameworks.length === 0 || settings.pluginSets.length === 0 || settings.Ks.length === 0 || settings.seeds.length === 0) {
     throw new BenchOptionError('Frameworks, plugin sets, K and seeds each need at least one value.');
   }
@@ -231,6 +244,7 @@ export function expandGrid(settings: Settings): RunConfig[] {
             evalBatchSize: settings.evalBatchSize,
             mlaanProfile: settings.mlaanProfile,
             infoproTask: framework === 'infopro' ? settings.infoproTask : null,
+            ...(framework === 'infopro' && settings.infoproLambda ? { infoproLambda: [...settings.infoproLambda] } : {}),
             backend: settings.backend,
           };
           const id = configId(config);

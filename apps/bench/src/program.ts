@@ -15,6 +15,7 @@ import {
   SPLIT_VARIANTS,
 } from './config.js';
 import { BenchOptionError } from './errors.js';
+import { checkInfoProLambdas, parseInfoProLambda } from './infopro-lambda.js';
 import { describeMachine } from './machine.js';
 import { createReporter, PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { FRAMEWORKS, FRAMEWORK_NAMES, type FrameworkName } from './registry/frameworks.js';
@@ -23,6 +24,7 @@ import { PRESETS, PRESET_NAMES, type PresetName } from './registry/presets.js';
 import { metricTable, tableToMarkdown } from './results/tables.js';
 import { writeReports } from './results/report.js';
 import { type ExecutionOptions, readAllResults, runGrid } from './runner.js';
+import { benchVersion } from './version.js';
 
 export const DEFAULT_OUT_DIR = 'mlaan-bench-results';
 /** Exit codes: 0 done, 1 a configuration failed, 2 bad options, 130 interrupted (resume by rerunning). */
@@ -129,8 +131,10 @@ interface CommandOptions {
   seeds?: number[];
   mlaanProfile?: Settings['mlaanProfile'];
   infoproTask?: Settings['infoproTask'];
+  infoproLambda?: number[];
   dataDir?: string;
   download?: boolean;
+  export?: string;
   out: string;
   checkpointEvery: number;
   memoryEvery: number;
@@ -183,9 +187,20 @@ function addTrainingOptions(command: Command, single: boolean): Command {
         INFOPRO_TASKS,
       ),
     )
-    .addOption(new Option('--data-dir <dir>', 'folder holding the datasets, e.g. cifar10/cifar-10-batches-bin [$MLAAN_DATA_DIR, else ~/.cache/mlaan]').env('MLAAN_DATA_DIR'))
+    .addOption(
+      new Option('--infopro-lambda <weights>', "InfoPro's loss weights ixx1,ixy1,ixx2,ixy2, e.g. 5,0.5,0,0 [the paper's for the K; cross-entropy 5,0.5,0,0]").argParser(
+        parseInfoProLambda,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--data-dir <dir>',
+        'the datasets folder (CIFAR-10 in <dir>/cifar10/cifar-10-batches-bin or <dir>/cifar-10-batches-bin); the cifar-10-batches-bin folder itself works too [$MLAAN_DATA_DIR, else ~/.cache/mlaan]',
+      ).env('MLAAN_DATA_DIR'),
+    )
     .addOption(new Option('--download', 'download a missing dataset (CIFAR-10, SVHN, STL-10) into the data folder'))
     .addOption(new Option('-o, --out <dir>', 'output folder: results, reports, per-configuration checkpoints').default(DEFAULT_OUT_DIR))
+    .addOption(new Option('--export <dir>', 'write each trained final model to <dir>/<configuration id>/: PyTorch safetensors and a TensorFlow.js LayersModel'))
     .addOption(new Option('--checkpoint-every <steps>', 'also checkpoint every this many steps (0: only after each epoch)').default(50).argParser(nonNegativeInteger))
     .addOption(new Option('--memory-every <steps>', 'measure tensor memory on step 1 and every this many steps (0: never)').default(50).argParser(nonNegativeInteger))
     .addOption(new Option('--workers <n>', 'data-loader worker threads [1 on this kind of machine]').argParser(nonNegativeInteger))
@@ -219,6 +234,7 @@ function settingsFrom(options: CommandOptions, command: Command): Partial<Settin
     seeds: options.seeds,
     mlaanProfile: options.mlaanProfile,
     infoproTask: options.infoproTask,
+    infoproLambda: options.infoproLambda,
   };
 }
 
@@ -232,6 +248,7 @@ function executionFrom(options: CommandOptions): ExecutionOptions {
     workers: options.workers,
     keepCheckpoints: options.keepCheckpoints ?? false,
     force: options.force ?? false,
+    exportDir: options.export === undefined ? undefined : resolve(options.export),
   };
 }
 
@@ -266,6 +283,7 @@ async function execute(kind: 'run' | 'ablation', options: CommandOptions, comman
     settings = { ...settings, frameworks: settings.frameworks.slice(0, 1), pluginSets: settings.pluginSets.slice(0, 1), Ks: settings.Ks.slice(0, 1) };
   }
   const configs = expandGrid(settings);
+  await checkInfoProLambdas(configs);
   const execution = executionFrom(options);
   const reporter = createReporter(options.progress, io.stderr);
   const commandLine = ['mlaan-bench', ...argv].map(quote).join(' ');
@@ -327,6 +345,7 @@ function registryHelp(): string {
 export function createProgram(io: IO, setExitCode: (code: number) => void, argv: readonly string[] = process.argv.slice(2)): Command {
   const program = new Command('mlaan-bench')
     .description('Train E2E, DGL and InfoPro with and without the MLAAN plugins (MLM, LAM) and report test error, memory and speed.')
+    .version(benchVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(add --help for the options)')
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();

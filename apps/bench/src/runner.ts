@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BackendNotAvailableError } from '@mlaan/core';
+import { BackendNotAvailableError, CorruptCheckpointError } from '@mlaan/core';
 import { DataError } from '@mlaan/data';
 import { type ActiveBackend, activateBackend } from './backend.js';
 import { type BackendName, configId, methodLabel, type RunConfig } from './config.js';
 import { DatasetCache } from './data.js';
+import { exportFinalModel } from './export.js';
 import { ResultsFolderError } from './errors.js';
 import { describeMachine } from './machine.js';
 import type { Reporter, RunHeader } from './progress.js';
@@ -24,6 +25,8 @@ export interface ExecutionOptions {
   keepCheckpoints: boolean;
   /** Train finished configurations again instead of skipping them. */
   force: boolean;
+  /** `--export <dir>`: write each trained configuration's final model there (export.ts). */
+  exportDir?: string;
 }
 
 export interface GridOutcome {
@@ -68,6 +71,20 @@ export async function readAllResults(outDir: string): Promise<RunResult[]> {
   return results;
 }
 
+/** A configuration that failed before writing anything leaves no folder behind. */
+async function removeIfEmpty(folder: string): Promise<void> {
+  try {
+    await rmdir(folder);
+  } catch {
+    // Not empty (a checkpoint to resume from) or never created: either way it stays as it is.
+  }
+}
+
+/** The fix for an unreadable checkpoint, in this command line's words. */
+function cannotResume(error: CorruptCheckpointError): string {
+  return `its checkpoint ${error.dir} cannot be resumed (${error.problem}). Rerun the same command with --force to train this configuration from the start (that replaces the checkpoint).`;
+}
+
 export function runLabel(config: RunConfig): string {
   const K = config.K === 'per-block' ? `K=${moduleCount(config)} (per block)` : `K=${config.K}`;
   return `${methodLabel(config)} ${K} seed ${config.seed}`;
@@ -101,6 +118,7 @@ export async function runGrid(
       outcome.results.push(finished);
       outcome.skipped += 1;
       reporter.runSkipped(header, finished);
+      if (execution.exportDir) reporter.info(`[${header.index}/${header.total}] ${header.label} · finished earlier, so nothing to export: add --force to train it again and export it.`);
       continue;
     }
     if (stop.requested) {
@@ -121,6 +139,12 @@ export async function runGrid(
         observer: reporter.observer(header),
         stop,
         command,
+        finalModel: execution.exportDir
+          ? async (model) => {
+              const folder = await exportFinalModel(execution.exportDir!, config, model);
+              reporter.info(`[${header.index}/${header.total}] ${header.label} · exported to ${folder} (PyTorch safetensors, TensorFlow.js LayersModel)`);
+            }
+          : undefined,
       });
       if (trained.status === 'interrupted') {
         reporter.runInterrupted(header, trained);
@@ -130,9 +154,10 @@ export async function runGrid(
       outcome.results.push(trained.result);
       reporter.runFinished(header, trained.result);
     } catch (error) {
+      await removeIfEmpty(runDir);
       // Missing data or backend stops every configuration alike: no point going on.
       if (error instanceof DataError || error instanceof BackendNotAvailableError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = error instanceof CorruptCheckpointError ? cannotResume(error) : error instanceof Error ? error.message : String(error);
       outcome.failures.push({ id, label: header.label, message });
       reporter.info(`[${header.index}/${header.total}] ${header.label} · FAILED: ${message}`);
     }

@@ -21,6 +21,7 @@ import { ResultsFolderError } from './errors.js';
 import { describeMachine, type MachineInfo } from './machine.js';
 import { FRAMEWORKS, type PluginBuildContext } from './registry/frameworks.js';
 import { PLUGIN_SETS } from './registry/plugin-sets.js';
+import type { FinalModel } from './export.js';
 
 export const RESULT_FORMAT = 'mlaan-bench-result';
 export const RESULT_VERSION = 1;
@@ -163,6 +164,8 @@ export interface TrainOptions {
   stop: { requested: boolean };
   /** The command line, recorded in the result. */
   command: string;
+  /** Called once with the trained network before the result is written (`--export`). */
+  finalModel?: (model: FinalModel) => Promise<void>;
 }
 
 export type TrainOutcome = { status: 'finished'; result: RunResult } | { status: 'interrupted'; epoch: number; batch: number };
@@ -259,6 +262,7 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
     mlaanProfile: config.mlaanProfile,
     balancedSplit: config.split === 'balanced',
     infoproTask: config.infoproTask ?? 'contrast',
+    infoproLambda: config.infoproLambda,
   };
   let trainer: LocalTrainer | undefined;
   let trainLoader: Loader | undefined;
@@ -453,6 +457,7 @@ async function trainLoop(
   addWall();
 
   const result = buildResult(config, id, trainer, state, diverged, options, trainLoader, testLoader);
+  await options.finalModel?.({ backbone: trainer.backbone, dataset: trainLoader.dataset });
   await writeJsonAtomic(join(options.runDir, RESULT_FILE), result);
   if (!options.keepCheckpoint) await rm(checkpointDir, { recursive: true, force: true });
   return { status: 'finished', result };

@@ -26,3 +26,19 @@ export class CheckpointError extends MlaanError {}
 
 /** A safetensors file is malformed or its tensors do not match the target variables. */
 export class SafetensorsError extends MlaanError {}
+
+/** A model cannot be written in the asked-for format (a layer the format has no equivalent for). */
+export class ExportError extends MlaanError {}
+
+/**
+ * A checkpoint folder cannot be read back (unparsable manifest, missing or modified tensors file,
+ * another format version). `dir` and `problem` let a caller word the fix for its own interface.
+ */
+export class CorruptCheckpointError extends CheckpointError {
+  constructor(
+    readonly dir: string,
+    readonly problem: string,
+  ) {
+    super(`Checkpoint ${dir}: ${problem}. Delete the whole folder ${dir} (not one file in it) to start over.`);
+  }
+}

@@ -204,8 +204,12 @@ function headName(moduleIndex: number, role: HeadRole): string {
 }
 
 /**
- * Cut points for InfoPro: the standard table (METHOD §2), or with `balancedMemory` the InfoPro*
- * splits that balance GPU memory across modules. An unknown (net, K) is an `UnknownSplitError`.
+ * Cut points for InfoPro: the standard table, or with `balancedMemory` the InfoPro* splits that
+ * balance GPU memory across modules. An unknown (net, K) is an `UnknownSplitError`.
+ *
+ * @deprecated The same tables as `getSplit` from `@mlaan/core` under a second name; use
+ * `getSplit({ net, K, variant: balancedMemory ? 'balanced' : 'default' })`. Removed in a later
+ * minor version.
  */
 export function infoProSplit(request: { net: string; K: number; balancedMemory?: boolean }): CutPoint[] {
   return getSplit({ net: request.net, K: request.K, variant: request.balancedMemory ? 'balanced' : 'default' });

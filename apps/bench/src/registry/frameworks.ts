@@ -14,6 +14,8 @@ export interface PluginBuildContext {
   balancedSplit: boolean;
   /** InfoPro's task loss: the paper's supervised contrastive loss, or cross-entropy as in the MLAAN runs. */
   infoproTask: 'contrast' | 'cross-entropy';
+  /** InfoPro's λ from --infopro-lambda; undefined: the task's default. */
+  infoproLambda?: readonly number[];
 }
 
 /**
@@ -71,11 +73,12 @@ export const FRAMEWORKS = {
     async hostPlugins(context) {
       const { infoPro, MLAAN_LAMBDA } = await importPluginPackage('@mlaan/infopro', "Framework 'infopro'", () => import('@mlaan/infopro'));
       const dataset = context.dataset as 'cifar10' | 'svhn' | 'stl10';
+      const given = context.infoproLambda as readonly [number, number, number, number] | undefined;
       // Contrastive: the InfoPro paper's λ preset for (dataset, network, K). Cross-entropy: the MLAAN
       // authors' InfoPro runs, which use λ = (5, 0.5, 0, 0) at every K.
       return context.infoproTask === 'contrast'
-        ? [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'contrast' })]
-        : [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'cross-entropy', lambda: MLAAN_LAMBDA })];
+        ? [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'contrast', ...(given ? { lambda: given } : {}) })]
+        : [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'cross-entropy', lambda: given ?? MLAAN_LAMBDA })];
     },
   },
 } as const satisfies Record<string, FrameworkDefinition>;

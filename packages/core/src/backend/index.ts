@@ -12,3 +12,4 @@ export {
   type BackendLoadOptions,
   type BackendProvider,
 } from './providers.js';
+export { silenceNodeBackendHint } from './node-hint.js';

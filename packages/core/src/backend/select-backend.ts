@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendNotAvailableError } from '../errors.js';
+import { silenceNodeBackendHint } from './node-hint.js';
 import { isPackageNotFound } from './optional-import.js';
 import { backendProviders, findBackendProvider, type BackendProvider } from './providers.js';
 
@@ -53,6 +54,8 @@ async function activate(
   }
   let switched = false;
   try {
+    // Chosen on purpose: tfjs's "install tfjs-node" hint on the first tensor would be noise.
+    silenceNodeBackendHint(tfjsName);
     switched = await tf.setBackend(tfjsName);
     await tf.ready();
   } catch (error) {

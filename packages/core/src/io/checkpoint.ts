@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import type { NamedVariable } from '../layers/layer.js';
 import { SeededRandom } from '../random.js';
 import type { LocalTrainer } from '../training/trainer.js';
@@ -93,10 +93,10 @@ export async function readCheckpointManifest(dir: string): Promise<CheckpointMan
   try {
     manifest = JSON.parse(text);
   } catch (e) {
-    throw new CheckpointError(`Checkpoint ${dir}/${MANIFEST_FILE} is not valid JSON (${(e as Error).message}); the checkpoint is corrupt, delete it to start over.`);
+    throw new CorruptCheckpointError(dir, `${MANIFEST_FILE} is not valid JSON (${(e as Error).message})`);
   }
   if (manifest.format !== CHECKPOINT_FORMAT || manifest.version !== CHECKPOINT_VERSION) {
-    throw new CheckpointError(`${dir} is not a version-${CHECKPOINT_VERSION} ${CHECKPOINT_FORMAT} (found format ${manifest.format}, version ${manifest.version}).`);
+    throw new CorruptCheckpointError(dir, `it is not a version-${CHECKPOINT_VERSION} ${CHECKPOINT_FORMAT} (found format ${manifest.format}, version ${manifest.version})`);
   }
   return manifest;
 }
@@ -111,11 +111,11 @@ export async function loadCheckpoint(dir: string, trainer: LocalTrainer): Promis
   try {
     bytes = await readFile(join(dir, TENSORS_FILE));
   } catch {
-    throw new CheckpointError(`Checkpoint ${dir} has no ${TENSORS_FILE}; it is incomplete, delete it to start over.`);
+    throw new CorruptCheckpointError(dir, `${TENSORS_FILE} is missing, so the checkpoint is incomplete`);
   }
   const digest = createHash('sha256').update(bytes).digest('hex');
   if (digest !== manifest.sha256) {
-    throw new CheckpointError(`Checkpoint ${dir}: ${TENSORS_FILE} does not match its recorded sha256 (corrupt or modified); delete it to start over.`);
+    throw new CorruptCheckpointError(dir, `${TENSORS_FILE} does not match its recorded sha256 (corrupt or modified)`);
   }
   const tensors = parseSafetensors(bytes, join(dir, TENSORS_FILE));
   const variables = variablesOf(trainer);

@@ -81,16 +81,32 @@ export async function readSafetensors(path: string): Promise<Map<string, RawTens
   return parseSafetensors(bytes, path);
 }
 
-/** Serialise tensors (float32 or int32) to safetensors bytes, names in the given order. */
+/** A tensor to write: float32, int32, or int64 (PyTorch's integer buffers, e.g. `num_batches_tracked`). */
+export interface SerializableTensor {
+  dtype: 'F32' | 'I32' | 'I64';
+  shape: readonly number[];
+  data: Float32Array | Int32Array | BigInt64Array;
+}
+
+/** Serialise tensors to safetensors bytes (little-endian), names in the given order. */
 export function serializeSafetensors(
-  tensors: Iterable<readonly [string, { dtype: 'F32' | 'I32'; shape: readonly number[]; data: Float32Array | Int32Array }]>,
+  tensors: Iterable<readonly [string, SerializableTensor]>,
   metadata?: Record<string, string>,
 ): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [];
   let offset = 0;
+  if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) {
+    throw new SafetensorsError('serializeSafetensors needs a little-endian platform (the format is little-endian)');
+  }
   for (const [name, t] of tensors) {
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (t.data.BYTES_PER_ELEMENT !== BYTES[t.dtype] || t.data.length !== count) {
+      throw new SafetensorsError(
+        `Tensor '${name}': ${t.dtype} [${t.shape.join(', ')}] needs ${count} values of ${BYTES[t.dtype]} bytes, got ${t.data.length} of ${t.data.BYTES_PER_ELEMENT}`,
+      );
+    }
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };
     chunks.push(bytes);
@@ -112,10 +128,10 @@ export function serializeSafetensors(
 }
 
 export async function writeSafetensors(path: string, variables: readonly NamedVariable[]): Promise<void> {
-  const entries: [string, { dtype: 'F32' | 'I32'; shape: number[]; data: Float32Array | Int32Array }][] = [];
+  const entries: [string, SerializableTensor][] = [];
   for (const [name, v] of variables) {
-    const data = (await v.data()) as Float32Array | Int32Array;
-    entries.push([name, { dtype: v.dtype === 'int32' ? 'I32' : 'F32', shape: v.shape, data }]);
+    const data = await v.data();
+    entries.push([name, v.dtype === 'int32' ? { dtype: 'I32', shape: v.shape, data: data as Int32Array } : { dtype: 'F32', shape: v.shape, data: data as Float32Array }]);
   }
   await writeFile(path, serializeSafetensors(entries));
 }
@@ -178,7 +194,12 @@ export function importPyTorchWeights(
     used.add(key);
     plan.push([v, key, raw]);
   }
-  const unused = [...tensors.keys()].filter((k) => !used.has(k));
+  // PyTorch state dicts carry a step counter beside every BatchNorm's running statistics; this
+  // library has no such variable and nothing to put it in, so it is not an "unused" tensor.
+  const counters = new Set(
+    [...used].filter((k) => k.endsWith('.running_mean') || k === 'running_mean').map((k) => k.replace(/running_mean$/, 'num_batches_tracked')),
+  );
+  const unused = [...tensors.keys()].filter((k) => !used.has(k) && !counters.has(k));
   if (missing.length && !options.allowMissing) {
     throw new SafetensorsError(`Missing ${missing.length} tensor(s) in the weights file: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`);
   }
