@@ -1,5 +1,8 @@
 // Tests choose their backend on purpose; tfjs's "install the Node.js backend" hint is noise there.
+import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { silenceNodeBackendHint } from '@mlaan/core';
 
+// The tests' own setBackend('cpu') finds this instance, already past its first-use hint.
+await tf.setBackend('cpu');
 silenceNodeBackendHint();

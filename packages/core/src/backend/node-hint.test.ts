@@ -29,8 +29,8 @@ describe("tfjs's Node.js backend hint", () => {
 
   it('is not printed once the backend was chosen: silenceNodeBackendHint, and selectBackend', async () => {
     tf.registerBackend('hint-probe-silenced', () => new MathBackendCPU());
-    silenceNodeBackendHint('hint-probe-silenced');
     await tf.setBackend('hint-probe-silenced');
+    silenceNodeBackendHint();
     expect(hintsPrintedWhile(() => tf.tensor([1, 2]).dispose())).toBe(0);
 
     await selectBackend('cpu', { log: () => {} });

@@ -54,9 +54,9 @@ async function activate(
   }
   let switched = false;
   try {
-    // Chosen on purpose: tfjs's "install tfjs-node" hint on the first tensor would be noise.
-    silenceNodeBackendHint(tfjsName);
     switched = await tf.setBackend(tfjsName);
+    // Chosen on purpose: tfjs's "install tfjs-node" hint on the first tensor would be noise.
+    if (switched) silenceNodeBackendHint(tfjsName);
     await tf.ready();
   } catch (error) {
     const cause = error instanceof Error ? error.message : String(error);
