@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { addonUnavailableReason, randomValues, setUpBackends, suiteTitle } from '../test-support.js';
-import { BatchNormTraining, BatchNormTrainingGrad } from './normalization.js';
+import { BATCH_NORM_TRAINING_GRAD_KERNEL, BATCH_NORM_TRAINING_KERNEL } from '@mlaan/core';
 
 // A ResNet-32 stage at batch 16: 16 x 32 x 32 rows per channel. The channels' means are 0.5 to 8
 // times their spread, as a convolution's outputs before batch norm can be: a float32 sum of 16 384
@@ -77,8 +77,8 @@ describe.skipIf(addonUnavailableReason !== null)(suiteTitle('fused batch norm ac
       tf.tensor1d(scaleValues),
       tf.zeros([channels]),
     ];
-    const [y, mean, variance] = tf.engine().runKernel(BatchNormTraining, { x, scale, offset }, { epsilon }) as tf.Tensor[];
-    const [dx, dScale, dShift] = tf.engine().runKernel(BatchNormTrainingGrad, { dy, x, scale, mean: mean!, variance: variance! }, { epsilon }) as tf.Tensor[];
+    const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale, offset }, { epsilon }) as tf.Tensor[];
+    const [dx, dScale, dShift] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, { dy, x, scale, mean: mean!, variance: variance! }, { epsilon }) as tf.Tensor[];
     const produced = { mean, variance, y, dx, dScale, dShift };
     const errors: Record<string, number> = {};
     for (const [name, tensor] of Object.entries(produced)) {
