@@ -49,6 +49,14 @@ void channelSums(int64_t rows, int64_t channels, std::vector<double>& first, std
   }
 }
 
+// The Float32Array arguments of one call: full-size channels-last data or per-channel vectors.
+struct NormalizationArguments {
+  const Napi::CallbackInfo& info;
+  int64_t rows, channels;
+  float* data(int index, const char* name) const { return floatArray(info[index], name, static_cast<size_t>(rows * channels)); }
+  float* perChannel(int index, const char* name) const { return floatArray(info[index], name, static_cast<size_t>(channels)); }
+};
+
 // out[r][c] = in[r][c] * multiplier[c] + (other[r][c] - center[c]) * slope[c] + offset[c], in
 // parallel over rows; `in` may be null (then that term is absent).
 void perChannelAffine(int64_t rows, int64_t channels, const float* in, const float* multiplier, const float* other,
@@ -72,16 +80,11 @@ void perChannelAffine(int64_t rows, int64_t channels, const float* in, const flo
 // batchNormTrainingForward(x, scale, shift, y, mean, variance, rows, channels, epsilon):
 // mean and (biased) variance are outputs.
 Napi::Value BatchNormTrainingForward(const Napi::CallbackInfo& info) {
-  int64_t rows = info[6].As<Napi::Number>().Int64Value();
-  int64_t channels = info[7].As<Napi::Number>().Int64Value();
+  NormalizationArguments arguments{info, info[6].As<Napi::Number>().Int64Value(), info[7].As<Napi::Number>().Int64Value()};
+  int64_t rows = arguments.rows, channels = arguments.channels;
   double epsilon = info[8].As<Napi::Number>().DoubleValue();
-  size_t size = static_cast<size_t>(rows * channels);
-  const float* x = floatArray(info[0], "x", size);
-  const float* scale = floatArray(info[1], "scale", static_cast<size_t>(channels));
-  const float* shift = floatArray(info[2], "shift", static_cast<size_t>(channels));
-  float* y = floatArray(info[3], "y", size);
-  float* mean = floatArray(info[4], "mean", static_cast<size_t>(channels));
-  float* variance = floatArray(info[5], "variance", static_cast<size_t>(channels));
+  const float *x = arguments.data(0, "x"), *scale = arguments.perChannel(1, "scale"), *shift = arguments.perChannel(2, "shift");
+  float *y = arguments.data(3, "y"), *mean = arguments.perChannel(4, "mean"), *variance = arguments.perChannel(5, "variance");
   // Sums of x - x[0] and its square: shifting by a sample keeps the one-pass variance exact to
   // double rounding however far the mean is from zero.
   std::vector<double> sum, squares;
@@ -112,18 +115,12 @@ Napi::Value BatchNormTrainingForward(const Napi::CallbackInfo& info) {
 
 // batchNormTrainingBackward(dy, x, scale, mean, variance, dx, dScale, dShift, rows, channels, epsilon)
 Napi::Value BatchNormTrainingBackward(const Napi::CallbackInfo& info) {
-  int64_t rows = info[8].As<Napi::Number>().Int64Value();
-  int64_t channels = info[9].As<Napi::Number>().Int64Value();
+  NormalizationArguments arguments{info, info[8].As<Napi::Number>().Int64Value(), info[9].As<Napi::Number>().Int64Value()};
+  int64_t rows = arguments.rows, channels = arguments.channels;
   double epsilon = info[10].As<Napi::Number>().DoubleValue();
-  size_t size = static_cast<size_t>(rows * channels);
-  const float* dy = floatArray(info[0], "dy", size);
-  const float* x = floatArray(info[1], "x", size);
-  const float* scale = floatArray(info[2], "scale", static_cast<size_t>(channels));
-  const float* mean = floatArray(info[3], "mean", static_cast<size_t>(channels));
-  const float* variance = floatArray(info[4], "variance", static_cast<size_t>(channels));
-  float* dx = floatArray(info[5], "dx", size);
-  float* dScale = floatArray(info[6], "dScale", static_cast<size_t>(channels));
-  float* dShift = floatArray(info[7], "dShift", static_cast<size_t>(channels));
+  const float *dy = arguments.data(0, "dy"), *x = arguments.data(1, "x"), *scale = arguments.perChannel(2, "scale");
+  const float *mean = arguments.perChannel(3, "mean"), *variance = arguments.perChannel(4, "variance");
+  float *dx = arguments.data(5, "dx"), *dScale = arguments.perChannel(6, "dScale"), *dShift = arguments.perChannel(7, "dShift");
   std::vector<double> sumDy, sumDyCentered;
   channelSums(rows, channels, sumDy, sumDyCentered, [&](int64_t r, double* s, double* p) {
     const float* g = dy + r * channels;
