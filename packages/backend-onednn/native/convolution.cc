@@ -11,7 +11,7 @@ using dnnl::prop_kind;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-// Geometry as packed by src/native.ts (convolutionParameters).
+// Geometry as packed by src/kernels/convolution.ts (convolutionGeometry).
 struct ConvolutionGeometry {
   int64_t batch, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels;
   int64_t filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth;

@@ -2,8 +2,6 @@ export { register, isAvailable, type RegisterOptions } from './register.js';
 export { OnednnBackend, BACKEND_NAME } from './backend.js';
 export { OnednnUnavailableError } from './errors.js';
 export {
-  BatchNormTraining,
-  BatchNormTrainingGrad,
   ReluGrad,
   kernelCounts,
   resetKernelCounts,

@@ -7,7 +7,8 @@ import { OnednnUnavailableError } from './errors.js';
 /**
  * The native addon's surface (native/*.cc). Every tensor crosses as a Float32Array that oneDNN
  * reads or writes in place; outputs are preallocated by the caller. Geometry travels packed in
- * Int32Arrays (see the pack* helpers below) because reading one typed array is far cheaper for
+ * Int32Arrays (convolutionGeometry and poolingGeometry in src/kernels/, the shape lists of the
+ * element-wise and layout kernels) because reading one typed array is far cheaper for
  * N-API than reading a JS array element by element.
  */
 export interface OnednnAddon {

@@ -27,6 +27,9 @@ Checks:
                        the same computation with the same name mapping as the one that made DIR.
   --batch-from DIR     take that fixture's images too (the golden images differ from a fresh
                        normalisation by one float32 ulp, enough to flip ReLU ties).
+  --float64            also write expected-f64.safetensors: the same step on the same weights and
+                       images in float64 (stored as float32), the exact-arithmetic answer that
+                       `mlaan-parity` measures both float32 implementations against.
   --float64-check      re-run the step in float64 from the written weights and list the tensors on
                        which the float32 fixture itself is only tie-accurate (~1e-2).
 
@@ -377,12 +380,22 @@ def run_step(args, networks, images, labels, weights_path, dtype):
     return weights, expected, extra
 
 
-def precision_report(args, networks, images, labels, out, expected, tolerance=1e-4):
-    """Re-run the same step in float64 from the written weights and print the rows where the float32
-    fixture differs from it by more than `tolerance` (parity's measure): those rows are only as
-    exact as float32 rounding at ReLU inputs near zero (ties) allows, whatever implementation
-    is compared with them."""
+def float64_step(args, networks, images, labels, out):
+    """The same step in float64 from the written weights and the same images: [(name, float64 array)]
+    in the order of expected.safetensors."""
     _, reference, _ = run_step(args, networks, images, labels, os.path.join(out, "weights.safetensors"), torch.float64)
+    return reference
+
+
+def write_float64_expected(out, reference):
+    """expected-f64.safetensors: the float64 step rounded once to float32 (the format holds float32)."""
+    write_safetensors(os.path.join(out, "expected-f64.safetensors"), [(name, value.astype(np.float32)) for name, value in reference])
+
+
+def precision_report(reference, expected, tolerance=1e-4):
+    """Print the rows where the float32 fixture differs from the float64 step by more than
+    `tolerance` (parity's measure): those rows are only as exact as float32 rounding at ReLU inputs
+    near zero (ties) allows, whatever implementation is compared with them."""
     reference = dict(reference)
     scale = max(float(np.abs(t).max()) for t in reference.values() if t.size)
     rows = [(relative_error(value, reference[name], scale), name) for name, value in expected]
@@ -463,6 +476,7 @@ def main(argv=None):
     parser.add_argument("--weights-from", help="use this fixture folder's weights.safetensors instead of fresh ones")
     parser.add_argument("--batch-from", help="use this fixture folder's batch.safetensors instead of reading --data-dir (for re-deriving a fixture bit for bit)")
     parser.add_argument("--compare-with", help="fixture folder to compare schema (and, with --weights-from, values) against")
+    parser.add_argument("--float64", action="store_true", help="also write expected-f64.safetensors, the same step in float64")
     parser.add_argument("--float64-check", action="store_true", help="re-run the step in float64 and report the tensors the float32 fixture is tie-sensitive on")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -514,8 +528,13 @@ def main(argv=None):
         f.write("\n")
     print(f"wrote {out}: {len(weights)} weights, {len(expected)} expected tensors, loss {float(dict(expected)['loss'][0]):.6f}")
 
-    if args.float64_check:
-        precision_report(args, networks, images, labels, out, expected)
+    if args.float64 or args.float64_check:
+        reference = float64_step(args, networks, images, labels, out)
+        if args.float64:
+            write_float64_expected(out, reference)
+            print(f"wrote {os.path.join(out, 'expected-f64.safetensors')}")
+        if args.float64_check:
+            precision_report(reference, expected)
     if args.compare_with:
         values = "all" if args.weights_from and os.path.samefile(args.weights_from, args.compare_with) else "batch"
         problems, _ = compare_fixtures(out, args.compare_with, values)

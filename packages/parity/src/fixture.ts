@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MlaanError, RawTensor, rawToTensor, readSafetensors } from '@mlaan/core';
@@ -10,6 +11,8 @@ export interface Fixture {
   weights: Map<string, RawTensor>;
   batch: Map<string, RawTensor>;
   expected: Map<string, RawTensor>;
+  /** expected-f64.safetensors when the folder has it: the same step in float64 (stored as float32). */
+  expectedFloat64?: Map<string, RawTensor>;
 }
 
 export interface FixtureConfig {
@@ -42,7 +45,9 @@ export async function loadFixture(dir: string): Promise<Fixture> {
   const [weights, batch, expected] = await Promise.all(
     ['weights', 'batch', 'expected'].map((n) => readSafetensors(join(dir, `${n}.safetensors`))),
   );
-  return { dir, config, weights: weights!, batch: batch!, expected: expected! };
+  const float64Path = join(dir, 'expected-f64.safetensors');
+  const expectedFloat64 = existsSync(float64Path) ? await readSafetensors(float64Path) : undefined;
+  return { dir, config, weights: weights!, batch: batch!, expected: expected!, ...(expectedFloat64 ? { expectedFloat64 } : {}) };
 }
 
 /** The fixture batch as NHWC inputs and int32 labels. */

@@ -1,9 +1,13 @@
 import {
   backend_util,
   Conv2D,
+  type Conv2DAttrs,
   Conv2DBackpropFilter,
+  type Conv2DBackpropFilterAttrs,
   Conv2DBackpropInput,
+  type Conv2DBackpropInputAttrs,
   FusedConv2D,
+  type FusedConv2DAttrs,
   type KernelConfig,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
@@ -13,8 +17,6 @@ import { FusedActivation } from '../native.js';
 import { consistentAfterPadding, nativeKernel } from './native-kernel.js';
 
 type ConvInfo = backend_util.Conv2DInfo;
-type PadParameter = Parameters<typeof backend_util.computeConv2DInfo>[4];
-type RoundingMode = Parameters<typeof backend_util.computeConv2DInfo>[5];
 type Shape4 = [number, number, number, number];
 
 /**
@@ -65,24 +67,21 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((value, index) => value === b[index]);
 }
 
-function dataFormatOf(value: unknown): 'channelsLast' | 'channelsFirst' {
-  return backend_util.convertConv2DDataFormat((value as 'NHWC' | 'NCHW' | undefined) ?? 'NHWC');
-}
-
 const conv2d = nativeKernel(Conv2D, ({ inputs, backend, attrs }) => {
   const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+  const { strides, dilations, pad, dimRoundingMode, dataFormat } = attrs as unknown as Conv2DAttrs;
   const xValues = backend.floatValues(x);
   const filterValues = backend.floatValues(filter);
   if (!xValues || !filterValues) return null;
   const info = backend_util.computeConv2DInfo(
     x.shape as Shape4,
     filter.shape as Shape4,
-    attrs.strides as [number, number] | number,
-    attrs.dilations as [number, number] | number,
-    attrs.pad as PadParameter,
-    attrs.dimRoundingMode as RoundingMode,
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
     false,
-    dataFormatOf(attrs.dataFormat),
+    backend_util.convertConv2DDataFormat(dataFormat),
   );
   const geometry = convolutionGeometry(info);
   if (!geometry) return null;
@@ -102,7 +101,8 @@ const fusedActivations: Record<string, FusedActivation> = {
 
 const fusedConv2d = nativeKernel(FusedConv2D, ({ inputs, backend, attrs }) => {
   const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo };
-  const activation = fusedActivations[(attrs.activation as string | undefined) ?? 'linear'];
+  const { strides, dilations, pad, dimRoundingMode, dataFormat, activation: activationName, leakyreluAlpha } = attrs as unknown as FusedConv2DAttrs;
+  const activation = fusedActivations[activationName ?? 'linear'];
   if (activation === undefined) return null;
   const xValues = backend.floatValues(x);
   const filterValues = backend.floatValues(filter);
@@ -110,12 +110,12 @@ const fusedConv2d = nativeKernel(FusedConv2D, ({ inputs, backend, attrs }) => {
   const info = backend_util.computeConv2DInfo(
     x.shape as Shape4,
     filter.shape as Shape4,
-    attrs.strides as [number, number] | number,
-    attrs.dilations as [number, number] | number,
-    attrs.pad as PadParameter,
-    attrs.dimRoundingMode as RoundingMode,
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
     false,
-    dataFormatOf(attrs.dataFormat),
+    backend_util.convertConv2DDataFormat(dataFormat),
   );
   const geometry = convolutionGeometry(info);
   if (!geometry) return null;
@@ -133,7 +133,7 @@ const fusedConv2d = nativeKernel(FusedConv2D, ({ inputs, backend, attrs }) => {
     y,
     geometry,
     activation,
-    (attrs.leakyreluAlpha as number | undefined) ?? 0.2,
+    leakyreluAlpha ?? 0.2,
   );
   return backend.floatOutput(info.outShape, y);
 });
@@ -143,16 +143,16 @@ const conv2dBackpropInput = nativeKernel(Conv2DBackpropInput, ({ inputs, backend
   const dyValues = backend.floatValues(dy);
   const filterValues = backend.floatValues(filter);
   if (!dyValues || !filterValues) return null;
-  const inputShape = attrs.inputShape as Shape4;
+  const { inputShape, strides, pad, dimRoundingMode, dataFormat } = attrs as unknown as Conv2DBackpropInputAttrs;
   const info = backend_util.computeConv2DInfo(
-    inputShape,
+    inputShape as Shape4,
     filter.shape as Shape4,
-    attrs.strides as [number, number] | number,
+    strides,
     1,
-    attrs.pad as PadParameter,
-    attrs.dimRoundingMode as RoundingMode,
+    pad,
+    dimRoundingMode,
     false,
-    dataFormatOf(attrs.dataFormat),
+    backend_util.convertConv2DDataFormat(dataFormat),
   );
   const geometry = convolutionGeometry(info);
   // tfjs's Conv2D gradient drops dimRoundingMode, so dy can disagree with the geometry; the cpu
@@ -168,16 +168,16 @@ const conv2dBackpropFilter = nativeKernel(Conv2DBackpropFilter, ({ inputs, backe
   const xValues = backend.floatValues(x);
   const dyValues = backend.floatValues(dy);
   if (!xValues || !dyValues) return null;
-  const filterShape = attrs.filterShape as Shape4;
+  const { filterShape, strides, pad, dimRoundingMode, dataFormat } = attrs as unknown as Conv2DBackpropFilterAttrs;
   const info = backend_util.computeConv2DInfo(
     x.shape as Shape4,
-    filterShape,
-    attrs.strides as [number, number] | number,
+    filterShape as Shape4,
+    strides,
     1,
-    attrs.pad as PadParameter,
-    attrs.dimRoundingMode as RoundingMode,
+    pad,
+    dimRoundingMode,
     false,
-    dataFormatOf(attrs.dataFormat),
+    backend_util.convertConv2DDataFormat(dataFormat),
   );
   const geometry = convolutionGeometry(info);
   if (!geometry || !sameShape(dy.shape, info.outShape)) return null;

@@ -7,6 +7,7 @@ import {
   Exp,
   type KernelConfig,
   LeakyRelu,
+  type LeakyReluAttrs,
   Log,
   Maximum,
   Minimum,
@@ -22,10 +23,12 @@ import {
   Square,
   SquaredDifference,
   Step,
+  type StepAttrs,
   Sub,
   Tanh,
   type TensorInfo,
   Tile,
+  type TileAttrs,
 } from '@tensorflow/tfjs-core';
 
 
@@ -138,7 +141,8 @@ const step = nativeKernel(Step, ({ inputs, backend, attrs }) => {
   const xValues = backend.floatValues(x);
   if (!xValues) return null;
   const y = backend.outputBuffer(xValues.length);
-  backend.addon.step(xValues, y, (attrs.alpha as number | undefined) ?? 0);
+  const { alpha } = attrs as unknown as StepAttrs;
+  backend.addon.step(xValues, y, alpha ?? 0);
   return backend.floatOutput([...x.shape], y);
 });
 
@@ -166,7 +170,7 @@ const addN = nativeKernel(AddN, ({ inputs, backend }) => {
 const tile = nativeKernel(Tile, ({ inputs, backend, attrs }) => {
   const x = inputs.x as TensorInfo;
   const values = backend.floatValues(x);
-  const repetitions = attrs.reps as number[];
+  const { reps: repetitions } = attrs as unknown as TileAttrs;
   if (!values || values.length === 0 || x.shape.length === 0 || x.shape.length > 6) return null;
   const outShape = x.shape.map((dim, axis) => dim * repetitions[axis]!);
   const full = x.shape.flatMap((dim, axis) => [repetitions[axis]!, dim]);
@@ -209,7 +213,7 @@ export const elementwiseKernels: KernelConfig[] = [
   nativeKernel(SquaredDifference, binaryKernel(BinaryOperation.SquaredDifference)),
   nativeKernel(Relu, unaryKernel(EltwiseOperation.Relu)),
   nativeKernel(Relu6, unaryKernel(EltwiseOperation.Clip, () => [0, 6])),
-  nativeKernel(LeakyRelu, unaryKernel(EltwiseOperation.Relu, (attrs) => [(attrs.alpha as number | undefined) ?? 0.2, 0])),
+  nativeKernel(LeakyRelu, unaryKernel(EltwiseOperation.Relu, (attrs) => [(attrs as unknown as LeakyReluAttrs).alpha ?? 0.2, 0])),
   nativeKernel(Elu, unaryKernel(EltwiseOperation.Elu, () => [1, 0])),
   nativeKernel(Sigmoid, unaryKernel(EltwiseOperation.Sigmoid)),
   nativeKernel(Tanh, unaryKernel(EltwiseOperation.Tanh)),

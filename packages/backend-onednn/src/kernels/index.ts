@@ -21,6 +21,5 @@ export const nativeKernelConfigs: KernelConfig[] = [
 /** Kernels with no cpu counterpart (project-specific fused ops). */
 export const extraKernelConfigs: KernelConfig[] = [...normalizationKernels, ...extraElementwiseKernels];
 
-export { BatchNormTraining, BatchNormTrainingGrad } from './normalization.js';
 export { ReluGrad } from './elementwise.js';
 export { kernelCounts, resetKernelCounts, type KernelCounts } from './native-kernel.js';

@@ -1,11 +1,15 @@
 import {
   type KernelConfig,
   PadV2,
+  type PadV2Attrs,
   Slice,
+  type SliceAttrs,
   slice_util,
   StridedSlice,
+  type StridedSliceAttrs,
   type TensorInfo,
   Transpose,
+  type TransposeAttrs,
 } from '@tensorflow/tfjs-core';
 
 
@@ -16,7 +20,7 @@ const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const transpose = nativeKernel(Transpose, ({ inputs, backend, attrs }) => {
   const x = inputs.x as TensorInfo;
   const values = backend.floatValues(x);
-  const permutation = attrs.perm as number[];
+  const { perm: permutation } = attrs as unknown as TransposeAttrs;
   if (!values || values.length === 0 || x.shape.length === 0) return null;
   const outShape = permutation.map((axis) => x.shape[axis]!);
   const y = backend.outputBuffer(values.length);
@@ -27,7 +31,7 @@ const transpose = nativeKernel(Transpose, ({ inputs, backend, attrs }) => {
 const pad = nativeKernel(PadV2, ({ inputs, backend, attrs }) => {
   const x = inputs.x as TensorInfo;
   const values = backend.floatValues(x);
-  const paddings = attrs.paddings as Array<[number, number]>;
+  const { paddings, constantValue } = attrs as unknown as PadV2Attrs;
   if (!values || values.length === 0 || x.shape.length === 0) return null;
   if (paddings.some(([before, after]) => before < 0 || after < 0)) return null;
   const outShape = x.shape.map((dim, axis) => paddings[axis]![0] + dim + paddings[axis]![1]);
@@ -36,7 +40,7 @@ const pad = nativeKernel(PadV2, ({ inputs, backend, attrs }) => {
     values,
     y,
     Int32Array.of(x.shape.length, ...x.shape, ...paddings.map(([before]) => before), ...outShape),
-    (attrs.constantValue as number | undefined) ?? 0,
+    constantValue ?? 0,
   );
   return backend.floatOutput(outShape, y);
 });
@@ -49,7 +53,8 @@ const slice = nativeKernel(Slice, ({ inputs, backend, attrs }) => {
   const x = inputs.x as TensorInfo;
   const values = backend.floatValues(x);
   if (!values || x.shape.length === 0) return null;
-  const [begin, size] = slice_util.parseSliceParams(x, attrs.begin as number | number[], attrs.size as number | number[]);
+  const { begin: beginAttribute, size: sizeAttribute } = attrs as unknown as SliceAttrs;
+  const [begin, size] = slice_util.parseSliceParams(x, beginAttribute, sizeAttribute);
   slice_util.assertParamsValid(x, begin, size);
   if (slice_util.isSliceContinous(x.shape, begin, size) || sizeOf(size) === 0) return null;
   const rank = x.shape.length;
@@ -63,17 +68,8 @@ const stridedSlice = nativeKernel(StridedSlice, ({ inputs, backend, attrs }) => 
   const x = inputs.x as TensorInfo;
   const values = backend.floatValues(x);
   if (!values || x.shape.length === 0) return null;
-  const info = slice_util.sliceInfo(
-    x.shape,
-    attrs.begin as number[],
-    attrs.end as number[],
-    attrs.strides as number[],
-    attrs.beginMask as number,
-    attrs.endMask as number,
-    attrs.ellipsisMask as number,
-    attrs.newAxisMask as number,
-    attrs.shrinkAxisMask as number,
-  );
+  const { begin, end, strides, beginMask, endMask, ellipsisMask, newAxisMask, shrinkAxisMask } = attrs as unknown as StridedSliceAttrs;
+  const info = slice_util.sliceInfo(x.shape, begin, end, strides, beginMask, endMask, ellipsisMask, newAxisMask, shrinkAxisMask);
   // Identity and contiguous slices are reshapes/subarrays in the cpu kernel: nothing to gain.
   if (info.isIdentity || info.sliceDim0 || info.isSimpleSlice) return null;
   const rank = x.shape.length;

@@ -1,4 +1,11 @@
-import { _FusedMatMul, BatchMatMul, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  _FusedMatMul,
+  type _FusedMatMulAttrs,
+  BatchMatMul,
+  type BatchMatMulAttrs,
+  type KernelConfig,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 
 import type { OnednnBackend } from '../backend.js';
 import { FusedActivation } from '../native.js';
@@ -74,23 +81,16 @@ function runMatmul(
 
 const batchMatMul = nativeKernel(BatchMatMul, ({ inputs, backend, attrs }) => {
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-  return runMatmul(backend, a, b, Boolean(attrs.transposeA), Boolean(attrs.transposeB), undefined, FusedActivation.None, 0);
+  const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
+  return runMatmul(backend, a, b, transposeA, transposeB, undefined, FusedActivation.None, 0);
 });
 
 const fusedMatMul = nativeKernel(_FusedMatMul, ({ inputs, backend, attrs }) => {
   const { a, b, bias } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo };
-  const activation = fusedActivations[(attrs.activation as string | undefined) ?? 'linear'];
+  const { transposeA, transposeB, activation: activationName, leakyreluAlpha } = attrs as unknown as _FusedMatMulAttrs;
+  const activation = fusedActivations[activationName ?? 'linear'];
   if (activation === undefined) return null;
-  return runMatmul(
-    backend,
-    a,
-    b,
-    Boolean(attrs.transposeA),
-    Boolean(attrs.transposeB),
-    bias,
-    activation,
-    (attrs.leakyreluAlpha as number | undefined) ?? 0.2,
-  );
+  return runMatmul(backend, a, b, transposeA, transposeB, bias, activation, leakyreluAlpha ?? 0.2);
 });
 
 export const matmulKernels: KernelConfig[] = [batchMatMul, fusedMatMul];

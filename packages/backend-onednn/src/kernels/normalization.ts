@@ -1,18 +1,27 @@
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  BATCH_NORM_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_TRAINING_KERNEL,
+  type BatchNormTrainingAttrs,
+  type BatchNormTrainingGradAttrs,
+  type BatchNormTrainingGradInputs,
+  type BatchNormTrainingInputs,
+} from '@mlaan/core';
 
 import { BACKEND_NAME, type OnednnBackend } from '../backend.js';
 
-/**
- * Training-mode batch norm over every axis but the last, as two kernels of this backend:
- *   MlaanBatchNormTraining     inputs {x, scale, offset}, attrs {epsilon}
- *                              outputs [y, mean, variance] (biased batch variance)
- *   MlaanBatchNormTrainingGrad inputs {dy, x, scale, mean, variance}, attrs {epsilon}
- *                              outputs [dx, dScale, dOffset]
- * Other code can test for them with tf.getKernel(name, tf.getBackend()) and use them through
- * tf.engine().runKernel; ops/batch-norm-training.ts wraps them as one differentiable op.
+/*
+ * Training-mode batch norm over every axis but the last, as two kernels of this backend, named
+ * and typed in @mlaan/core (whose batch-norm op runs them where the active backend has them):
+ *   BATCH_NORM_TRAINING_KERNEL      inputs {x, scale, offset}, attrs {epsilon}
+ *                                   outputs [y, mean, variance] (biased batch variance)
+ *   BATCH_NORM_TRAINING_GRAD_KERNEL inputs {dy, x, scale, mean, variance}, attrs {epsilon}
+ *                                   outputs [dx, dScale, dOffset]
+ * ops/batch-norm-training.ts wraps them as one differentiable op. native/normalization.cc
+ * accumulates the per-channel sums in double precision.
  */
-export const BatchNormTraining = 'MlaanBatchNormTraining';
-export const BatchNormTrainingGrad = 'MlaanBatchNormTrainingGrad';
+const BatchNormTraining = BATCH_NORM_TRAINING_KERNEL;
+const BatchNormTrainingGrad = BATCH_NORM_TRAINING_GRAD_KERNEL;
 
 class BatchNormTrainingInputError extends Error {
   constructor(kernel: string, detail: string) {
@@ -43,15 +52,16 @@ const forward: KernelConfig = {
   backendName: BACKEND_NAME,
   kernelFunc: ({ inputs, backend: kernelBackend, attrs }) => {
     const backend = kernelBackend as OnednnBackend;
-    const x = inputs.x as TensorInfo;
+    const { x, scale: scaleInput, offset: offsetInput } = inputs as unknown as BatchNormTrainingInputs;
+    const { epsilon } = attrs as unknown as BatchNormTrainingAttrs;
     const [rows, channels] = rowsAndChannels(x, BatchNormTraining);
     const xValues = float32(backend, x, BatchNormTraining, 'x');
-    const scale = float32(backend, inputs.scale as TensorInfo, BatchNormTraining, 'scale', channels);
-    const offset = float32(backend, inputs.offset as TensorInfo, BatchNormTraining, 'offset', channels);
+    const scale = float32(backend, scaleInput, BatchNormTraining, 'scale', channels);
+    const offset = float32(backend, offsetInput, BatchNormTraining, 'offset', channels);
     const y = backend.outputBuffer(xValues.length);
     const mean = new Float32Array(channels);
     const variance = new Float32Array(channels);
-    backend.addon.batchNormTrainingForward(xValues, scale, offset, y, mean, variance, rows, channels, attrs!.epsilon as number);
+    backend.addon.batchNormTrainingForward(xValues, scale, offset, y, mean, variance, rows, channels, epsilon);
     return [
       backend.floatOutput([...x.shape], y),
       backend.floatOutput([channels], mean),
@@ -65,17 +75,18 @@ const backward: KernelConfig = {
   backendName: BACKEND_NAME,
   kernelFunc: ({ inputs, backend: kernelBackend, attrs }) => {
     const backend = kernelBackend as OnednnBackend;
-    const x = inputs.x as TensorInfo;
+    const { x, dy: dyInput, scale: scaleInput, mean: meanInput, variance: varianceInput } = inputs as unknown as BatchNormTrainingGradInputs;
+    const { epsilon } = attrs as unknown as BatchNormTrainingGradAttrs;
     const [rows, channels] = rowsAndChannels(x, BatchNormTrainingGrad);
     const xValues = float32(backend, x, BatchNormTrainingGrad, 'x');
-    const dy = float32(backend, inputs.dy as TensorInfo, BatchNormTrainingGrad, 'dy', xValues.length);
-    const scale = float32(backend, inputs.scale as TensorInfo, BatchNormTrainingGrad, 'scale', channels);
-    const mean = float32(backend, inputs.mean as TensorInfo, BatchNormTrainingGrad, 'mean', channels);
-    const variance = float32(backend, inputs.variance as TensorInfo, BatchNormTrainingGrad, 'variance', channels);
+    const dy = float32(backend, dyInput, BatchNormTrainingGrad, 'dy', xValues.length);
+    const scale = float32(backend, scaleInput, BatchNormTrainingGrad, 'scale', channels);
+    const mean = float32(backend, meanInput, BatchNormTrainingGrad, 'mean', channels);
+    const variance = float32(backend, varianceInput, BatchNormTrainingGrad, 'variance', channels);
     const dx = backend.outputBuffer(xValues.length);
     const dScale = new Float32Array(channels);
     const dOffset = new Float32Array(channels);
-    backend.addon.batchNormTrainingBackward(dy, xValues, scale, mean, variance, dx, dScale, dOffset, rows, channels, attrs!.epsilon as number);
+    backend.addon.batchNormTrainingBackward(dy, xValues, scale, mean, variance, dx, dScale, dOffset, rows, channels, epsilon);
     return [
       backend.floatOutput([...x.shape], dx),
       backend.floatOutput([channels], dScale),

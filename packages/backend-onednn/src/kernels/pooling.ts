@@ -1,23 +1,26 @@
-import { AvgPool, AvgPoolGrad, backend_util, type KernelConfig, MaxPool, MaxPoolGrad, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  AvgPool,
+  type AvgPoolAttrs,
+  AvgPoolGrad,
+  backend_util,
+  type KernelConfig,
+  MaxPool,
+  type MaxPoolAttrs,
+  MaxPoolGrad,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 
 
 import { PoolingKind } from '../native.js';
 import { consistentAfterPadding, nativeKernel, type NativeKernelArguments } from './native-kernel.js';
 
-type PadParameter = Parameters<typeof backend_util.computePool2DInfo>[4];
-type RoundingMode = Parameters<typeof backend_util.computePool2DInfo>[5];
-
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
+// The four pooling kernels (and their gradients, AvgPoolGradAttrs and MaxPoolGradAttrs) share
+// these attributes.
 function poolInfo(shape: number[], attrs: NativeKernelArguments['attrs']): backend_util.Conv2DInfo {
-  return backend_util.computePool2DInfo(
-    shape as [number, number, number, number],
-    attrs.filterSize as [number, number] | number,
-    attrs.strides as [number, number] | number,
-    1,
-    attrs.pad as PadParameter,
-    attrs.dimRoundingMode as RoundingMode,
-  );
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as AvgPoolAttrs & MaxPoolAttrs;
+  return backend_util.computePool2DInfo(shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
 }
 
 /** Packs an NHWC pooling geometry, or null when the padding does not fit oneDNN's formula. */

@@ -1,13 +1,17 @@
 import {
   backend_util,
   FusedBatchNorm,
+  type FusedBatchNormAttrs,
   type KernelConfig,
   Max,
+  type MaxAttrs,
   Mean,
   Min,
   Prod,
   Softmax,
+  type SoftmaxAttrs,
   Sum,
+  type SumAttrs,
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
@@ -29,8 +33,10 @@ function reductionKernel(operation: ReductionOperation, axisAttribute: 'axis' | 
     const x = inputs.x as TensorInfo;
     const xValues = backend.floatValues(x);
     if (!xValues || xValues.length === 0 || x.shape.length === 0) return null;
-    const axes = util.parseAxisParam(attrs[axisAttribute] as number | number[], x.shape);
-    const keepDims = Boolean(attrs.keepDims);
+    // Sum, Mean, Min and Prod name the axes `axis`, Max `reductionIndices`.
+    const typed = attrs as unknown as SumAttrs & MaxAttrs;
+    const axes = util.parseAxisParam(axisAttribute === 'axis' ? typed.axis : typed.reductionIndices, x.shape);
+    const keepDims = typed.keepDims;
     const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
     const finalShape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
     if (axes.length === 0) return null; // identity; the cpu kernel returns a copy
@@ -61,7 +67,7 @@ const softmax = nativeKernel(Softmax, ({ inputs, backend, attrs }) => {
   const values = backend.floatValues(logits);
   if (!values || values.length === 0 || logits.shape.length === 0) return null;
   const rank = logits.shape.length;
-  const dim = attrs.dim as number;
+  const { dim } = attrs as unknown as SoftmaxAttrs;
   if (dim !== -1 && dim !== rank - 1) return null;
   const columns = logits.shape[rank - 1]!;
   const y = backend.outputBuffer(values.length);
@@ -93,7 +99,7 @@ const batchNorm = nativeKernel(FusedBatchNorm, ({ inputs, backend, attrs }) => {
   if (!meanValues || !varianceValues || scaleValues === null || offsetValues === null) return null;
   // Fold the statistics into one multiply-add per element: y = x * a + b with
   // a = scale / sqrt(variance + epsilon) and b = offset - mean * a (per channel, in doubles).
-  const epsilon = (attrs.varianceEpsilon as number | undefined) ?? 0.001;
+  const epsilon = (attrs as unknown as FusedBatchNormAttrs).varianceEpsilon ?? 0.001;
   const multiplier = new Float32Array(channels);
   const shift = new Float32Array(channels);
   for (let c = 0; c < channels; ++c) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-import { BatchNormTraining, BatchNormTrainingGrad } from '../kernels/normalization.js';
+import { BATCH_NORM_TRAINING_GRAD_KERNEL, BATCH_NORM_TRAINING_KERNEL } from '@mlaan/core';
 
 /**
  * Training-mode batch normalisation over every axis but the last (NHWC or NC) as one
@@ -17,7 +17,7 @@ export function batchNormTraining(
   epsilon = 1e-5,
   onStatistics?: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void,
 ): tf.Tensor {
-  if (!tf.getKernel(BatchNormTraining, tf.getBackend())) {
+  if (!tf.getKernel(BATCH_NORM_TRAINING_KERNEL, tf.getBackend())) {
     const axes = Array.from({ length: x.rank - 1 }, (_, axis) => axis);
     const { mean, variance } = tf.moments(x, axes);
     if (onStatistics) onStatistics(tf.keep(tf.clone(mean)) as tf.Tensor1D, tf.keep(tf.clone(variance)) as tf.Tensor1D);
@@ -28,7 +28,7 @@ export function batchNormTraining(
   }
   const op = tf.customGrad((input, gamma, beta, save) => {
     const [output, mean, variance] = tf.engine().runKernel(
-      BatchNormTraining,
+      BATCH_NORM_TRAINING_KERNEL,
       { x: input as tf.Tensor, scale: gamma as tf.Tensor, offset: beta as tf.Tensor },
       { epsilon },
     ) as tf.Tensor[];
@@ -39,7 +39,7 @@ export function batchNormTraining(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [savedInput, savedScale, savedMean, savedVariance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         return tf.engine().runKernel(
-          BatchNormTrainingGrad,
+          BATCH_NORM_TRAINING_GRAD_KERNEL,
           { dy, x: savedInput, scale: savedScale, mean: savedMean, variance: savedVariance },
           { epsilon },
         ) as tf.Tensor[];

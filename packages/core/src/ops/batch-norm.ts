@@ -1,4 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  BATCH_NORM_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_TRAINING_KERNEL,
+  type BatchNormTrainingAttrs,
+  type BatchNormTrainingGradAttrs,
+} from '../kernels/kernel-names.js';
 
 /**
  * Batch normalisation in training mode over every axis but the last (NHWC or NC), returned with
@@ -18,25 +24,29 @@ export interface BatchNormTrainingResult {
   inverseStd: tf.Tensor1D;
 }
 
-/**
- * Optional backend kernels for training-mode batch norm. A backend that registers them (the
- * oneDNN backend does) runs the forward and the backward as one kernel each:
- *   MlaanBatchNormTraining     inputs {x, scale, offset}, attrs {epsilon} -> [y, mean, biased variance]
- *   MlaanBatchNormTrainingGrad inputs {dy, x, scale, mean, variance}, attrs {epsilon} -> [dx, dscale, doffset]
- * Other backends compose the same maths from tfjs ops.
+/*
+ * Optional backend kernels for training-mode batch norm (kernels/kernel-names.ts). A backend that
+ * registers them (the oneDNN backend does) runs the forward and the backward as one kernel each;
+ * other backends compose the same maths from tfjs ops.
  */
-export const BATCH_NORM_TRAINING_KERNEL = 'MlaanBatchNormTraining';
-export const BATCH_NORM_TRAINING_GRAD_KERNEL = 'MlaanBatchNormTrainingGrad';
+export {
+  BATCH_NORM_TRAINING_KERNEL,
+  BATCH_NORM_TRAINING_GRAD_KERNEL,
+  type BatchNormTrainingAttrs,
+  type BatchNormTrainingInputs,
+  type BatchNormTrainingGradAttrs,
+  type BatchNormTrainingGradInputs,
+} from '../kernels/kernel-names.js';
 
 let fusedBatchNormEnabled = true;
 
 /**
  * Whether to use the backend's fused batch-norm kernels where it has them (default: yes; on the
  * onednn backend they make a ResNet-32 training step much cheaper and hold less memory: the input
- * and two per-channel statistics instead of the normalised copy). Their statistics round
- * differently from the composed ops, which decides a few ReLU inputs within ~1e-6 of zero the other
- * way; the parity fixtures pass either way with the reference's tie sides (@mlaan/parity). Turn
- * them off to compare the composed maths across backends.
+ * and two per-channel statistics instead of the normalised copy). They round differently from the
+ * composed ops (onednn's accumulate the statistics in double precision, as PyTorch's CPU batch
+ * norm), which decides a few ReLU inputs within ~1e-6 of zero the other way. Turn them off to
+ * compare the composed maths across backends.
  */
 export function setFusedBatchNorm(enabled: boolean): void {
   fusedBatchNormEnabled = enabled;
@@ -53,7 +63,8 @@ export function hasFusedBatchNormKernels(): boolean {
 
 /** Forward through the backend's fused kernel: [output, mean, biased variance]. */
 export function fusedBatchNormForward(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
-  return tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale: gamma, offset: beta }, { epsilon }) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+  const attrs: BatchNormTrainingAttrs = { epsilon };
+  return tf.engine().runKernel(BATCH_NORM_TRAINING_KERNEL, { x, scale: gamma, offset: beta }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
 }
 
 /** Backward through the backend's fused kernel: [dx, dgamma, dbeta]. */
@@ -65,7 +76,8 @@ export function fusedBatchNormBackward(
   variance: tf.Tensor1D,
   epsilon: number,
 ): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
-  return tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, { dy, x, scale: gamma, mean, variance }, { epsilon }) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+  const attrs: BatchNormTrainingGradAttrs = { epsilon };
+  return tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, { dy, x, scale: gamma, mean, variance }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
 }
 
 export function reductionAxes(rank: number): number[] {
