@@ -1,8 +1,10 @@
+import { BackendNotAvailableError } from '@mlaan/core';
+
 /**
  * The native addon could not be loaded: it was never built (oneDNN's headers were missing at
  * install time, or the build was skipped), or it was built but its shared library is gone.
  */
-export class OnednnUnavailableError extends Error {
+export class OnednnUnavailableError extends BackendNotAvailableError {
   readonly addonPath: string;
 
   constructor(addonPath: string, cause: unknown) {
@@ -13,7 +15,6 @@ export class OnednnUnavailableError extends Error {
         'addon with `npm rebuild @mlaan/backend-onednn`. Other backends (wasm, cpu) keep working meanwhile.',
       { cause },
     );
-    this.name = 'OnednnUnavailableError';
     this.addonPath = addonPath;
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { BackendNotAvailableError, MlaanError } from '@mlaan/core';
 import { describe, expect, it } from 'vitest';
 
 import { OnednnUnavailableError } from './errors.js';
@@ -11,6 +12,10 @@ describe('onednn addon loading', () => {
     const { addon, error } = loadAddonFrom('/nonexistent/build/Release/onednn.node');
     expect(addon).toBeUndefined();
     expect(error).toBeInstanceOf(OnednnUnavailableError);
+    // One error hierarchy: callers of selectBackend catch every unavailable backend alike.
+    expect(error).toBeInstanceOf(BackendNotAvailableError);
+    expect(error).toBeInstanceOf(MlaanError);
+    expect(error!.name).toBe('OnednnUnavailableError');
     expect(error!.message).toContain('libdnnl-dev');
     expect(error!.message).toContain('npm rebuild @mlaan/backend-onednn');
     expect(error!.message).toContain('/nonexistent/build/Release/onednn.node');

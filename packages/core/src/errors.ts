@@ -3,8 +3,8 @@
  * problem and the fix, so callers can `instanceof`-check without parsing strings.
  */
 export class MlaanError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
