@@ -8,7 +8,7 @@ import {
   fusedBatchNormForward,
   hasFusedBatchNormKernels,
 } from '../ops/batch-norm.js';
-import { Activation, BackwardRequest, BackwardResult, createVariable, ForwardContext, Layer, NamedVariable } from './layer.js';
+import { Activation, BackwardRequest, BackwardResult, createVariable, createVariableFromInitialValue, ForwardContext, Layer, NamedVariable } from './layer.js';
 
 export interface BatchNormOptions {
   channels: number;
@@ -37,10 +37,17 @@ export class BatchNorm extends Layer {
     this.momentum = options.momentum ?? 0.1;
     this.epsilon = options.epsilon ?? 1e-5;
     const c = this.channels;
-    this.weight = createVariable('weight', state?.weight ?? tf.ones([c]), true);
-    this.bias = createVariable('bias', state?.bias ?? tf.zeros([c]), true);
-    this.runningMean = createVariable('running_mean', state?.runningMean ?? tf.zeros([c]), false);
-    this.runningVar = createVariable('running_var', state?.runningVar ?? tf.ones([c]), false);
+    if (state) {
+      this.weight = createVariable('weight', state.weight, true);
+      this.bias = createVariable('bias', state.bias, true);
+      this.runningMean = createVariable('running_mean', state.runningMean, false);
+      this.runningVar = createVariable('running_var', state.runningVar, false);
+    } else {
+      this.weight = createVariableFromInitialValue('weight', tf.ones([c]), true);
+      this.bias = createVariableFromInitialValue('bias', tf.zeros([c]), true);
+      this.runningMean = createVariableFromInitialValue('running_mean', tf.zeros([c]), false);
+      this.runningVar = createVariableFromInitialValue('running_var', tf.ones([c]), false);
+    }
   }
 
   namedParameters(): NamedVariable[] {

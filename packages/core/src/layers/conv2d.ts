@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { SeededRandom } from '../random.js';
-import { Activation, BackwardRequest, BackwardResult, createVariable, ForwardContext, Layer, NamedVariable } from './layer.js';
+import { Activation, BackwardRequest, BackwardResult, createVariable, createVariableFromInitialValue, ForwardContext, Layer, NamedVariable } from './layer.js';
 
 export interface Conv2dOptions {
   inChannels: number;
@@ -49,11 +49,11 @@ export class Conv2d extends Layer {
         const bound = 1 / Math.sqrt(k * k * this.inChannels);
         random.fillUniform(data, -bound, bound);
       }
-      this.weight = createVariable('weight', tf.tensor4d(data, shape), true);
+      this.weight = createVariableFromInitialValue('weight', tf.tensor4d(data, shape), true);
       if (options.bias) {
         const bound = 1 / Math.sqrt(k * k * this.inChannels);
         const b = random.fillUniform(new Float32Array(this.outChannels), -bound, bound);
-        this.bias = createVariable('bias', tf.tensor1d(b), true);
+        this.bias = createVariableFromInitialValue('bias', tf.tensor1d(b), true);
       }
     }
     if (options.bias && !this.bias) throw new ShapeError('Conv2d: bias requested but no bias tensor given');

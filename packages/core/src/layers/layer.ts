@@ -54,6 +54,17 @@ export function createVariable(logicalName: string, value: tf.Tensor, trainable:
   return tf.variable(value, trainable, `${logicalName}#${counterHolder[counterKey]}`);
 }
 
+/**
+ * `createVariable` for a tensor made only to initialise the variable. A tfjs variable shares its
+ * initial tensor's buffer, and that tensor's handle would otherwise stay alive after the layer's
+ * `dispose()` (one leaked handle per parameter of every model built).
+ */
+export function createVariableFromInitialValue(logicalName: string, initialValue: tf.Tensor, trainable: boolean): tf.Variable {
+  const variable = createVariable(logicalName, initialValue, trainable);
+  initialValue.dispose();
+  return variable;
+}
+
 export type NamedVariable = readonly [name: string, variable: tf.Variable];
 
 /**

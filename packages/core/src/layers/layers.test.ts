@@ -130,6 +130,22 @@ describe('BatchNorm (PyTorch semantics)', () => {
   });
 });
 
+describe('Layer.dispose', () => {
+  it('leaves no tensor behind, neither for a fresh layer nor for its clone', () => {
+    const before = tf.memory().numTensors;
+    const layer = block(new SeededRandom(3), 2, 4, 2);
+    const copy = new Sequential([
+      ['fc', new Linear({ inFeatures: 3, outFeatures: 2, random: new SeededRandom(4) })],
+      ['bn', new BatchNorm({ channels: 2 })],
+    ]);
+    const copyOfCopy = copy.clone();
+    layer.dispose();
+    copy.dispose();
+    copyOfCopy.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('Layer.clone', () => {
   it('copies values into new variables', () => {
     const random = new SeededRandom(2);

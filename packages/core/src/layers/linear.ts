@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { SeededRandom } from '../random.js';
-import { Activation, BackwardRequest, BackwardResult, createVariable, Layer, NamedVariable } from './layer.js';
+import { Activation, BackwardRequest, BackwardResult, createVariable, createVariableFromInitialValue, Layer, NamedVariable } from './layer.js';
 
 export interface LinearOptions {
   inFeatures: number;
@@ -30,10 +30,10 @@ export class Linear extends Layer {
       const random = options.random ?? new SeededRandom(0);
       const bound = 1 / Math.sqrt(this.inFeatures);
       const w = random.fillUniform(new Float32Array(this.inFeatures * this.outFeatures), -bound, bound);
-      this.weight = createVariable('weight', tf.tensor2d(w, [this.inFeatures, this.outFeatures]), true);
+      this.weight = createVariableFromInitialValue('weight', tf.tensor2d(w, [this.inFeatures, this.outFeatures]), true);
       if (withBias) {
         const b = random.fillUniform(new Float32Array(this.outFeatures), -bound, bound);
-        this.bias = createVariable('bias', tf.tensor1d(b), true);
+        this.bias = createVariableFromInitialValue('bias', tf.tensor1d(b), true);
       }
     }
   }

@@ -69,7 +69,8 @@ export class SgdOptimizer {
   setState(variable: tf.Variable, buffer: tf.Tensor): void {
     const existing = this.buffers.get(variable);
     if (existing) existing.assign(buffer);
-    else this.buffers.set(variable, tf.variable(buffer.clone(), false));
+    // Inside tidy, so that the clone's own handle goes and only the variable holds the copy.
+    else this.buffers.set(variable, tf.tidy(() => tf.variable(buffer.clone(), false)));
   }
 
   dispose(): void {

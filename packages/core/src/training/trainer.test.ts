@@ -111,6 +111,30 @@ describe('SGD (PyTorch semantics)', () => {
   });
 });
 
+describe('SGD state', () => {
+  it('setState keeps a copy of the buffer and leaves no other tensor behind', () => {
+    const before = tf.memory().numTensors;
+    const p = tf.tidy(() => tf.variable(tf.tensor1d([1])));
+    const sgd = new SgdOptimizer({ learningRate: 0.1, momentum: 0.9 });
+    const buffer = tf.tensor1d([0.25]);
+    sgd.setState(p, buffer);
+    buffer.dispose();
+    expect(Array.from(sgd.state().get(p)!.dataSync())).toEqual([0.25]);
+    sgd.dispose();
+    p.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a trainer and its backbone leave no tensor behind after dispose', () => {
+    const before = tf.memory().numTensors;
+    const backbone = tinyBackbone();
+    const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [linearHeadHost()] });
+    trainer.dispose();
+    backbone.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('training steps', () => {
   it('leak no tensors across steps, in both modes', () => {
     for (const mode of ['simultaneous', 'sequential'] as const) {
