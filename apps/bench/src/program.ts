@@ -13,7 +13,11 @@ import {
   SCHEDULES,
   type Settings,
   SPLIT_VARIANTS,
+  warmupWarning,
+  DGL_HEAD_NAMES,
+  INFOPRO_AUX_HEAD_NAMES,
 } from './config.js';
+import { peakLearningRate } from './train.js';
 import { BenchOptionError } from './errors.js';
 import { describeMachine } from './machine.js';
 import { createReporter, PROGRESS_MODES, type ProgressMode } from './progress.js';
@@ -129,6 +133,8 @@ interface CommandOptions {
   seeds?: number[];
   mlaanProfile?: Settings['mlaanProfile'];
   infoproTask?: Settings['infoproTask'];
+  dglHead?: Settings['dglHead'];
+  infoproAuxHead?: Settings['infoproAuxHead'];
   dataDir?: string;
   download?: boolean;
   out: string;
@@ -183,6 +189,14 @@ function addTrainingOptions(command: Command, single: boolean): Command {
         INFOPRO_TASKS,
       ),
     )
+    .addOption(
+      new Option('--dgl-head <name>', "DGL's auxiliary classifier: mlp-sr (DGL's own), mlaan (the MLAAN authors' DGL runs), linear (GAP + Linear) [mlp-sr]").choices(
+        DGL_HEAD_NAMES,
+      ),
+    )
+    .addOption(
+      new Option('--infopro-aux-head <config>', "InfoPro's auxiliary head, the authors' --aux_net_config [1c2f]").choices(INFOPRO_AUX_HEAD_NAMES),
+    )
     .addOption(new Option('--data-dir <dir>', 'folder holding the datasets, e.g. cifar10/cifar-10-batches-bin [$MLAAN_DATA_DIR, else ~/.cache/mlaan]').env('MLAAN_DATA_DIR'))
     .addOption(new Option('--download', 'download a missing dataset (CIFAR-10, SVHN, STL-10) into the data folder'))
     .addOption(new Option('-o, --out <dir>', 'output folder: results, reports, per-configuration checkpoints').default(DEFAULT_OUT_DIR))
@@ -219,6 +233,8 @@ function settingsFrom(options: CommandOptions, command: Command): Partial<Settin
     seeds: options.seeds,
     mlaanProfile: options.mlaanProfile,
     infoproTask: options.infoproTask,
+    dglHead: options.dglHead,
+    infoproAuxHead: options.infoproAuxHead,
   };
 }
 
@@ -263,13 +279,17 @@ async function execute(kind: 'run' | 'ablation', options: CommandOptions, comman
   let settings = resolveSettings(options.preset, given);
   if (kind === 'run') {
     // A preset's grid collapses to its first framework, plugin set and K unless the options name them.
-    settings = { ...settings, frameworks: settings.frameworks.slice(0, 1), pluginSets: settings.pluginSets.slice(0, 1), Ks: settings.Ks.slice(0, 1) };
+    settings = { ...settings, frameworks: settings.frameworks.slice(0, 1), pluginSets: settings.pluginSets.slice(0, 1), Ks: settings.Ks.slice(0, 1), rows: settings.rows?.slice(0, 1) };
   }
   const configs = expandGrid(settings);
   const execution = executionFrom(options);
   const reporter = createReporter(options.progress, io.stderr);
   const commandLine = ['mlaan-bench', ...argv].map(quote).join(' ');
   reporter.info(`mlaan-bench ${kind}: ${configs.length} configuration(s) → ${execution.outDir}`);
+  // Before anything trains: a schedule that never leaves warm-up trains at a fraction of --lr.
+  for (const warning of new Set(configs.map((config) => warmupWarning(config, peakLearningRate(config))))) {
+    if (warning) reporter.info(`warning: ${warning}`);
+  }
 
   const stop = { requested: false };
   const onSignal = (signal: NodeJS.Signals) => {

@@ -14,6 +14,10 @@ export interface PluginBuildContext {
   balancedSplit: boolean;
   /** InfoPro's task loss: the paper's supervised contrastive loss, or cross-entropy as in the MLAAN runs. */
   infoproTask: 'contrast' | 'cross-entropy';
+  /** DGL's auxiliary classifier (`@mlaan/dgl`'s `head` option). */
+  dglHead: 'mlp-sr' | 'mlaan' | 'linear';
+  /** InfoPro's auxiliary head (`@mlaan/infopro`'s `auxHead`, the authors' `--aux_net_config`). */
+  infoproAuxHead: '0c1f' | '0c2f' | '1c1f' | '1c2f' | '1c3f' | '2c2f';
 }
 
 /**
@@ -49,15 +53,15 @@ export const FRAMEWORKS = {
   dgl: {
     name: 'dgl',
     label: 'DGL',
-    description: 'greedy local classifiers (@mlaan/dgl, MLP-SR heads; one step over all local gradients)',
+    description: 'greedy local classifiers (@mlaan/dgl; head by --dgl-head, MLP-SR by default; one step over all local gradients)',
     local: true,
     // MLM's cascaded losses span several modules, which the per-module steps of 'sequential' cannot take.
     mode: 'simultaneous',
     paperEpochs: 400,
     packageName: '@mlaan/dgl',
-    async hostPlugins() {
+    async hostPlugins(context) {
       const { dgl } = await importPluginPackage('@mlaan/dgl', "Framework 'dgl'", () => import('@mlaan/dgl'));
-      return [dgl()];
+      return [dgl({ head: context.dglHead })];
     },
   },
   infopro: {
@@ -74,8 +78,8 @@ export const FRAMEWORKS = {
       // Contrastive: the InfoPro paper's λ preset for (dataset, network, K). Cross-entropy: the MLAAN
       // authors' InfoPro runs, which use λ = (5, 0.5, 0, 0) at every K.
       return context.infoproTask === 'contrast'
-        ? [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'contrast' })]
-        : [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'cross-entropy', lambda: MLAAN_LAMBDA })];
+        ? [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'contrast', auxHead: context.infoproAuxHead })]
+        : [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'cross-entropy', lambda: MLAAN_LAMBDA, auxHead: context.infoproAuxHead })];
     },
   },
 } as const satisfies Record<string, FrameworkDefinition>;
