@@ -286,14 +286,24 @@ export function methodLabel(config: Pick<RunConfig, 'framework' | 'plugins' | 'd
 
 /**
  * Why a run would not train at the learning rate its settings name: a cosine warm-up that lasts as
- * long as the run (or longer) never reaches the initial rate. undefined when the schedule is fine.
+ * long as the run (or longer) never reaches the initial rate, and METHOD §6's cosine over a single
+ * epoch trains at 0. undefined when the schedule is fine.
  */
 export function warmupWarning(config: Pick<RunConfig, 'schedule' | 'warmupEpochs' | 'epochs' | 'learningRate'>, peakLearningRate: number): string | undefined {
-  if (config.schedule !== 'cosine-warmup' || config.warmupEpochs === 0 || config.epochs > config.warmupEpochs) return undefined;
-  return (
-    `${config.epochs} epoch(s) with ${config.warmupEpochs} warm-up epochs: the run never leaves warm-up and its learning rate ` +
-    `peaks at ${peakLearningRate.toPrecision(3)}, not ${config.learningRate}. Give --warmup-epochs 0 or --schedule cosine, or more --epochs.`
-  );
+  const peak = peakLearningRate.toPrecision(3);
+  if (config.schedule === 'cosine-warmup' && config.warmupEpochs > 0 && config.epochs <= config.warmupEpochs) {
+    return (
+      `${config.epochs} epoch(s) with ${config.warmupEpochs} warm-up epochs: the run never leaves warm-up and its learning rate ` +
+      `peaks at ${peak}, not ${config.learningRate}. Give --warmup-epochs 0 or --schedule cosine-annealing, or more --epochs.`
+    );
+  }
+  if (peakLearningRate < 0.5 * config.learningRate) {
+    return (
+      `with --schedule ${config.schedule} over ${config.epochs} epoch(s) the learning rate peaks at ${peak}, not ${config.learningRate} ` +
+      '(METHOD §6’s cosine trains its last epoch at 0). Give --schedule cosine-annealing, or more --epochs.'
+    );
+  }
+  return undefined;
 }
 
 export function learningRateSchedule(config: RunConfig): LearningRateSchedule {
@@ -304,5 +314,7 @@ export function learningRateSchedule(config: RunConfig): LearningRateSchedule {
       return cosineWithWarmup({ initialLearningRate: config.learningRate, epochs: config.epochs, warmupEpochs: 0 });
     case 'cosine-warmup':
       return cosineWithWarmup({ initialLearningRate: config.learningRate, epochs: config.epochs, warmupEpochs: config.warmupEpochs });
+    case 'cosine-annealing':
+      return (epoch: number) => 0.5 * config.learningRate * (1 + Math.cos((Math.PI * epoch) / config.epochs));
   }
 }

@@ -176,7 +176,7 @@ function addTrainingOptions(command: Command, single: boolean): Command {
     .addOption(new Option('--momentum <m>', 'SGD momentum [0.9]').argParser(nonNegativeNumber))
     .addOption(new Option('--no-nesterov', 'plain momentum instead of Nesterov'))
     .addOption(new Option('--weight-decay <wd>', 'L2 weight decay added to the gradient [1e-4]').argParser(nonNegativeNumber))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule, per epoch [cosine-warmup]').choices(SCHEDULES))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule, per epoch: cosine-warmup and cosine as METHOD §6 (last epoch at lr 0), cosine-annealing as PyTorch (first epoch at lr), constant [cosine-warmup]').choices(SCHEDULES))
     .addOption(new Option('--warmup-epochs <n>', 'warm-up epochs of cosine-warmup [10]').argParser(nonNegativeInteger))
     .addOption(new Option('--no-augment', "train without the dataset's augmentation"))
     .addOption(new Option('--train-limit <n>', 'train on this many training images (class-balanced subset) [all]').argParser(positiveInteger))

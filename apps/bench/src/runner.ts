@@ -3,7 +3,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackendNotAvailableError } from '@mlaan/core';
 import { DataError } from '@mlaan/data';
-import { type ActiveBackend, activateBackend } from './backend.js';
+import { type ActiveBackend, activateBackend, skippedBackendAdvice } from './backend.js';
 import { type BackendName, configId, methodLabel, type RunConfig } from './config.js';
 import { DatasetCache } from './data.js';
 import { describeMachine } from './machine.js';
@@ -95,7 +95,13 @@ export async function runGrid(
       break;
     }
     // The backend starts only when something has to be trained: a finished grid reports instantly.
-    outcome.backend ??= await activateBackend(backendChoice, (message) => reporter.info(message));
+    if (!outcome.backend) {
+      // Core logs each skipped provider; the bench adds how to get it, and the choice comes last.
+      const lines: string[] = [];
+      outcome.backend = await activateBackend(backendChoice, (message) => lines.push(message));
+      for (const line of lines.filter((message) => !message.startsWith('backend: skipped '))) reporter.info(line);
+      for (const line of skippedBackendAdvice(outcome.backend)) reporter.info(line);
+    }
     try {
       const trained = await trainConfiguration(config, {
         runDir,

@@ -3,7 +3,13 @@ import type { PluginSetName } from './registry/plugin-sets.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'onednn', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_CHOICES)[number];
-export const SCHEDULES = ['cosine-warmup', 'cosine', 'constant'] as const;
+/**
+ * Per-epoch learning-rate schedules. `cosine-warmup` and `cosine` are METHOD §6's (the authors'
+ * train.py, cosine evaluated at epochs 1..E: the last epoch trains at lr 0); `cosine-annealing` is
+ * PyTorch's CosineAnnealingLR stepped per epoch (evaluated at 0..E-1: the first epoch trains at lr,
+ * none at 0), which short protocols want.
+ */
+export const SCHEDULES = ['cosine-warmup', 'cosine', 'cosine-annealing', 'constant'] as const;
 export type ScheduleName = (typeof SCHEDULES)[number];
 export const SPLIT_VARIANTS = ['default', 'balanced'] as const;
 export type SplitVariantName = (typeof SPLIT_VARIANTS)[number];
