@@ -19,8 +19,12 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-const WIDTH = 420;
-const HEIGHT = 260;
+// Two charts side by side on a 1280 px page: the plot, its axis and a legend below it.
+const WIDTH = 460;
+const HEIGHT = 240;
+/** Legends below the plot, with room for the longest row labels (`DGL[mlaan head]+MLAAN K=16`). */
+const LEGEND = { orient: 'bottom', direction: 'vertical', columns: 2, labelLimit: 260 };
+const CONFIG = { legend: LEGEND, axis: { labelFontSize: 11, titleFontSize: 12 } };
 
 interface Point {
   method: string;
@@ -48,7 +52,7 @@ function versusKSpec(title: string, yTitle: string, local: Point[], e2e: Point[]
       {
         data: { values: local },
         mark: { type: 'line', point: true },
-        encoding: { x, y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: yTitle, scale: { zero } }, color },
+        encoding: { x, y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: yTitle, scale: { zero }, axis: { format: ',.4~r' } }, color },
       },
       {
         data: { values: local },
@@ -77,6 +81,7 @@ function versusKSpec(title: string, yTitle: string, local: Point[], e2e: Point[]
     width: WIDTH,
     height: HEIGHT,
     background: 'white',
+    config: CONFIG,
     layer: layers,
   } as TopLevelSpec;
 }
@@ -98,7 +103,7 @@ interface EpochPoint {
 function perEpochSpec(title: string, yTitle: string, points: EpochPoint[], options: { zero?: boolean; format?: string; legend?: string } = {}): TopLevelSpec {
   const seeds = new Set(points.map((p) => p.seed)).size;
   const x = { field: 'epoch', type: 'quantitative', title: 'epoch', axis: EPOCH_AXIS };
-  const y = { type: 'quantitative', title: yTitle, scale: { zero: options.zero ?? false }, axis: options.format ? { format: options.format } : {} };
+  const y = { type: 'quantitative', title: yTitle, scale: { zero: options.zero ?? false }, axis: { format: options.format ?? ',.4~r' } };
   const color = { field: 'configuration', type: 'nominal', title: options.legend ?? 'Configuration' };
   const layers: object[] = [{ mark: { type: 'line', point: true }, encoding: { x, y: { ...y, aggregate: 'mean', field: 'value' }, color } }];
   if (seeds > 1) layers.unshift({ mark: { type: 'errorband', extent: 'stdev', opacity: 0.2 }, encoding: { x, y: { ...y, field: 'value' }, color } });
@@ -108,6 +113,7 @@ function perEpochSpec(title: string, yTitle: string, points: EpochPoint[], optio
     width: WIDTH,
     height: HEIGHT,
     background: 'white',
+    config: CONFIG,
     data: { values: points },
     layer: layers,
   } as TopLevelSpec;
@@ -200,11 +206,12 @@ export async function sectionCharts(section: Section): Promise<Chart[]> {
       width: WIDTH,
       height: HEIGHT,
       background: 'white',
+    config: CONFIG,
       data: { values: curves },
       mark: { type: 'line', point: curves.length < 60 },
       encoding: {
         x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: EPOCH_AXIS },
-        y: { field: 'loss', type: 'quantitative', title: 'training loss', scale: { zero: false } },
+        y: { field: 'loss', type: 'quantitative', title: 'training loss', scale: { zero: false }, axis: { format: ',.4~r' } },
         color: { field: 'run', type: 'nominal', title: 'Configuration' },
         detail: { field: 'id', type: 'nominal' },
       },

@@ -149,9 +149,10 @@ export function runsTable(runs: readonly RunResult[]): TableModel {
       formatDuration(numberOrNaN(run.wallSeconds)),
       run.backend.choice,
       fixed(run.machine.loadAverage?.[0], 1),
-      run.status + (run.sessions > 1 ? ` (resumed ${run.sessions - 1}×)` : '') + (run.warning ? ' (never left warm-up)' : ''),
+      run.status + (run.sessions > 1 ? ` (resumed ${run.sessions - 1}×)` : '') + (run.warning ? ' (lr warning)' : ''),
     ]),
     notes: [
+      ...[...new Set(runs.map((run) => run.warning).filter((warning): warning is string => !!warning))].map((warning) => `lr warning: ${warning}`),
       'Parameters: backbone + auxiliary (heads, decoders, leap nets; EMA twins are buffers, not counted).',
       'Load: the machine’s 1-minute load average when the run ended; above the core count, other work slowed the timings.',
     ],
