@@ -20,6 +20,7 @@ import {
   type KValue,
   MLAAN_PROFILE_NAMES,
   type MlaanProfileName,
+  type Recipe,
   SCHEDULES,
   type ScheduleName,
   type Settings,
@@ -41,41 +42,28 @@ export {
   type InfoProTaskName,
   type KValue,
   type MlaanProfileName,
+  type Recipe,
   type ScheduleName,
   type Settings,
   type SplitVariantName,
 };
 
 /** One configuration of a grid: JSON-safe (null, not undefined), hashed into its id. */
-export interface RunConfig {
+export interface RunConfig extends Recipe {
   framework: FrameworkName;
   plugins: PluginSetName;
   /** Requested K: 1 for E2E, a table K, or 'per-block'. */
   K: KValue;
-  split: SplitVariantName;
-  network: string;
-  dataset: string;
   seed: number;
   epochs: number;
-  batchSize: number;
-  learningRate: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  schedule: ScheduleName;
-  warmupEpochs: number;
-  augment: boolean;
   trainLimit: number | null;
   testLimit: number | null;
-  evalBatchSize: number;
-  mlaanProfile: MlaanProfileName;
   /** InfoPro's task loss; null for the other frameworks, so it does not change their ids. */
   infoproTask: InfoProTaskName | null;
   /** DGL's auxiliary head; absent for the other frameworks (so their ids do not change). */
   dglHead?: DglHeadChoice;
   /** InfoPro's auxiliary head; absent for the other frameworks. */
   infoproAuxHead?: InfoProAuxHeadChoice;
-  backend: BackendName;
 }
 
 /**

@@ -32,17 +32,11 @@ export interface GridRow {
   K: KValue;
 }
 
-/** Everything that decides what is trained and so what the results mean. */
-export interface Settings {
-  frameworks: FrameworkName[];
-  pluginSets: PluginSetName[];
-  Ks: KValue[];
+/** What a grid's configurations share: the network, data and optimiser recipe. */
+export interface Recipe {
   split: SplitVariantName;
   network: string;
   dataset: string;
-  seeds: number[];
-  /** undefined: each framework's paper epochs (400; InfoPro 160). */
-  epochs: number | undefined;
   batchSize: number;
   learningRate: number;
   momentum: number;
@@ -51,14 +45,24 @@ export interface Settings {
   schedule: ScheduleName;
   warmupEpochs: number;
   augment: boolean;
-  trainLimit: number | undefined;
-  testLimit: number | undefined;
   evalBatchSize: number;
   mlaanProfile: MlaanProfileName;
+  backend: BackendName;
+}
+
+/** Everything that decides what is trained and so what the results mean. */
+export interface Settings extends Recipe {
+  frameworks: FrameworkName[];
+  pluginSets: PluginSetName[];
+  Ks: KValue[];
+  seeds: number[];
+  /** undefined: each framework's paper epochs (400; InfoPro 160). */
+  epochs: number | undefined;
+  trainLimit: number | undefined;
+  testLimit: number | undefined;
   infoproTask: InfoProTaskName;
   dglHead: DglHeadChoice;
   infoproAuxHead: InfoProAuxHeadChoice;
-  backend: BackendName;
   /**
    * A preset's own list of rows, in the order they train (seed by seed), instead of the cross
    * product frameworks × plugin sets × K. Options that name frameworks, plugin sets or K drop it.
