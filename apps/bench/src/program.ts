@@ -304,7 +304,9 @@ async function execute(kind: 'run' | 'ablation', options: CommandOptions, comman
     reporter.close();
     if (outcome.report) {
       for (const section of outcome.report.sections) {
-        io.stdout.write(`\n## ${section.title}\n\n${tableToMarkdown(metricTable(section, 'bestError'))}\n`);
+        // What a user reads first: how well each method learned, and what its training step costs.
+        const tables = (['bestError', 'memory', 'throughput'] as const).map((metric) => tableToMarkdown(metricTable(section, metric)));
+        io.stdout.write(`\n## ${section.title}\n\n${tables.join('\n\n')}\n`);
       }
       io.stdout.write(`\nReport: ${execution.outDir}/report.html (also results.json, results.csv, results.md, charts/)\n`);
     }
