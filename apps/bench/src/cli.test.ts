@@ -70,6 +70,22 @@ describe('--backend tensorflow-gpu without @tensorflow/tfjs-node-gpu', () => {
   });
 });
 
+describe('a run that never leaves warm-up', () => {
+  it('is warned about before anything trains', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'mlaan-bench-warmup-'));
+    try {
+      // tensorflow-gpu is not installed here, so the run stops right after the warning: nothing trains.
+      const { stderr } = await runInProcess(['run', '--epochs', '2', '--warmup-epochs', '10', '--lr', '0.8', '--backend', 'tensorflow-gpu', '--out', out, '--progress', 'lines']);
+      const warning = stderr.indexOf('warning: 2 epoch(s) with 10 warm-up epochs: the run never leaves warm-up');
+      expect(warning).toBeGreaterThan(-1);
+      expect(warning).toBeLessThan(stderr.indexOf('tensorflow-gpu'));
+      expect(stderr).toContain('Give --warmup-epochs 0 or --schedule cosine-annealing, or more --epochs.');
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
 interface Finished {
   code: number | null;
   signal: NodeJS.Signals | null;
