@@ -62,7 +62,7 @@ export const PRESETS = {
   demo: {
     name: 'demo',
     description:
-      'The main job, about 8 minutes on 2 idle CPU cores with the onednn backend: ResNet-32 on 2,560 CIFAR-10 training images and ' +
+      'The main job, an estimated 5–8 minutes on 2 idle CPU cores with the onednn backend: ResNet-32 on 2,560 CIFAR-10 training images and ' +
       '1,000 test images, 4 epochs, batch 64, lr 0.05 cosine annealing; E2E, DGL K=4 and DGL+MLAAN K=4 (GAP+Linear heads). Shows test ' +
       'errors below chance and each method’s step memory and speed, not the paper’s numbers.',
     settings: () => ({
