@@ -15,6 +15,22 @@ export interface ActiveBackend {
   skipped: { name: string; reason: string }[];
 }
 
+/** How to get each backend `auto` may skip, in the words of someone setting up a machine. */
+export const BACKEND_FIXES: Record<string, string> = {
+  'tensorflow-gpu':
+    'needs an NVIDIA GPU with CUDA 11.2 and cuDNN 8.1: `npm install @tensorflow/tfjs-node-gpu` at the repository root, then --backend tensorflow-gpu',
+  tensorflow: '`npm install @tensorflow/tfjs-node` at the repository root (prebuilt for Linux x64, macOS and Windows)',
+  onednn:
+    'Debian/Ubuntu: `sudo apt-get install -y libdnnl-dev g++ make`, then `npm rebuild @mlaan/backend-onednn && npx turbo run build --filter=@mlaan/backend-onednn`; ' +
+    'elsewhere install oneDNN and set DNNLROOT before the rebuild (packages/backend-onednn/README.md)',
+  wasm: 'reinstall with `npm ci` (@tensorflow/tfjs-backend-wasm is a dependency of the bench)',
+};
+
+/** One line per backend `auto` skipped before the one it took: why, and how to get it. */
+export function skippedBackendAdvice(backend: Pick<ActiveBackend, 'skipped' | 'choice'>): string[] {
+  return backend.skipped.map((skip) => `backend: ${skip.name} (faster than ${backend.choice}) skipped: ${skip.reason}. Fix: ${BACKEND_FIXES[skip.name] ?? 'see its package README'}.`);
+}
+
 /** Kernels a backward pass dispatches that inference never needs; a backend without them cannot train. */
 const TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
 

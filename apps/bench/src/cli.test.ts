@@ -70,6 +70,22 @@ describe('--backend tensorflow-gpu without @tensorflow/tfjs-node-gpu', () => {
   });
 });
 
+describe('a run that never leaves warm-up', () => {
+  it('is warned about before anything trains', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'mlaan-bench-warmup-'));
+    try {
+      // tensorflow-gpu is not installed here, so the run stops right after the warning: nothing trains.
+      const { stderr } = await runInProcess(['run', '--epochs', '2', '--warmup-epochs', '10', '--lr', '0.8', '--backend', 'tensorflow-gpu', '--out', out, '--progress', 'lines']);
+      const warning = stderr.indexOf('warning: 2 epoch(s) with 10 warm-up epochs: the run never leaves warm-up');
+      expect(warning).toBeGreaterThan(-1);
+      expect(warning).toBeLessThan(stderr.indexOf('tensorflow-gpu'));
+      expect(stderr).toContain('Give --warmup-epochs 0 or --schedule cosine-annealing, or more --epochs.');
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
 interface Finished {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -157,8 +173,15 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
       expect(run.testErrorPercent.last).toBeGreaterThanOrEqual(0);
       expect(run.testErrorPercent.last).toBeLessThanOrEqual(100);
       expect(run.testErrorPercent.best).toBe(run.testErrorPercent.last);
-      expect(run.memory.peakTensorBytes).toBeGreaterThan(run.parameters * 4);
-      expect(run.memory.sampledSteps).toBeGreaterThan(0);
+      expect(run.memory.step.stepPeakBytes).toBeGreaterThan(run.parameters.total * 4);
+      expect(run.memory.step.stepPeakBytes).toBe(run.memory.step.stateBytes + run.memory.step.stepAllocationBytes);
+      expect(run.memory.step.sampledSteps).toBeGreaterThan(0);
+      // The batch is alive outside the trainer when a step begins: at least its 32 images of 32×32×3 floats.
+      expect(run.memory.data.tensorsOutsideTrainerBytes).toBeGreaterThanOrEqual(32 * 32 * 32 * 3 * 4);
+      expect(run.memory.data.datasetBytes).toBe((192 + 128) * (32 * 32 * 3 + 4));
+      expect(run.memory.data.tensorsLeftByEvaluation).toBe(0);
+      expect(run.epochs[0].learningRate).toBe(0.05);
+      expect(run.provenance.packages['@mlaan/core']).toMatch(/^\d+\.\d+\.\d+/);
       expect(run.throughput.imagesPerSecond).toBeGreaterThan(0);
       expect(run.wallSeconds).toBeGreaterThan(0);
       expect(run.lossCurve.length).toBeGreaterThan(0);
@@ -166,8 +189,13 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
       expect(Number.isFinite(run.lastTrainLoss)).toBe(true);
     }
     // DGL's auxiliary heads add parameters, yet it holds only one module's activations at a time: less memory.
-    expect(results.runs[1].parameters).toBeGreaterThan(results.runs[0].parameters);
-    expect(results.runs[1].memory.peakTensorBytes).toBeLessThan(results.runs[0].memory.peakTensorBytes);
+    expect(results.runs[0].parameters.auxiliary).toBe(0);
+    expect(results.runs[1].parameters.backbone).toBe(results.runs[0].parameters.backbone);
+    expect(results.runs[1].parameters.auxiliary).toBeGreaterThan(0);
+    expect(results.runs[1].memory.step.stepPeakBytes).toBeLessThan(results.runs[0].memory.step.stepPeakBytes);
+    // The local-learning view: one loss per module for DGL, the network's own loss for E2E.
+    expect(Object.keys(results.runs[1].epochs[0].moduleLosses)).toHaveLength(2);
+    expect(Object.keys(results.runs[0].epochs[0].moduleLosses)).toHaveLength(1);
 
     const csv = (await readFile(join(out, 'results.csv'), 'utf8')).trim().split('\n');
     expect(csv).toHaveLength(3);
@@ -179,9 +207,11 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
     expect(markdown).toMatch(/\| DGL \| – \| \d+\.\d\d \(paper 8\.69\) \|/);
     expect(markdown).toContain('resumed 1×');
     const html = await readFile(join(out, 'report.html'), 'utf8');
-    expect(html.match(/<svg/g)).toHaveLength(3);
     const charts = await readdir(join(out, 'charts'));
-    expect(charts.filter((name) => name.endsWith('.svg'))).toHaveLength(3);
+    // error and memory vs K, test error, test loss and learning rate per epoch, DGL's module losses, loss curves.
+    expect(charts.filter((name) => name.endsWith('.svg'))).toHaveLength(7);
+    expect(html.match(/<svg/g)).toHaveLength(7);
+    for (const heading of ['Parameters: backbone and auxiliary', 'Hyperparameters', 'Code and versions', 'Input data held (MiB)']) expect(html).toContain(heading);
     expect(second.stdout).toContain('| Method | K=1 | K=2 |');
 
     // 4. The resumed run is the run that was never interrupted: same batches, weights, statistics.
@@ -224,7 +254,10 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
     expect(results.runs.map((r: { method: string }) => r.method)).toEqual(['DGL+MLAAN', 'InfoPro+MLAAN']);
     for (const result of results.runs) {
       expect(result.status).toBe('completed');
-      expect(result.memory.sampledSteps).toBe(2);
+      expect(result.memory.step.sampledSteps).toBe(2);
+      // Heads, decoders and leap nets are auxiliary; LAM's EMA twins are auxiliary buffers.
+      expect(result.parameters.auxiliary).toBeGreaterThan(0);
+      expect(result.parameters.auxiliaryBuffers).toBeGreaterThan(0);
       expect(Number.isFinite(result.lastTrainLoss)).toBe(true);
     }
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configId, expandGrid, learningRateSchedule, methodLabel, resolveSettings, stableStringify } from './config.js';
+import { configId, expandGrid, learningRateSchedule, methodLabel, resolveSettings, type RunConfig, stableStringify, warmupWarning } from './config.js';
 import { BenchOptionError } from './errors.js';
 
 describe('resolveSettings', () => {
@@ -90,5 +90,71 @@ describe('learningRateSchedule', () => {
     expect(schedule(10)).toBeCloseTo(0.4 * (1 + Math.cos((11 * Math.PI) / 400)), 12);
     const constant = learningRateSchedule({ ...config!, schedule: 'constant', learningRate: 0.05 });
     expect([constant(0), constant(99)]).toEqual([0.05, 0.05]);
+  });
+});
+
+describe('the mini preset (issue 13: a CPU-sized protocol)', () => {
+  const settings = resolveSettings('mini', {});
+
+  it('is ResNet-32 on 10,000 CIFAR-10 training images and the full test set, 10 epochs of SGD Nesterov, batch 128, lr 0.1 cosine without warm-up', () => {
+    expect([settings.network, settings.dataset, settings.trainLimit, settings.testLimit, settings.epochs]).toEqual(['resnet32', 'cifar10', 10_000, undefined, 10]);
+    expect([settings.batchSize, settings.learningRate, settings.momentum, settings.nesterov, settings.weightDecay, settings.augment]).toEqual([128, 0.1, 0.9, true, 1e-4, true]);
+    expect(settings.schedule).toBe('cosine-annealing');
+    expect(settings.seeds).toEqual([0, 1]);
+    const [config] = expandGrid(settings);
+    // Per-epoch cosine from lr down, no epoch at lr 0 and none in warm-up.
+    const rates = Array.from({ length: 10 }, (_, epoch) => learningRateSchedule(config!)(epoch));
+    expect(rates[0]).toBe(0.1);
+    expect(rates[5]).toBeCloseTo(0.05, 12);
+    expect(rates[9]).toBeCloseTo(0.05 * (1 + Math.cos(0.9 * Math.PI)), 12);
+    expect(Math.min(...rates)).toBeGreaterThan(0);
+  });
+
+  it('trains its rows seed by seed, DGL K=8 with and without MLAAN first', () => {
+    const rows = expandGrid(settings).map((c) => `${methodLabel(c)} K=${c.K} s${c.seed}`);
+    const seed0 = ['DGL K=8 s0', 'DGL+MLAAN K=8 s0', 'E2E K=1 s0', 'InfoPro K=4 s0', 'InfoPro+MLAAN K=4 s0', 'DGL+MLM K=8 s0', 'DGL+LAM K=8 s0'];
+    expect(rows).toEqual([...seed0, ...seed0.map((row) => row.replace('s0', 's1'))]);
+  });
+
+  it('gives up its rows when the options name the grid', () => {
+    const rows = expandGrid(resolveSettings('mini', { frameworks: ['dgl'], pluginSets: ['none'], Ks: [4] }));
+    expect(rows.map((c) => `${methodLabel(c)} K=${c.K} s${c.seed}`)).toEqual(['DGL K=4 s0', 'DGL K=4 s1']);
+  });
+});
+
+describe('heads of the hosts', () => {
+  it('records the DGL head in DGL configurations only, and names a non-default head in the row label', () => {
+    const grid = expandGrid(resolveSettings(undefined, { frameworks: ['e2e', 'dgl', 'infopro'], pluginSets: ['none'], Ks: [4], dglHead: 'mlaan', epochs: 1 }));
+    expect(grid.map((c) => [methodLabel(c), c.dglHead ?? null, c.infoproAuxHead ?? null])).toEqual([
+      ['E2E', null, null],
+      ['DGL[mlaan head]', 'mlaan', null],
+      ['InfoPro', null, '1c2f'],
+    ]);
+    const defaultHead = expandGrid(resolveSettings(undefined, { frameworks: ['dgl'], Ks: [4], epochs: 1 }))[0]!;
+    expect(methodLabel(defaultHead)).toBe('DGL');
+    expect(configId(defaultHead)).not.toBe(configId({ ...defaultHead, dglHead: 'linear' }));
+  });
+});
+
+describe('warmupWarning', () => {
+  const config = (schedule: RunConfig['schedule'], epochs: number, warmupEpochs: number) => ({ schedule, epochs, warmupEpochs, learningRate: 0.8 });
+  const peak = (c: ReturnType<typeof config>) => {
+    const [full] = expandGrid(resolveSettings(undefined, { schedule: c.schedule, epochs: c.epochs, warmupEpochs: c.warmupEpochs, learningRate: c.learningRate }));
+    return Math.max(...Array.from({ length: c.epochs }, (_, e) => learningRateSchedule(full!)(e)));
+  };
+
+  it('warns when the run never leaves warm-up, naming the rate it reaches', () => {
+    const c = config('cosine-warmup', 10, 10);
+    // The warm-up ramp meets the cosine falling to 0 at e = 10; the highest is e = 5:
+    // 0.4 (1 + cos(5 pi / 10)) 4 / 10 + 0.01 (11 - 5) / 10 = 0.166.
+    expect(peak(c)).toBeCloseTo(0.166, 12);
+    expect(warmupWarning(c, peak(c))).toMatch(/10 epoch\(s\) with 10 warm-up epochs: the run never leaves warm-up and its learning rate peaks at 0\.166, not 0\.8/);
+  });
+
+  it('warns for a one-epoch cosine (it trains at 0), and stays quiet for runs that reach their rate', () => {
+    expect(warmupWarning(config('cosine', 1, 0), peak(config('cosine', 1, 0)))).toMatch(/peaks at 0\.00, not 0\.8/);
+    for (const c of [config('cosine-warmup', 400, 10), config('cosine', 10, 0), config('cosine-annealing', 1, 0), config('constant', 1, 10)]) {
+      expect(warmupWarning(c, peak(c))).toBeUndefined();
+    }
   });
 });

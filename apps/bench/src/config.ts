@@ -5,72 +5,59 @@ import { NETWORKS } from '@mlaan/models';
 import { BenchOptionError } from './errors.js';
 import { FRAMEWORKS, FRAMEWORK_NAMES, type FrameworkName } from './registry/frameworks.js';
 import { PLUGIN_SETS, PLUGIN_SET_NAMES, type PluginSetName } from './registry/plugin-sets.js';
-import { paperRecipe, PRESETS, PRESET_NAMES, type PresetName } from './registry/presets.js';
+import { PRESETS, PRESET_NAMES, type PresetName } from './registry/presets.js';
+import {
+  BACKEND_CHOICES,
+  type BackendName,
+  defaultSettings,
+  DGL_HEAD_NAMES,
+  type DglHeadChoice,
+  type GridRow,
+  INFOPRO_AUX_HEAD_NAMES,
+  INFOPRO_TASKS,
+  type InfoProAuxHeadChoice,
+  type InfoProTaskName,
+  type KValue,
+  MLAAN_PROFILE_NAMES,
+  type MlaanProfileName,
+  type Recipe,
+  SCHEDULES,
+  type ScheduleName,
+  type Settings,
+  SPLIT_VARIANTS,
+  type SplitVariantName,
+} from './settings.js';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'onednn', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_CHOICES)[number];
-export const SCHEDULES = ['cosine-warmup', 'cosine', 'constant'] as const;
-export type ScheduleName = (typeof SCHEDULES)[number];
-export const SPLIT_VARIANTS = ['default', 'balanced'] as const;
-export type SplitVariantName = (typeof SPLIT_VARIANTS)[number];
-export const MLAAN_PROFILE_NAMES = ['paper', 'reference'] as const;
-export type MlaanProfileName = (typeof MLAAN_PROFILE_NAMES)[number];
-export const INFOPRO_TASKS = ['contrast', 'cross-entropy'] as const;
-export type InfoProTaskName = (typeof INFOPRO_TASKS)[number];
-export type KValue = number | 'per-block';
-
-/** Everything that decides what is trained and so what the results mean. */
-export interface Settings {
-  frameworks: FrameworkName[];
-  pluginSets: PluginSetName[];
-  Ks: KValue[];
-  split: SplitVariantName;
-  network: string;
-  dataset: string;
-  seeds: number[];
-  /** undefined: each framework's paper epochs (400; InfoPro 160). */
-  epochs: number | undefined;
-  batchSize: number;
-  learningRate: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  schedule: ScheduleName;
-  warmupEpochs: number;
-  augment: boolean;
-  trainLimit: number | undefined;
-  testLimit: number | undefined;
-  evalBatchSize: number;
-  mlaanProfile: MlaanProfileName;
-  infoproTask: InfoProTaskName;
-  /** InfoPro's λ (`--infopro-lambda`); undefined: the paper's preset (contrast) or the MLAAN runs' λ. */
-  infoproLambda?: number[];
-  backend: BackendName;
-}
+export {
+  BACKEND_CHOICES,
+  DGL_HEAD_NAMES,
+  INFOPRO_AUX_HEAD_NAMES,
+  INFOPRO_TASKS,
+  MLAAN_PROFILE_NAMES,
+  SCHEDULES,
+  SPLIT_VARIANTS,
+  type BackendName,
+  type DglHeadChoice,
+  type InfoProAuxHeadChoice,
+  type InfoProTaskName,
+  type KValue,
+  type MlaanProfileName,
+  type Recipe,
+  type ScheduleName,
+  type Settings,
+  type SplitVariantName,
+};
 
 /** One configuration of a grid: JSON-safe (null, not undefined), hashed into its id. */
-export interface RunConfig {
+export interface RunConfig extends Recipe {
   framework: FrameworkName;
   plugins: PluginSetName;
   /** Requested K: 1 for E2E, a table K, or 'per-block'. */
   K: KValue;
-  split: SplitVariantName;
-  network: string;
-  dataset: string;
   seed: number;
   epochs: number;
-  batchSize: number;
-  learningRate: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  schedule: ScheduleName;
-  warmupEpochs: number;
-  augment: boolean;
   trainLimit: number | null;
   testLimit: number | null;
-  evalBatchSize: number;
-  mlaanProfile: MlaanProfileName;
   /** InfoPro's task loss; null for the other frameworks, so it does not change their ids. */
   infoproTask: InfoProTaskName | null;
   /**
@@ -78,35 +65,10 @@ export interface RunConfig {
    * configurations trained before this option existed do not change.
    */
   infoproLambda?: number[];
-  backend: BackendName;
-}
-
-function defaults(dataset: string): Settings {
-  return {
-    frameworks: ['e2e'],
-    pluginSets: ['none'],
-    Ks: [4],
-    split: 'default',
-    network: 'resnet32',
-    dataset,
-    seeds: [0],
-    epochs: undefined,
-    batchSize: 1024,
-    learningRate: 0.8,
-    momentum: 0.9,
-    nesterov: true,
-    weightDecay: 1e-4,
-    schedule: 'cosine-warmup',
-    warmupEpochs: 10,
-    augment: true,
-    trainLimit: undefined,
-    testLimit: undefined,
-    evalBatchSize: 500,
-    mlaanProfile: 'paper',
-    infoproTask: 'contrast',
-    backend: 'auto',
-    ...paperRecipe(dataset),
-  };
+  /** DGL's auxiliary head; absent for the other frameworks (so their ids do not change). */
+  dglHead?: DglHeadChoice;
+  /** InfoPro's auxiliary head; absent for the other frameworks. */
+  infoproAuxHead?: InfoProAuxHeadChoice;
 }
 
 /**
@@ -120,7 +82,9 @@ export function resolveSettings(preset: PresetName | undefined, given: Partial<S
   const presetDataset = preset ? (PRESETS[preset].settings('cifar10') as Partial<Settings>).dataset : undefined;
   const dataset = given.dataset ?? presetDataset ?? 'cifar10';
   const fromPreset = preset ? (PRESETS[preset].settings(dataset) as Partial<Settings>) : {};
-  const settings: Settings = { ...defaults(dataset), ...definedOnly(fromPreset), ...definedOnly(given), dataset };
+  const settings: Settings = { ...defaultSettings(dataset), ...definedOnly(fromPreset), ...definedOnly(given), dataset };
+  // Naming the grid's axes replaces a preset's own row list.
+  if (given.frameworks !== undefined || given.pluginSets !== undefined || given.Ks !== undefined) settings.rows = given.rows;
   validateSettings(settings);
   return settings;
 }
@@ -175,6 +139,10 @@ export function validateSettings(settings: Settings): void {
       throw new BenchOptionError(`--infopro-lambda takes four numbers >= 0 (ixx1,ixy1,ixx2,ixy2), got ${settings.infoproLambda.join(',')}.`);
     }
   }
+  if (!DGL_HEAD_NAMES.includes(settings.dglHead)) throw new BenchOptionError(`Unknown DGL head '${settings.dglHead}'. Use one of: ${list(DGL_HEAD_NAMES)}.`);
+  if (!INFOPRO_AUX_HEAD_NAMES.includes(settings.infoproAuxHead)) {
+    throw new BenchOptionError(`Unknown InfoPro auxiliary head '${settings.infoproAuxHead}'. Use one of: ${list(INFOPRO_AUX_HEAD_NAMES)}.`);
+  }
   if (settings.frameworks.length === 0 || settings.pluginSets.length === 0 || settings.Ks.length === 0 || settings.seeds.length === 0) {
     throw new BenchOptionError('Frameworks, plugin sets, K and seeds each need at least one value.');
   }
@@ -208,52 +176,70 @@ export function validateSettings(settings: Settings): void {
   }
 }
 
+/** The grid's rows: the preset's own list, or frameworks × plugin sets × K. */
+function gridRows(settings: Settings): GridRow[] {
+  if (settings.rows) return settings.rows;
+  const rows: GridRow[] = [];
+  for (const framework of settings.frameworks) {
+    for (const plugins of settings.pluginSets) {
+      for (const K of settings.Ks) rows.push({ framework, plugins, K });
+    }
+  }
+  return rows;
+}
+
+function configOf(settings: Settings, row: GridRow, seed: number): RunConfig {
+  const { framework, plugins } = row;
+  const definition = FRAMEWORKS[framework];
+  return {
+    framework,
+    plugins,
+    K: definition.local ? row.K : 1,
+    split: settings.split,
+    network: settings.network,
+    dataset: settings.dataset,
+    seed,
+    epochs: settings.epochs ?? definition.paperEpochs,
+    batchSize: settings.batchSize,
+    learningRate: settings.learningRate,
+    momentum: settings.momentum,
+    nesterov: settings.nesterov,
+    weightDecay: settings.weightDecay,
+    schedule: settings.schedule,
+    warmupEpochs: settings.warmupEpochs,
+    augment: settings.augment,
+    trainLimit: settings.trainLimit ?? null,
+    testLimit: settings.testLimit ?? null,
+    evalBatchSize: settings.evalBatchSize,
+    mlaanProfile: settings.mlaanProfile,
+    infoproTask: framework === 'infopro' ? settings.infoproTask : null,
+    ...(framework === 'infopro' && settings.infoproLambda ? { infoproLambda: [...settings.infoproLambda] } : {}),
+    // Per-framework heads stay out of the other frameworks' configurations (and ids).
+    ...(framework === 'dgl' ? { dglHead: settings.dglHead } : {}),
+    ...(framework === 'infopro' ? { infoproAuxHead: settings.infoproAuxHead } : {}),
+    backend: settings.backend,
+  };
+}
+
 /**
- * The grid as configurations: frameworks × plugin sets × K × seeds. E2E takes K = 1 and only the
- * plugin set 'none' (MLM and LAM need local modules); such pairs are left out of a grid.
+ * The grid as configurations. Without a preset's row list: frameworks × plugin sets × K × seeds,
+ * each row's seeds together. With one: its rows in order, all rows of a seed before the next seed
+ * (so a grid cut short has compared every row once). E2E takes K = 1 and only the plugin set
+ * 'none' (MLM and LAM need local modules); such pairs are left out of a grid.
  */
 export function expandGrid(settings: Settings): RunConfig[] {
+  const rows = gridRows(settings).filter((row) => !(PLUGIN_SETS[row.plugins].requiresLocal && !FRAMEWORKS[row.framework].local));
+  const cells = settings.rows
+    ? settings.seeds.flatMap((seed) => rows.map((row) => [row, seed] as const))
+    : rows.flatMap((row) => settings.seeds.map((seed) => [row, seed] as const));
   const configs: RunConfig[] = [];
   const seen = new Set<string>();
-  for (const framework of settings.frameworks) {
-    const definition = FRAMEWORKS[framework];
-    for (const plugins of settings.pluginSets) {
-      if (PLUGIN_SETS[plugins].requiresLocal && !definition.local) continue;
-      for (const requestedK of settings.Ks) {
-        const K: KValue = definition.local ? requestedK : 1;
-        for (const seed of settings.seeds) {
-          const config: RunConfig = {
-            framework,
-            plugins,
-            K,
-            split: settings.split,
-            network: settings.network,
-            dataset: settings.dataset,
-            seed,
-            epochs: settings.epochs ?? definition.paperEpochs,
-            batchSize: settings.batchSize,
-            learningRate: settings.learningRate,
-            momentum: settings.momentum,
-            nesterov: settings.nesterov,
-            weightDecay: settings.weightDecay,
-            schedule: settings.schedule,
-            warmupEpochs: settings.warmupEpochs,
-            augment: settings.augment,
-            trainLimit: settings.trainLimit ?? null,
-            testLimit: settings.testLimit ?? null,
-            evalBatchSize: settings.evalBatchSize,
-            mlaanProfile: settings.mlaanProfile,
-            infoproTask: framework === 'infopro' ? settings.infoproTask : null,
-            ...(framework === 'infopro' && settings.infoproLambda ? { infoproLambda: [...settings.infoproLambda] } : {}),
-            backend: settings.backend,
-          };
-          const id = configId(config);
-          if (seen.has(id)) continue;
-          seen.add(id);
-          configs.push(config);
-        }
-      }
-    }
+  for (const [row, seed] of cells) {
+    const config = configOf(settings, row, seed);
+    const id = configId(config);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    configs.push(config);
   }
   if (configs.length === 0) {
     throw new BenchOptionError(
@@ -284,9 +270,40 @@ export function configId(config: RunConfig): string {
   return `${config.dataset}-${config.network}-${config.framework}-${config.plugins}-k${config.K}-s${config.seed}-${hash}`;
 }
 
-/** `InfoPro+MLAAN`: the row label of tables and charts. */
-export function methodLabel(config: Pick<RunConfig, 'framework' | 'plugins'>): string {
-  return FRAMEWORKS[config.framework].label + PLUGIN_SETS[config.plugins].suffix;
+/**
+ * `DGL[mlaan head]+MLAAN`: the row label of tables and charts. A head other than the framework's
+ * default is named, so that rows say which DGL or InfoPro they are.
+ */
+export function methodLabel(config: Pick<RunConfig, 'framework' | 'plugins' | 'dglHead' | 'infoproAuxHead'>): string {
+  const head =
+    config.framework === 'dgl' && config.dglHead && config.dglHead !== 'mlp-sr'
+      ? `[${config.dglHead} head]`
+      : config.framework === 'infopro' && config.infoproAuxHead && config.infoproAuxHead !== '1c2f'
+        ? `[${config.infoproAuxHead} head]`
+        : '';
+  return FRAMEWORKS[config.framework].label + head + PLUGIN_SETS[config.plugins].suffix;
+}
+
+/**
+ * Why a run would not train at the learning rate its settings name: a cosine warm-up that lasts as
+ * long as the run (or longer) never reaches the initial rate, and METHOD §6's cosine over a single
+ * epoch trains at 0. undefined when the schedule is fine.
+ */
+export function warmupWarning(config: Pick<RunConfig, 'schedule' | 'warmupEpochs' | 'epochs' | 'learningRate'>, peakLearningRate: number): string | undefined {
+  const peak = peakLearningRate.toPrecision(3);
+  if (config.schedule === 'cosine-warmup' && config.warmupEpochs > 0 && config.epochs <= config.warmupEpochs) {
+    return (
+      `${config.epochs} epoch(s) with ${config.warmupEpochs} warm-up epochs: the run never leaves warm-up and its learning rate ` +
+      `peaks at ${peak}, not ${config.learningRate}. Give --warmup-epochs 0 or --schedule cosine-annealing, or more --epochs.`
+    );
+  }
+  if (peakLearningRate < 0.5 * config.learningRate) {
+    return (
+      `with --schedule ${config.schedule} over ${config.epochs} epoch(s) the learning rate peaks at ${peak}, not ${config.learningRate} ` +
+      '(METHOD §6’s cosine trains its last epoch at 0). Give --schedule cosine-annealing, or more --epochs.'
+    );
+  }
+  return undefined;
 }
 
 export function learningRateSchedule(config: RunConfig): LearningRateSchedule {
@@ -297,5 +314,7 @@ export function learningRateSchedule(config: RunConfig): LearningRateSchedule {
       return cosineWithWarmup({ initialLearningRate: config.learningRate, epochs: config.epochs, warmupEpochs: 0 });
     case 'cosine-warmup':
       return cosineWithWarmup({ initialLearningRate: config.learningRate, epochs: config.epochs, warmupEpochs: config.warmupEpochs });
+    case 'cosine-annealing':
+      return (epoch: number) => 0.5 * config.learningRate * (1 + Math.cos((Math.PI * epoch) / config.epochs));
   }
 }

@@ -13,7 +13,11 @@ import {
   SCHEDULES,
   type Settings,
   SPLIT_VARIANTS,
+  warmupWarning,
+  DGL_HEAD_NAMES,
+  INFOPRO_AUX_HEAD_NAMES,
 } from './config.js';
+import { peakLearningRate } from './train.js';
 import { BenchOptionError } from './errors.js';
 import { checkInfoProLambdas, parseInfoProLambda } from './infopro-lambda.js';
 import { describeMachine } from './machine.js';
@@ -132,6 +136,8 @@ interface CommandOptions {
   mlaanProfile?: Settings['mlaanProfile'];
   infoproTask?: Settings['infoproTask'];
   infoproLambda?: number[];
+  dglHead?: Settings['dglHead'];
+  infoproAuxHead?: Settings['infoproAuxHead'];
   dataDir?: string;
   download?: boolean;
   export?: string;
@@ -174,7 +180,7 @@ function addTrainingOptions(command: Command, single: boolean): Command {
     .addOption(new Option('--momentum <m>', 'SGD momentum [0.9]').argParser(nonNegativeNumber))
     .addOption(new Option('--no-nesterov', 'plain momentum instead of Nesterov'))
     .addOption(new Option('--weight-decay <wd>', 'L2 weight decay added to the gradient [1e-4]').argParser(nonNegativeNumber))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule, per epoch [cosine-warmup]').choices(SCHEDULES))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule, per epoch: cosine-warmup and cosine as METHOD §6 (last epoch at lr 0), cosine-annealing as PyTorch (first epoch at lr), constant [cosine-warmup]').choices(SCHEDULES))
     .addOption(new Option('--warmup-epochs <n>', 'warm-up epochs of cosine-warmup [10]').argParser(nonNegativeInteger))
     .addOption(new Option('--no-augment', "train without the dataset's augmentation"))
     .addOption(new Option('--train-limit <n>', 'train on this many training images (class-balanced subset) [all]').argParser(positiveInteger))
@@ -186,6 +192,14 @@ function addTrainingOptions(command: Command, single: boolean): Command {
       new Option('--infopro-task <task>', 'InfoPro task loss: contrast (InfoPro paper, its λ presets) or cross-entropy (MLAAN runs, λ 5,0.5,0,0) [contrast]').choices(
         INFOPRO_TASKS,
       ),
+    )
+    .addOption(
+      new Option('--dgl-head <name>', "DGL's auxiliary classifier: mlp-sr (DGL's own), mlaan (the MLAAN authors' DGL runs), linear (GAP + Linear) [mlp-sr]").choices(
+        DGL_HEAD_NAMES,
+      ),
+    )
+    .addOption(
+      new Option('--infopro-aux-head <config>', "InfoPro's auxiliary head, the authors' --aux_net_config [1c2f]").choices(INFOPRO_AUX_HEAD_NAMES),
     )
     .addOption(
       new Option('--infopro-lambda <weights>', "InfoPro's loss weights ixx1,ixy1,ixx2,ixy2, e.g. 5,0.5,0,0 [the paper's for the K; cross-entropy 5,0.5,0,0]").argParser(
@@ -235,6 +249,8 @@ function settingsFrom(options: CommandOptions, command: Command): Partial<Settin
     mlaanProfile: options.mlaanProfile,
     infoproTask: options.infoproTask,
     infoproLambda: options.infoproLambda,
+    dglHead: options.dglHead,
+    infoproAuxHead: options.infoproAuxHead,
   };
 }
 
@@ -280,7 +296,7 @@ async function execute(kind: 'run' | 'ablation', options: CommandOptions, comman
   let settings = resolveSettings(options.preset, given);
   if (kind === 'run') {
     // A preset's grid collapses to its first framework, plugin set and K unless the options name them.
-    settings = { ...settings, frameworks: settings.frameworks.slice(0, 1), pluginSets: settings.pluginSets.slice(0, 1), Ks: settings.Ks.slice(0, 1) };
+    settings = { ...settings, frameworks: settings.frameworks.slice(0, 1), pluginSets: settings.pluginSets.slice(0, 1), Ks: settings.Ks.slice(0, 1), rows: settings.rows?.slice(0, 1) };
   }
   const configs = expandGrid(settings);
   await checkInfoProLambdas(configs);
@@ -288,6 +304,10 @@ async function execute(kind: 'run' | 'ablation', options: CommandOptions, comman
   const reporter = createReporter(options.progress, io.stderr);
   const commandLine = ['mlaan-bench', ...argv].map(quote).join(' ');
   reporter.info(`mlaan-bench ${kind}: ${configs.length} configuration(s) → ${execution.outDir}`);
+  // Before anything trains: a schedule that never leaves warm-up trains at a fraction of --lr.
+  for (const warning of new Set(configs.map((config) => warmupWarning(config, peakLearningRate(config))))) {
+    if (warning) reporter.info(`warning: ${warning}`);
+  }
 
   const stop = { requested: false };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -302,7 +322,9 @@ async function execute(kind: 'run' | 'ablation', options: CommandOptions, comman
     reporter.close();
     if (outcome.report) {
       for (const section of outcome.report.sections) {
-        io.stdout.write(`\n## ${section.title}\n\n${tableToMarkdown(metricTable(section, 'bestError'))}\n`);
+        // What a user reads first: how well each method learned, and what its training step costs.
+        const tables = (['bestError', 'memory', 'throughput'] as const).map((metric) => tableToMarkdown(metricTable(section, metric)));
+        io.stdout.write(`\n## ${section.title}\n\n${tables.join('\n\n')}\n`);
       }
       io.stdout.write(`\nReport: ${execution.outDir}/report.html (also results.json, results.csv, results.md, charts/)\n`);
     }

@@ -7,7 +7,7 @@ function capture(isTTY: boolean) {
 }
 
 const header = { index: 2, total: 3, id: 'cifar10-resnet32-dgl-none-k4-s0-abcdef12', label: 'DGL K=4 seed 0' };
-const record = { epoch: 1, learningRate: 0.05, trainLoss: 2.1234, testErrorPercent: 71.25, testLoss: 2, seconds: 65, imagesPerSecond: 15.5 };
+const record = { epoch: 1, learningRate: 0.05, trainLoss: 2.1234, moduleLosses: {}, testErrorPercent: 71.25, testLoss: 2, seconds: 65, imagesPerSecond: 15.5 };
 
 describe('formatDuration', () => {
   it('prints m:ss, h:mm:ss, and --:-- for unknown', () => {

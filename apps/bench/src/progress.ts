@@ -1,4 +1,53 @@
-import type { EpochRecord, RunResult, StepProgress, TrainingObserver } from './train.js';
+import type { EpochRecord, RunResult } from './results/result-format.js';
+
+/** What a training loop reports after each step. */
+export interface StepProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  imagesPerSecond: number;
+  etaSeconds: number;
+}
+
+/** What a training loop tells whoever shows its progress. */
+export interface TrainingObserver {
+  started(info: { epochs: number; batches: number; resumedAt?: { epoch: number; batch: number } }): void;
+  step(progress: StepProgress): void;
+  evaluating(epoch: number): void;
+  epochDone(record: EpochRecord, etaSeconds: number): void;
+}
+
+/**
+ * Time left in a run: smoothed seconds per step and the last evaluation's seconds, times what is
+ * left of each. Before the first evaluation one is guessed at 0.3 of a training step per test batch.
+ */
+export class EtaEstimator {
+  private secondsPerStep = NaN;
+  private secondsPerEvaluation = NaN;
+
+  constructor(private readonly run: { epochs: number; batches: number; testBatches: number }) {}
+
+  /** A step took `wallSeconds` (data wait included); returns the smoothed images per second. */
+  stepDone(wallSeconds: number, images: number): number {
+    this.secondsPerStep = Number.isFinite(this.secondsPerStep) ? 0.8 * this.secondsPerStep + 0.2 * wallSeconds : wallSeconds;
+    return images / this.secondsPerStep;
+  }
+
+  evaluationDone(seconds: number): void {
+    this.secondsPerEvaluation = seconds;
+  }
+
+  /** Seconds left when the next step to run is `nextBatch` of 0-based `epoch`. */
+  secondsLeft(epoch: number, nextBatch: number): number {
+    const { epochs, batches, testBatches } = this.run;
+    const stepsLeft = epochs * batches - (epoch * batches + nextBatch);
+    const evaluationsLeft = epochs - epoch - (nextBatch >= batches ? 1 : 0);
+    const evaluation = Number.isFinite(this.secondsPerEvaluation) ? this.secondsPerEvaluation : this.secondsPerStep * testBatches * 0.3;
+    return stepsLeft * this.secondsPerStep + Math.max(evaluationsLeft, 0) * evaluation;
+  }
+}
 
 export const PROGRESS_MODES = ['auto', 'bar', 'lines', 'none'] as const;
 export type ProgressMode = (typeof PROGRESS_MODES)[number];
@@ -55,11 +104,11 @@ function epochLine(header: RunHeader, record: EpochRecord, epochs: number, eta: 
 }
 
 function finishedLine(header: RunHeader, result: RunResult): string {
-  const memory = result.memory.peakTensorBytes / 2 ** 20;
+  const memory = result.memory.step.stepPeakBytes / 2 ** 20;
   const status = result.status === 'diverged' ? ' · DIVERGED (loss not finite)' : '';
   return (
     `${prefix(header)} · done · best test error ${result.testErrorPercent.best.toFixed(2)}% (epoch ${result.testErrorPercent.bestEpoch}), ` +
-    `last ${result.testErrorPercent.last.toFixed(2)}% · peak tensors ${memory.toFixed(0)} MiB · ${formatRate(result.throughput.imagesPerSecond)} · ` +
+    `last ${result.testErrorPercent.last.toFixed(2)}% · step memory ${memory.toFixed(0)} MiB · ${formatRate(result.throughput.imagesPerSecond)} · ` +
     `${formatDuration(result.wallSeconds)}${status}`
   );
 }

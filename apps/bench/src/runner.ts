@@ -1,17 +1,19 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackendNotAvailableError, CorruptCheckpointError } from '@mlaan/core';
 import { DataError } from '@mlaan/data';
-import { type ActiveBackend, activateBackend } from './backend.js';
+import { type ActiveBackend, activateBackend, skippedBackendAdvice } from './backend.js';
 import { type BackendName, configId, methodLabel, type RunConfig } from './config.js';
 import { DatasetCache } from './data.js';
 import { exportFinalModel } from './export.js';
-import { ResultsFolderError } from './errors.js';
 import { describeMachine } from './machine.js';
 import type { Reporter, RunHeader } from './progress.js';
 import { writeReports, type WrittenReport } from './results/report.js';
-import { CHECKPOINT_FOLDER, moduleCount, RESULT_FILE, RESULT_FORMAT, type RunResult, trainConfiguration } from './train.js';
+import { readResult, RESULT_FILE, type RunResult } from './results/result-format.js';
+import { CHECKPOINT_FOLDER, moduleCount, trainConfiguration } from './train.js';
+
+export { readResult };
 
 /** How to run a grid; none of it changes the results, so none of it is in a configuration's id. */
 export interface ExecutionOptions {
@@ -41,21 +43,6 @@ export interface GridOutcome {
 
 export function runsFolder(outDir: string): string {
   return join(outDir, 'runs');
-}
-
-export async function readResult(runDir: string): Promise<RunResult | undefined> {
-  const path = join(runDir, RESULT_FILE);
-  if (!existsSync(path)) return undefined;
-  let parsed: RunResult;
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8')) as RunResult;
-  } catch (error) {
-    throw new ResultsFolderError(`${path} is not valid JSON (${(error as Error).message}). Delete it to train that configuration again.`);
-  }
-  if (parsed.format !== RESULT_FORMAT) {
-    throw new ResultsFolderError(`${path} is not an mlaan-bench result (format '${String(parsed.format)}'). Delete it or choose another --out folder.`);
-  }
-  return parsed;
 }
 
 /** Every finished result under `outDir/runs`, for `mlaan-bench report`. */
@@ -126,7 +113,13 @@ export async function runGrid(
       break;
     }
     // The backend starts only when something has to be trained: a finished grid reports instantly.
-    outcome.backend ??= await activateBackend(backendChoice, (message) => reporter.info(message));
+    if (!outcome.backend) {
+      // Core logs each skipped provider; the bench adds how to get it, and the choice comes last.
+      const lines: string[] = [];
+      outcome.backend = await activateBackend(backendChoice, (message) => lines.push(message));
+      for (const line of lines.filter((message) => !message.startsWith('backend: skipped '))) reporter.info(line);
+      for (const line of skippedBackendAdvice(outcome.backend)) reporter.info(line);
+    }
     try {
       const trained = await trainConfiguration(config, {
         runDir,

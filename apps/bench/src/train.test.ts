@@ -1,12 +1,18 @@
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createLoader, loadDataset } from '@mlaan/data';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { expandGrid, resolveSettings } from './config.js';
-import { batchesFrom, moduleCount } from './train.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activateBackend, type ActiveBackend } from './backend.js';
+import { expandGrid, type RunConfig, resolveSettings } from './config.js';
+import { DatasetCache } from './data.js';
+import type { TrainingObserver } from './progress.js';
+import type { RunResult } from './results/result-format.js';
+import { batchesFrom, disposedAfterUse, moduleCount, trainConfiguration } from './train.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const dataDir = process.env.MLAAN_DATA_DIR ?? resolve(repoRoot, '../shared/datasets');
@@ -49,5 +55,92 @@ describe.skipIf(!haveCifar)('batchesFrom (resuming inside an epoch)', () => {
     expect(other[0]!.inputs).not.toEqual(whole[3]!.inputs);
     await loader.close();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('disposedAfterUse', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('disposes each batch once the consumer moves on or stops, and tolerates a consumer that disposed it already', async () => {
+    async function* three() {
+      for (let i = 0; i < 3; i++) yield { inputs: tf.zeros([1, 2, 2, 3]) as tf.Tensor4D, labels: tf.tensor1d([i], 'int32') };
+    }
+    const before = tf.memory().numTensors;
+    for await (const batch of disposedAfterUse(three())) {
+      expect(batch.inputs.isDisposed).toBe(false);
+      if (batch.labels.dataSync()[0] === 1) batch.inputs.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    for await (const batch of disposedAfterUse(three())) {
+      if (batch.labels.dataSync()[0] === 0) break;
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny runs)', () => {
+  let backend: ActiveBackend;
+  const folders: string[] = [];
+  const data = new DatasetCache(dataDir, false);
+  beforeAll(async () => {
+    backend = await activateBackend('wasm', () => undefined);
+  });
+  afterAll(async () => {
+    for (const folder of folders) await rm(folder, { recursive: true, force: true });
+  });
+
+  const tiny = (overrides: Partial<Parameters<typeof resolveSettings>[1]>): RunConfig =>
+    expandGrid(
+      resolveSettings(undefined, {
+        frameworks: ['e2e'],
+        epochs: 1,
+        batchSize: 16,
+        evalBatchSize: 32,
+        learningRate: 0.05,
+        schedule: 'constant',
+        trainLimit: 32,
+        testLimit: 64,
+        backend: 'wasm',
+        ...overrides,
+      }),
+    )[0]!;
+
+  async function train(config: RunConfig, observer: Partial<TrainingObserver> = {}, memoryEvery = 1): Promise<RunResult> {
+    const runDir = await mkdtemp(join(tmpdir(), 'mlaan-bench-train-'));
+    folders.push(runDir);
+    const outcome = await trainConfiguration(config, {
+      runDir,
+      data,
+      backend,
+      checkpointEvery: 0,
+      memoryEvery,
+      workers: 0,
+      observer: { started: () => undefined, step: () => undefined, evaluating: () => undefined, epochDone: () => undefined, ...observer },
+      stop: { requested: false },
+      command: 'test',
+    });
+    if (outcome.status !== 'finished') throw new Error('the run did not finish');
+    return outcome.result;
+  }
+
+  it('holds as many tensors after its last epoch as after its first: evaluation leaves nothing behind', async () => {
+    const tensorsAfterEpoch: number[] = [];
+    const result = await train(tiny({ epochs: 3, trainLimit: 16, testLimit: 32 }), { epochDone: () => tensorsAfterEpoch.push(tf.memory().numTensors) }, 0);
+    expect(tensorsAfterEpoch).toHaveLength(3);
+    expect(tensorsAfterEpoch[2]).toBe(tensorsAfterEpoch[0]);
+    expect(result.memory.data.tensorsLeftByEvaluation).toBe(0);
+    expect(result.epochs.map((epoch) => epoch.learningRate)).toEqual([0.05, 0.05, 0.05]);
+  });
+
+  it('keeps the dataset out of the step memory: eight times the images, the same step peak', async () => {
+    // Only the second step is profiled (memoryEvery 1000): the first one pays for kernel setup.
+    const small = await train(tiny({ trainLimit: 32, testLimit: 16 }), {}, 1000);
+    const large = await train(tiny({ trainLimit: 256, testLimit: 16 }), {}, 1000);
+    expect(large.memory.step.sampledSteps).toBe(1);
+    expect(large.memory.data.datasetBytes - small.memory.data.datasetBytes).toBe(224 * (32 * 32 * 3 + 4));
+    expect(large.memory.step.stepPeakBytes).toBe(small.memory.step.stepPeakBytes);
+    expect(large.memory.step.stateBytes).toBe(small.memory.step.stateBytes);
   });
 });

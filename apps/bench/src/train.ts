@@ -1,150 +1,28 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type Batch,
-  ConfigError,
-  getSplit,
-  LocalTrainer,
-  loadCheckpoint,
-  measureMemory,
-  saveCheckpoint,
-  type StepResult,
-} from '@mlaan/core';
-import { createLoader, type Loader } from '@mlaan/data';
+import { type Batch, ConfigError, getSplit, LocalTrainer, loadCheckpoint, saveCheckpoint, type StepResult } from '@mlaan/core';
+import { createLoader, type Dataset, type Loader } from '@mlaan/data';
 import { createNetwork } from '@mlaan/models';
-import { type ActiveBackend, backendMemoryFields } from './backend.js';
-import { configId, learningRateSchedule, methodLabel, type RunConfig } from './config.js';
+import type { ActiveBackend } from './backend.js';
+import { configId, learningRateSchedule, methodLabel, type RunConfig, warmupWarning } from './config.js';
 import type { DatasetCache } from './data.js';
 import { ResultsFolderError } from './errors.js';
-import { describeMachine, type MachineInfo } from './machine.js';
+import type { FinalModel } from './export.js';
+import { describeMachine } from './machine.js';
+import { datasetBytes, measuredStep, parameterCounts } from './memory.js';
+import { EtaEstimator, type TrainingObserver } from './progress.js';
+import { describeProvenance } from './provenance.js';
 import { FRAMEWORKS, type PluginBuildContext } from './registry/frameworks.js';
 import { PLUGIN_SETS } from './registry/plugin-sets.js';
-import type { FinalModel } from './export.js';
+import { type EpochRecord, RESULT_FORMAT, RESULT_VERSION, type RunResult, writeResult } from './results/result-format.js';
+import { addStepLosses, emptyEpochTotals, freshRunState, meanTermLosses, type RunState } from './run-state.js';
 
-export const RESULT_FORMAT = 'mlaan-bench-result';
-export const RESULT_VERSION = 1;
-export const RESULT_FILE = 'result.json';
+export type { EpochRecord, LossPoint, RunResult } from './results/result-format.js';
+export type { StepProgress, TrainingObserver } from './progress.js';
+
 export const CHECKPOINT_FOLDER = 'checkpoint';
-
-export interface EpochRecord {
-  /** 1-based. */
-  epoch: number;
-  learningRate: number;
-  trainLoss: number;
-  testErrorPercent: number;
-  testLoss: number;
-  /** Wall seconds of the epoch (training, data waits and evaluation). */
-  seconds: number;
-  imagesPerSecond: number;
-}
-
-export interface LossPoint {
-  /** Fractional epoch at the end of the window (0.5 = half-way through the first epoch). */
-  epoch: number;
-  step: number;
-  /** Mean training loss of the last module over the window. */
-  loss: number;
-}
-
-export interface RunResult {
-  format: typeof RESULT_FORMAT;
-  version: number;
-  id: string;
-  method: string;
-  config: RunConfig;
-  /** Local modules actually trained (K; 15 for ResNet-32 per block). */
-  modules: number;
-  /** 'diverged': the training loss became NaN or infinite, and the run stopped there. */
-  status: 'completed' | 'diverged';
-  backend: { choice: string; tfjsBackend: string; description: string };
-  /** How the trainer held module activations (`LocalTrainer.schedule`: keep, window or sweep). */
-  schedule: 'keep' | 'window' | 'sweep';
-  trainImages: number;
-  testImages: number;
-  parameters: number;
-  testErrorPercent: { best: number; bestEpoch: number; last: number };
-  lastTestLoss: number;
-  lastTrainLoss: number;
-  memory: {
-    /**
-     * Largest bytes of distinct tensor data buffers during a sampled step: what was alive when the
-     * step began (weights, optimiser state, the batch) plus the most the step held on top, each
-     * buffer once however many tensor handles share it (tfjs's own count charges every clone).
-     */
-    peakTensorBytes: number;
-    /** The same peak as tfjs counts it (per tensor handle), for comparison with tf.memory(). */
-    peakTensorHandleBytes: number;
-    /** True when those tensors live in GPU memory (tensorflow-gpu). */
-    tensorBytesOnGpu: boolean;
-    /** Largest resident set size of the process seen after a step. */
-    peakRssBytes: number;
-    /** Extra tf.memory() fields the backend reports (largest seen). */
-    backendFields: Record<string, number>;
-    sampledSteps: number;
-  };
-  throughput: { imagesPerSecond: number; measuredSteps: number; meanStepMs: number };
-  wallSeconds: number;
-  trainSeconds: number;
-  evalSeconds: number;
-  epochs: EpochRecord[];
-  lossCurve: LossPoint[];
-  /** 1 + the number of times the run was resumed from a checkpoint. */
-  sessions: number;
-  /** The command line of the session that finished the run. */
-  command: string;
-  startedAt: string;
-  finishedAt: string;
-  machine: MachineInfo;
-}
-
-/** Everything about a run in progress that a checkpoint must carry besides the tensors. */
-interface RunState {
-  configId: string;
-  /** Next epoch (0-based) and next batch within it. */
-  epoch: number;
-  batch: number;
-  globalStep: number;
-  epochLossSum: number;
-  epochLossCount: number;
-  epochTrainSeconds: number;
-  epochImages: number;
-  epochWallSeconds: number;
-  curveLossSum: number;
-  curveLossCount: number;
-  history: EpochRecord[];
-  lossCurve: LossPoint[];
-  trainSeconds: number;
-  trainImages: number;
-  measuredSteps: number;
-  evalSeconds: number;
-  wallSeconds: number;
-  peakTensorBytes: number;
-  peakTensorHandleBytes: number;
-  peakRssBytes: number;
-  backendFields: Record<string, number>;
-  sampledSteps: number;
-  sessions: number;
-  startedAt: string;
-}
-
-export interface StepProgress {
-  epoch: number;
-  epochs: number;
-  batch: number;
-  batches: number;
-  loss: number;
-  imagesPerSecond: number;
-  etaSeconds: number;
-}
-
-export interface TrainingObserver {
-  started(info: { epochs: number; batches: number; resumedAt?: { epoch: number; batch: number } }): void;
-  step(progress: StepProgress): void;
-  evaluating(epoch: number): void;
-  epochDone(record: EpochRecord, etaSeconds: number): void;
-}
 
 export interface TrainOptions {
   /** Folder of this configuration: result.json and checkpoint/ go here. */
@@ -172,14 +50,12 @@ export type TrainOutcome = { status: 'finished'; result: RunResult } | { status:
 
 /** Module count of a configuration, from the split tables. */
 export function moduleCount(config: RunConfig): number {
-  if (!FRAMEWORKS[config.framework].local) return 1;
-  return getSplit({ net: config.network, K: config.K, variant: config.split }).length + 1;
+  return splitOf(config).length + 1;
 }
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const temporary = `${path}.partial-${process.pid}`;
-  await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(temporary, path);
+/** The cut points of a configuration: none for end-to-end training. */
+function splitOf(config: RunConfig) {
+  return FRAMEWORKS[config.framework].local ? getSplit({ net: config.network, K: config.K, variant: config.split }) : [];
 }
 
 /** Batches of `epoch` from batch `start` on: the same batches an uninterrupted run would see. */
@@ -199,34 +75,28 @@ export async function* batchesFrom(loader: Loader, epoch: number, start: number)
   }
 }
 
-function freshState(id: string): RunState {
-  return {
-    configId: id,
-    epoch: 0,
-    batch: 0,
-    globalStep: 0,
-    epochLossSum: 0,
-    epochLossCount: 0,
-    epochTrainSeconds: 0,
-    epochImages: 0,
-    epochWallSeconds: 0,
-    curveLossSum: 0,
-    curveLossCount: 0,
-    history: [],
-    lossCurve: [],
-    trainSeconds: 0,
-    trainImages: 0,
-    measuredSteps: 0,
-    evalSeconds: 0,
-    wallSeconds: 0,
-    peakTensorBytes: 0,
-    peakTensorHandleBytes: 0,
-    peakRssBytes: 0,
-    backendFields: {},
-    sampledSteps: 0,
-    sessions: 1,
-    startedAt: new Date().toISOString(),
-  };
+/**
+ * Hands on each batch and disposes it when the consumer asks for the next one (or stops early):
+ * the bench owns the batches it feeds to evaluation, whatever the evaluator does with them.
+ * Disposing a tensor twice is a no-op in tfjs, so an evaluator that disposes them too is fine.
+ */
+export async function* disposedAfterUse(batches: AsyncIterable<Batch>): AsyncGenerator<Batch> {
+  for await (const batch of batches) {
+    try {
+      yield batch;
+    } finally {
+      batch.inputs.dispose();
+      batch.labels.dispose();
+    }
+  }
+}
+
+/** The learning rate the schedule reaches at its highest over the run. */
+export function peakLearningRate(config: RunConfig): number {
+  const schedule = learningRateSchedule(config);
+  let peak = 0;
+  for (let epoch = 0; epoch < config.epochs; epoch++) peak = Math.max(peak, schedule(epoch));
+  return peak;
 }
 
 /**
@@ -234,11 +104,7 @@ function freshState(id: string): RunState {
  * `runDir/result.json` when it finishes. Returns early (checkpoint saved) when `stop.requested`.
  */
 export async function trainConfiguration(config: RunConfig, options: TrainOptions): Promise<TrainOutcome> {
-  const id = configId(config);
-  const { runDir, observer, stop } = options;
-  const checkpointDir = join(runDir, CHECKPOINT_FOLDER);
-  await mkdir(runDir, { recursive: true });
-
+  await mkdir(options.runDir, { recursive: true });
   const [trainSet, testSet] = await Promise.all([
     options.data.get(config.dataset, 'train', config.trainLimit),
     options.data.get(config.dataset, 'test', config.testLimit),
@@ -253,7 +119,7 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
         'which the local heads are sized from. Use a dataset of that size (CIFAR-10, SVHN) for local frameworks, or --framework e2e.',
     );
   }
-  const cuts = framework.local ? getSplit({ net: config.network, K: config.K, variant: config.split }) : [];
+  const cuts = splitOf(config);
   const context: PluginBuildContext = {
     network: config.network,
     dataset: config.dataset,
@@ -263,6 +129,8 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
     balancedSplit: config.split === 'balanced',
     infoproTask: config.infoproTask ?? 'contrast',
     infoproLambda: config.infoproLambda,
+    dglHead: config.dglHead ?? 'mlp-sr',
+    infoproAuxHead: config.infoproAuxHead ?? '1c2f',
   };
   let trainer: LocalTrainer | undefined;
   let trainLoader: Loader | undefined;
@@ -274,16 +142,11 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
       plugins,
       mode: framework.mode,
       seed: config.seed,
-      optimizer: {
-        learningRate: config.learningRate,
-        momentum: config.momentum,
-        nesterov: config.nesterov,
-        weightDecay: config.weightDecay,
-      },
+      optimizer: { learningRate: config.learningRate, momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay },
     });
     trainLoader = createLoader(trainSet, { batchSize: config.batchSize, augment: config.augment, seed: config.seed, workers: options.workers });
     const testLoader = createLoader(testSet, { batchSize: config.evalBatchSize, augment: false, shuffle: false, workers: 0 });
-    return await trainLoop(config, id, trainer, trainLoader, testLoader, checkpointDir, options, observer, stop);
+    return await new TrainingRun(config, trainer, trainLoader, testLoader, [trainSet, testSet], options).run();
   } finally {
     await trainLoader?.close();
     trainer?.dispose();
@@ -291,230 +154,228 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
   }
 }
 
-async function trainLoop(
-  config: RunConfig,
-  id: string,
-  trainer: LocalTrainer,
-  trainLoader: Loader,
-  testLoader: Loader,
-  checkpointDir: string,
-  options: TrainOptions,
-  observer: TrainingObserver,
-  stop: { requested: boolean },
-): Promise<TrainOutcome> {
-  let state = freshState(id);
-  let resumedAt: { epoch: number; batch: number } | undefined;
-  if (existsSync(join(checkpointDir, 'checkpoint.json'))) {
-    const manifest = await loadCheckpoint(checkpointDir, trainer);
+/** One configuration's training: the loop, its checkpoints and the result it writes. */
+class TrainingRun {
+  private readonly id: string;
+  private readonly checkpointDir: string;
+  private state: RunState;
+  private wallMark = performance.now();
+  private readonly warning: string | undefined;
+
+  constructor(
+    private readonly config: RunConfig,
+    private readonly trainer: LocalTrainer,
+    private readonly trainLoader: Loader,
+    private readonly testLoader: Loader,
+    private readonly datasets: readonly Dataset[],
+    private readonly options: TrainOptions,
+  ) {
+    this.id = configId(config);
+    this.checkpointDir = join(options.runDir, CHECKPOINT_FOLDER);
+    this.state = freshRunState(this.id);
+    this.warning = warmupWarning(config, peakLearningRate(config));
+  }
+
+  private addWall(): void {
+    const now = performance.now();
+    const elapsed = (now - this.wallMark) / 1000;
+    this.state.throughput.wallSeconds += elapsed;
+    this.state.epoch.wallSeconds += elapsed;
+    this.wallMark = now;
+  }
+
+  private async checkpoint(): Promise<void> {
+    this.addWall();
+    await saveCheckpoint(this.checkpointDir, this.trainer, { state: this.state });
+  }
+
+  private async resume(): Promise<{ epoch: number; batch: number } | undefined> {
+    if (!existsSync(join(this.checkpointDir, 'checkpoint.json'))) return undefined;
+    const manifest = await loadCheckpoint(this.checkpointDir, this.trainer);
     const saved = manifest.extra.state as RunState | undefined;
-    if (!saved || saved.configId !== id) {
+    if (!saved || saved.configId !== this.id || !saved.cursor) {
       throw new ResultsFolderError(
-        `The checkpoint in ${checkpointDir} belongs to ${saved?.configId ?? 'an unknown configuration'}, not ${id}. Delete that folder to start this run over.`,
+        `The checkpoint in ${this.checkpointDir} belongs to ${saved?.configId ?? 'an unknown configuration'} (or an older mlaan-bench), not ${this.id}. ` +
+          'Delete that folder to start this run over.',
       );
     }
-    state = { ...saved, sessions: saved.sessions + 1 };
-    resumedAt = { epoch: state.epoch, batch: state.batch };
+    this.state = { ...saved, sessions: saved.sessions + 1 };
+    return { epoch: saved.cursor.epoch, batch: saved.cursor.batch };
   }
 
-  const schedule = learningRateSchedule(config);
-  const batches = trainLoader.size;
-  const stepsTotal = config.epochs * batches;
-  const testBatches = testLoader.size;
-  let wallMark = performance.now();
-  const addWall = () => {
-    const now = performance.now();
-    const elapsed = (now - wallMark) / 1000;
-    state.wallSeconds += elapsed;
-    state.epochWallSeconds += elapsed;
-    wallMark = now;
-  };
-  const checkpoint = async () => {
-    addWall();
-    await saveCheckpoint(checkpointDir, trainer, { state });
-  };
-  // Seconds per step and per evaluation, smoothed, for the ETA.
-  let secondsPerStep = NaN;
-  let secondsPerEvaluation = NaN;
-  let imagesPerSecond = NaN;
-  const eta = (epoch: number, nextBatch: number) => {
-    const stepsLeft = stepsTotal - (epoch * batches + nextBatch);
-    const evaluationsLeft = config.epochs - epoch - (nextBatch >= batches ? 1 : 0);
-    const evaluation = Number.isFinite(secondsPerEvaluation) ? secondsPerEvaluation : secondsPerStep * testBatches * 0.3;
-    return stepsLeft * secondsPerStep + Math.max(evaluationsLeft, 0) * evaluation;
-  };
-  const curveWindow = Math.max(1, Math.round(batches / 20));
-  let diverged = false;
-  let firstStepOfSession = true;
-  observer.started({ epochs: config.epochs, batches, resumedAt });
+  async run(): Promise<TrainOutcome> {
+    const { config, trainer, options } = this;
+    const { observer, stop } = options;
+    const resumedAt = await this.resume();
+    const schedule = learningRateSchedule(config);
+    const batches = this.trainLoader.size;
+    const eta = new EtaEstimator({ epochs: config.epochs, batches, testBatches: this.testLoader.size });
+    const curveWindow = Math.max(1, Math.round(batches / 20));
+    let diverged = false;
+    let firstStepOfSession = true;
+    this.wallMark = performance.now();
+    observer.started({ epochs: config.epochs, batches, resumedAt });
 
-  for (let epoch = state.epoch; epoch < config.epochs && !diverged; epoch++) {
-    trainer.epoch = epoch;
-    const learningRate = schedule(epoch);
-    trainer.learningRate = learningRate;
-    if (state.batch === 0) {
-      state.epochLossSum = 0;
-      state.epochLossCount = 0;
-      state.epochTrainSeconds = 0;
-      state.epochImages = 0;
-      state.epochWallSeconds = 0;
-    }
-    let lastStepEnd = performance.now();
-    for await (const batch of batchesFrom(trainLoader, epoch, state.batch)) {
-      const size = batch.inputs.shape[0];
-      const sampleMemory = options.memoryEvery > 0 && state.globalStep % options.memoryEvery === 1 % options.memoryEvery;
-      let result: StepResult;
-      const started = performance.now();
-      try {
-        if (sampleMemory) {
-          const measured = await measureMemory(() => trainer.step(batch));
-          result = measured.result;
-          const { baselineTensorBytes, peakBufferAllocationBytes, peakTensorBytes } = measured.memory;
-          state.peakTensorBytes = Math.max(state.peakTensorBytes, baselineTensorBytes + peakBufferAllocationBytes);
-          state.peakTensorHandleBytes = Math.max(state.peakTensorHandleBytes || 0, peakTensorBytes);
-          state.sampledSteps += 1;
-          for (const [key, value] of Object.entries(backendMemoryFields())) {
-            state.backendFields[key] = Math.max(state.backendFields[key] ?? 0, value);
-          }
-        } else {
-          result = trainer.step(batch);
+    for (let epoch = this.state.cursor.epoch; epoch < config.epochs && !diverged; epoch++) {
+      const state = this.state;
+      const { cursor } = state;
+      trainer.epoch = epoch;
+      const learningRate = schedule(epoch);
+      trainer.learningRate = learningRate;
+      if (cursor.batch === 0) state.epoch = emptyEpochTotals();
+      let lastStepEnd = performance.now();
+      for await (const batch of batchesFrom(this.trainLoader, epoch, cursor.batch)) {
+        const size = batch.inputs.shape[0];
+        const sampleMemory = options.memoryEvery > 0 && cursor.globalStep % options.memoryEvery === 1 % options.memoryEvery;
+        let result: StepResult;
+        const started = performance.now();
+        try {
+          result = sampleMemory ? await measuredStep(trainer, () => trainer.step(batch), state.memory) : trainer.step(batch);
+        } finally {
+          batch.inputs.dispose();
+          batch.labels.dispose();
         }
-      } finally {
-        batch.inputs.dispose();
-        batch.labels.dispose();
-      }
-      const finished = performance.now();
-      const stepSeconds = (finished - started) / 1000;
-      // The first step of a session pays for kernel compilation and allocation, and profiled steps for
-      // the profiler: neither is the speed of training.
-      if (!sampleMemory && !firstStepOfSession) {
-        state.trainSeconds += stepSeconds;
-        state.trainImages += size;
-        state.measuredSteps += 1;
-      }
-      state.epochTrainSeconds += stepSeconds;
-      state.epochImages += size;
-      firstStepOfSession = false;
-      state.peakRssBytes = Math.max(state.peakRssBytes, process.memoryUsage.rss());
+        const finished = performance.now();
+        const stepSeconds = (finished - started) / 1000;
+        // The first step of a session pays for kernel compilation and allocation, and profiled steps for
+        // the profiler: neither is the speed of training.
+        if (!sampleMemory && !firstStepOfSession) {
+          state.throughput.trainSeconds += stepSeconds;
+          state.throughput.trainImages += size;
+          state.throughput.measuredSteps += 1;
+        }
+        state.epoch.trainSeconds += stepSeconds;
+        state.epoch.images += size;
+        firstStepOfSession = false;
+        state.memory.peakRssBytes = Math.max(state.memory.peakRssBytes, process.memoryUsage.rss());
+        const imagesPerSecond = eta.stepDone((finished - lastStepEnd) / 1000, size);
+        lastStepEnd = finished;
 
-      const wallStep = (finished - lastStepEnd) / 1000;
-      lastStepEnd = finished;
-      secondsPerStep = Number.isFinite(secondsPerStep) ? 0.8 * secondsPerStep + 0.2 * wallStep : wallStep;
-      imagesPerSecond = size / secondsPerStep;
+        const loss = result.loss;
+        cursor.batch += 1;
+        cursor.globalStep += 1;
+        if (!Number.isFinite(loss)) {
+          diverged = true;
+          break;
+        }
+        addStepLosses(state.epoch, loss, result.losses, size);
+        state.curve.windowSum += loss;
+        state.curve.windowCount += 1;
+        if (state.curve.windowCount >= curveWindow || cursor.batch === batches) {
+          state.curve.points.push({ epoch: epoch + cursor.batch / batches, step: cursor.globalStep, loss: state.curve.windowSum / state.curve.windowCount });
+          state.curve.windowSum = 0;
+          state.curve.windowCount = 0;
+        }
+        observer.step({ epoch, epochs: config.epochs, batch: cursor.batch, batches, loss, imagesPerSecond, etaSeconds: eta.secondsLeft(epoch, cursor.batch) });
 
-      const loss = result.loss;
-      state.batch += 1;
-      state.globalStep += 1;
-      if (!Number.isFinite(loss)) {
-        diverged = true;
-        break;
+        if (stop.requested && cursor.batch < batches) {
+          await this.checkpoint();
+          return { status: 'interrupted', epoch: cursor.epoch, batch: cursor.batch };
+        }
+        if (options.checkpointEvery > 0 && cursor.globalStep % options.checkpointEvery === 0 && cursor.batch < batches) {
+          await this.checkpoint();
+        }
       }
-      state.epochLossSum += loss * size;
-      state.epochLossCount += size;
-      state.curveLossSum += loss;
-      state.curveLossCount += 1;
-      if (state.curveLossCount >= curveWindow || state.batch === batches) {
-        state.lossCurve.push({ epoch: epoch + state.batch / batches, step: state.globalStep, loss: state.curveLossSum / state.curveLossCount });
-        state.curveLossSum = 0;
-        state.curveLossCount = 0;
-      }
-      observer.step({ epoch, epochs: config.epochs, batch: state.batch, batches, loss, imagesPerSecond, etaSeconds: eta(epoch, state.batch) });
+      if (diverged) break;
 
-      if (stop.requested && state.batch < batches) {
-        await checkpoint();
-        return { status: 'interrupted', epoch: state.epoch, batch: state.batch };
-      }
-      if (options.checkpointEvery > 0 && state.globalStep % options.checkpointEvery === 0 && state.batch < batches) {
-        await checkpoint();
+      observer.evaluating(epoch);
+      const record = await this.evaluate(epoch, learningRate, eta);
+      state.history.push(record);
+      cursor.epoch = epoch + 1;
+      cursor.batch = 0;
+      observer.epochDone(record, eta.secondsLeft(epoch + 1, 0));
+      if (cursor.epoch < config.epochs) {
+        await this.checkpoint();
+        if (stop.requested) return { status: 'interrupted', epoch: cursor.epoch, batch: 0 };
       }
     }
-    if (diverged) break;
+    this.addWall();
 
-    observer.evaluating(epoch);
-    const evaluationStart = performance.now();
-    const evaluation = await trainer.evaluate(testLoader.batches(0));
-    const evaluationSeconds = (performance.now() - evaluationStart) / 1000;
-    secondsPerEvaluation = evaluationSeconds;
-    state.evalSeconds += evaluationSeconds;
-    addWall();
-    const record: EpochRecord = {
+    const result = this.result(diverged);
+    await options.finalModel?.({ backbone: this.trainer.backbone, dataset: this.trainLoader.dataset });
+    await writeResult(options.runDir, result);
+    if (!options.keepCheckpoint) await rm(this.checkpointDir, { recursive: true, force: true });
+    return { status: 'finished', result };
+  }
+
+  /** Evaluates on the test set and closes the epoch's record. */
+  private async evaluate(epoch: number, learningRate: number, eta: EtaEstimator): Promise<EpochRecord> {
+    const { state } = this;
+    const tensorsBefore = tf.memory().numTensors;
+    const started = performance.now();
+    const evaluation = await this.trainer.evaluate(disposedAfterUse(this.testLoader.batches(0)));
+    const seconds = (performance.now() - started) / 1000;
+    state.memory.tensorsLeftByEvaluation = Math.max(state.memory.tensorsLeftByEvaluation, tf.memory().numTensors - tensorsBefore);
+    eta.evaluationDone(seconds);
+    state.throughput.evalSeconds += seconds;
+    this.addWall();
+    return {
       epoch: epoch + 1,
       learningRate,
-      trainLoss: state.epochLossCount > 0 ? state.epochLossSum / state.epochLossCount : NaN,
+      trainLoss: state.epoch.lossCount > 0 ? state.epoch.lossSum / state.epoch.lossCount : NaN,
+      moduleLosses: meanTermLosses(state.epoch),
       testErrorPercent: evaluation.error * 100,
       testLoss: evaluation.loss,
-      seconds: state.epochWallSeconds,
-      imagesPerSecond: state.epochTrainSeconds > 0 ? state.epochImages / state.epochTrainSeconds : NaN,
+      seconds: state.epoch.wallSeconds,
+      imagesPerSecond: state.epoch.trainSeconds > 0 ? state.epoch.images / state.epoch.trainSeconds : NaN,
     };
-    state.history.push(record);
-    state.epoch = epoch + 1;
-    state.batch = 0;
-    observer.epochDone(record, eta(epoch + 1, 0));
-    if (state.epoch < config.epochs) {
-      await checkpoint();
-      if (stop.requested) return { status: 'interrupted', epoch: state.epoch, batch: 0 };
-    }
   }
-  addWall();
 
-  const result = buildResult(config, id, trainer, state, diverged, options, trainLoader, testLoader);
-  await options.finalModel?.({ backbone: trainer.backbone, dataset: trainLoader.dataset });
-  await writeJsonAtomic(join(options.runDir, RESULT_FILE), result);
-  if (!options.keepCheckpoint) await rm(checkpointDir, { recursive: true, force: true });
-  return { status: 'finished', result };
-}
-
-function buildResult(
-  config: RunConfig,
-  id: string,
-  trainer: LocalTrainer,
-  state: RunState,
-  diverged: boolean,
-  options: TrainOptions,
-  trainLoader: Loader,
-  testLoader: Loader,
-): RunResult {
-  const history = state.history;
-  const best = history.reduce<EpochRecord | undefined>((a, b) => (!a || b.testErrorPercent < a.testErrorPercent ? b : a), undefined);
-  const last = history[history.length - 1];
-  const { backend } = options;
-  return {
-    format: RESULT_FORMAT,
-    version: RESULT_VERSION,
-    id,
-    method: methodLabel(config),
-    config,
-    modules: trainer.modules.length,
-    status: diverged ? 'diverged' : 'completed',
-    backend: { choice: backend.choice, tfjsBackend: backend.tfjsBackend, description: backend.description },
-    schedule: trainer.schedule,
-    trainImages: trainLoader.dataset.count,
-    testImages: testLoader.dataset.count,
-    parameters: trainer.namedParameters().reduce((sum, [, v]) => sum + v.size, 0),
-    testErrorPercent: { best: best?.testErrorPercent ?? NaN, bestEpoch: best?.epoch ?? 0, last: last?.testErrorPercent ?? NaN },
-    lastTestLoss: last?.testLoss ?? NaN,
-    lastTrainLoss: last?.trainLoss ?? NaN,
-    memory: {
-      peakTensorBytes: state.peakTensorBytes,
-      peakTensorHandleBytes: state.peakTensorHandleBytes,
-      tensorBytesOnGpu: backend.gpu,
-      peakRssBytes: state.peakRssBytes,
-      backendFields: state.backendFields,
-      sampledSteps: state.sampledSteps,
-    },
-    throughput: {
-      imagesPerSecond: state.trainSeconds > 0 ? state.trainImages / state.trainSeconds : NaN,
-      measuredSteps: state.measuredSteps,
-      meanStepMs: state.measuredSteps > 0 ? (state.trainSeconds * 1000) / state.measuredSteps : NaN,
-    },
-    wallSeconds: state.wallSeconds,
-    trainSeconds: state.trainSeconds,
-    evalSeconds: state.evalSeconds,
-    epochs: history,
-    lossCurve: state.lossCurve,
-    sessions: state.sessions,
-    command: options.command,
-    startedAt: state.startedAt,
-    finishedAt: new Date().toISOString(),
-    machine: describeMachine(),
-  };
+  private result(diverged: boolean): RunResult {
+    const { config, trainer, state, options } = this;
+    const { history, memory, throughput } = state;
+    const best = history.reduce<EpochRecord | undefined>((a, b) => (!a || b.testErrorPercent < a.testErrorPercent ? b : a), undefined);
+    const last = history[history.length - 1];
+    const { backend } = options;
+    return {
+      format: RESULT_FORMAT,
+      version: RESULT_VERSION,
+      id: this.id,
+      method: methodLabel(config),
+      config,
+      modules: trainer.modules.length,
+      status: diverged ? 'diverged' : 'completed',
+      backend: { choice: backend.choice, tfjsBackend: backend.tfjsBackend, description: backend.description },
+      schedule: trainer.schedule,
+      trainImages: this.trainLoader.dataset.count,
+      testImages: this.testLoader.dataset.count,
+      parameters: parameterCounts(trainer),
+      testErrorPercent: { best: best?.testErrorPercent ?? NaN, bestEpoch: best?.epoch ?? 0, last: last?.testErrorPercent ?? NaN },
+      lastTestLoss: last?.testLoss ?? NaN,
+      lastTrainLoss: last?.trainLoss ?? NaN,
+      memory: {
+        step: {
+          stepPeakBytes: memory.stepPeakBytes,
+          stateBytes: memory.stateBytes,
+          stepAllocationBytes: memory.stepAllocationBytes,
+          peakTensorHandleBytes: memory.peakTensorHandleBytes,
+          tensorBytesOnGpu: backend.gpu,
+          sampledSteps: memory.sampledSteps,
+        },
+        data: {
+          datasetBytes: this.datasets.reduce((sum, dataset) => sum + datasetBytes(dataset), 0),
+          tensorsOutsideTrainerBytes: memory.tensorsOutsideTrainerBytes,
+          tensorsLeftByEvaluation: memory.tensorsLeftByEvaluation,
+        },
+        process: { peakRssBytes: memory.peakRssBytes, backendFields: memory.backendFields },
+      },
+      throughput: {
+        imagesPerSecond: throughput.trainSeconds > 0 ? throughput.trainImages / throughput.trainSeconds : NaN,
+        measuredSteps: throughput.measuredSteps,
+        meanStepMs: throughput.measuredSteps > 0 ? (throughput.trainSeconds * 1000) / throughput.measuredSteps : NaN,
+      },
+      warning: this.warning ?? null,
+      wallSeconds: throughput.wallSeconds,
+      trainSeconds: throughput.trainSeconds,
+      evalSeconds: throughput.evalSeconds,
+      epochs: history,
+      lossCurve: state.curve.points,
+      sessions: state.sessions,
+      command: options.command,
+      startedAt: state.startedAt,
+      finishedAt: new Date().toISOString(),
+      machine: describeMachine(),
+      provenance: describeProvenance(),
+    };
+  }
 }

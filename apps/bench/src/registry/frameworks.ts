@@ -16,6 +16,10 @@ export interface PluginBuildContext {
   infoproTask: 'contrast' | 'cross-entropy';
   /** InfoPro's λ from --infopro-lambda; undefined: the task's default. */
   infoproLambda?: readonly number[];
+  /** DGL's auxiliary classifier (`@mlaan/dgl`'s `head` option). */
+  dglHead: 'mlp-sr' | 'mlaan' | 'linear';
+  /** InfoPro's auxiliary head (`@mlaan/infopro`'s `auxHead`, the authors' `--aux_net_config`). */
+  infoproAuxHead: '0c1f' | '0c2f' | '1c1f' | '1c2f' | '1c3f' | '2c2f';
 }
 
 /**
@@ -51,15 +55,15 @@ export const FRAMEWORKS = {
   dgl: {
     name: 'dgl',
     label: 'DGL',
-    description: 'greedy local classifiers (@mlaan/dgl, MLP-SR heads; one step over all local gradients)',
+    description: 'greedy local classifiers (@mlaan/dgl; head by --dgl-head, MLP-SR by default; one step over all local gradients)',
     local: true,
     // MLM's cascaded losses span several modules, which the per-module steps of 'sequential' cannot take.
     mode: 'simultaneous',
     paperEpochs: 400,
     packageName: '@mlaan/dgl',
-    async hostPlugins() {
+    async hostPlugins(context) {
       const { dgl } = await importPluginPackage('@mlaan/dgl', "Framework 'dgl'", () => import('@mlaan/dgl'));
-      return [dgl()];
+      return [dgl({ head: context.dglHead })];
     },
   },
   infopro: {
@@ -73,12 +77,12 @@ export const FRAMEWORKS = {
     async hostPlugins(context) {
       const { infoPro, MLAAN_LAMBDA } = await importPluginPackage('@mlaan/infopro', "Framework 'infopro'", () => import('@mlaan/infopro'));
       const dataset = context.dataset as 'cifar10' | 'svhn' | 'stl10';
-      const given = context.infoproLambda as readonly [number, number, number, number] | undefined;
       // Contrastive: the InfoPro paper's λ preset for (dataset, network, K). Cross-entropy: the MLAAN
       // authors' InfoPro runs, which use λ = (5, 0.5, 0, 0) at every K.
+      const given = context.infoproLambda as readonly [number, number, number, number] | undefined;
       return context.infoproTask === 'contrast'
-        ? [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'contrast', ...(given ? { lambda: given } : {}) })]
-        : [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'cross-entropy', lambda: given ?? MLAAN_LAMBDA })];
+        ? [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'contrast', auxHead: context.infoproAuxHead, ...(given ? { lambda: given } : {}) })]
+        : [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'cross-entropy', lambda: given ?? MLAAN_LAMBDA, auxHead: context.infoproAuxHead })];
     },
   },
 } as const satisfies Record<string, FrameworkDefinition>;

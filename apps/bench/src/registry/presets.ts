@@ -1,4 +1,4 @@
-import type { Settings } from '../config.js';
+import { paperRecipe, type Settings } from '../settings.js';
 
 /**
  * A preset fills in settings; options given on the command line override it. Settings may depend
@@ -8,23 +8,6 @@ export interface PresetDefinition {
   name: string;
   description: string;
   settings(dataset: string): Partial<Settings>;
-}
-
-/** METHOD §6: the optimiser and schedule every preset starts from. */
-export function paperRecipe(dataset: string): Partial<Settings> {
-  const stl = dataset === 'stl10';
-  return {
-    batchSize: stl ? 128 : 1024,
-    learningRate: stl ? 0.1 : 0.8,
-    momentum: 0.9,
-    nesterov: true,
-    weightDecay: 1e-4,
-    schedule: 'cosine-warmup',
-    warmupEpochs: 10,
-    augment: true,
-    // undefined: each framework's own (400 epochs; InfoPro 160).
-    epochs: undefined,
-  };
 }
 
 export const PRESETS = {
@@ -40,6 +23,64 @@ export const PRESETS = {
       Ks: [2, 4, 8, 16],
       seeds: [0, 1, 2, 3, 4],
       network: 'resnet32',
+    }),
+  },
+  mini: {
+    name: 'mini',
+    description:
+      'A CPU-sized protocol (hours on 2 cores): ResNet-32, 10,000 class-balanced CIFAR-10 training images, the full test set, ' +
+      '10 epochs, batch 128, lr 0.1 per-epoch cosine annealing (no warm-up, no epoch at lr 0), SGD Nesterov 0.9, weight decay 1e-4, augmentation; ' +
+      'seeds 0 and 1; rows DGL K=8 ± MLAAN, E2E, InfoPro K=4 ± MLAAN, DGL+MLM and DGL+LAM K=8, seed 0 of each before seed 1.',
+    settings: () => ({
+      ...paperRecipe('cifar10'),
+      frameworks: ['e2e', 'dgl', 'infopro'],
+      pluginSets: ['none', 'mlm', 'lam', 'mlaan'],
+      Ks: [4, 8],
+      // DGL K=8 and DGL+MLAAN K=8 first: the comparison that matters, so a grid cut short still has it.
+      rows: [
+        { framework: 'dgl', plugins: 'none', K: 8 },
+        { framework: 'dgl', plugins: 'mlaan', K: 8 },
+        { framework: 'e2e', plugins: 'none', K: 1 },
+        { framework: 'infopro', plugins: 'none', K: 4 },
+        { framework: 'infopro', plugins: 'mlaan', K: 4 },
+        { framework: 'dgl', plugins: 'mlm', K: 8 },
+        { framework: 'dgl', plugins: 'lam', K: 8 },
+      ],
+      seeds: [0, 1],
+      network: 'resnet32',
+      dataset: 'cifar10',
+      epochs: 10,
+      batchSize: 128,
+      learningRate: 0.1,
+      // Per-epoch cosine starting at lr: METHOD §6's cosine would train the last of 10 epochs at 0.
+      schedule: 'cosine-annealing',
+      warmupEpochs: 0,
+      trainLimit: 10_000,
+      testLimit: undefined,
+    }),
+  },
+  demo: {
+    name: 'demo',
+    description:
+      'The main job, an estimated 5–8 minutes on 2 idle CPU cores with the onednn backend: ResNet-32 on 2,560 CIFAR-10 training images and ' +
+      '1,000 test images, 4 epochs, batch 64, lr 0.05 cosine annealing; E2E, DGL K=4 and DGL+MLAAN K=4 (GAP+Linear heads). Shows test ' +
+      'errors below chance and each method’s step memory and speed, not the paper’s numbers.',
+    settings: () => ({
+      ...paperRecipe('cifar10'),
+      frameworks: ['e2e', 'dgl'],
+      pluginSets: ['none', 'mlaan'],
+      Ks: [4],
+      seeds: [0],
+      network: 'resnet32',
+      dataset: 'cifar10',
+      epochs: 4,
+      batchSize: 64,
+      learningRate: 0.05,
+      schedule: 'cosine-annealing',
+      warmupEpochs: 0,
+      trainLimit: 2560,
+      testLimit: 1000,
+      dglHead: 'linear',
     }),
   },
   smoke: {

@@ -18,9 +18,9 @@ describe('plugin packages', () => {
   });
 
   it('builds each framework and plugin set as the plugins the trainer takes', async () => {
-    const context = { network: 'resnet32', dataset: 'cifar10', modules: 4, seed: 0, mlaanProfile: 'paper' as const, balancedSplit: false, infoproTask: 'contrast' as const };
+    const context = { network: 'resnet32', dataset: 'cifar10', modules: 4, seed: 0, mlaanProfile: 'paper' as const, balancedSplit: false, infoproTask: 'contrast' as const, dglHead: 'mlp-sr' as const, infoproAuxHead: '1c2f' as const };
     expect(await FRAMEWORKS.e2e.hostPlugins()).toEqual([]);
-    expect((await FRAMEWORKS.dgl.hostPlugins()).map((p) => p.name)).toEqual(['dgl']);
+    expect((await FRAMEWORKS.dgl.hostPlugins(context)).map((p) => p.name)).toEqual(['dgl']);
     expect((await FRAMEWORKS.infopro.hostPlugins(context)).map((p) => p.name)).toEqual(['infopro']);
     expect(await PLUGIN_SETS.none.plugins()).toEqual([]);
     expect((await PLUGIN_SETS.mlm.plugins(context)).map((p) => p.name)).toEqual(['mlm']);

@@ -3,7 +3,7 @@ import { stableStringify, type KValue, type RunConfig } from '../config.js';
 import { FRAMEWORK_NAMES } from '../registry/frameworks.js';
 import { PLUGIN_SET_NAMES } from '../registry/plugin-sets.js';
 import { findPublished } from '../registry/published.js';
-import type { RunResult } from '../train.js';
+import type { RunResult } from './result-format.js';
 
 export interface Statistic {
   mean: number;
@@ -25,8 +25,13 @@ export interface Summary {
   epochs: number;
   bestErrorPercent: Statistic;
   lastErrorPercent: Statistic;
-  peakTensorMiB: Statistic;
+  /** The training step's own peak (trainer state + what the step allocates), as mlaan-cost measures it. */
+  stepMemoryMiB: Statistic;
+  /** What the input pipeline holds: the datasets in host memory plus tensors alive outside the trainer. */
+  dataMiB: Statistic;
   peakRssMiB: Statistic;
+  backboneParameters: number;
+  auxiliaryParameters: number;
   imagesPerSecond: Statistic;
   wallSeconds: Statistic;
   diverged: number;
@@ -48,7 +53,7 @@ export interface Section {
   slug: string;
   dataset: string;
   network: string;
-  config: Omit<RunConfig, 'framework' | 'plugins' | 'K' | 'seed' | 'epochs' | 'infoproTask'>;
+  config: Omit<RunConfig, 'framework' | 'plugins' | 'K' | 'seed' | 'epochs' | 'infoproTask' | 'dglHead' | 'infoproAuxHead'>;
   summaries: Summary[];
   runs: RunResult[];
   /** Column keys (module counts), ascending; 1 is E2E. */
@@ -71,7 +76,7 @@ export function statistic(values: number[]): Statistic {
 
 function sectionOf(config: RunConfig): Section['config'] {
   // Per-method fields (InfoPro's task is null for the other frameworks) stay out of the section key.
-  const { framework: _f, plugins: _p, K: _k, seed: _s, epochs: _e, infoproTask: _t, ...rest } = config;
+  const { framework: _f, plugins: _p, K: _k, seed: _s, epochs: _e, infoproTask: _t, dglHead: _d, infoproAuxHead: _a, ...rest } = config;
   return rest;
 }
 
@@ -111,7 +116,7 @@ export function aggregate(runs: readonly RunResult[]): Section[] {
   return [...sections.entries()].map(([key, { config, runs: sectionRuns }]) => {
     const groups = new Map<string, RunResult[]>();
     for (const run of sectionRuns) {
-      const groupKey = `${run.config.framework}/${run.config.plugins}/${run.config.K}/${run.config.epochs}`;
+      const groupKey = `${run.method}/${run.config.K}/${run.config.epochs}`;
       groups.set(groupKey, [...(groups.get(groupKey) ?? []), run]);
     }
     const backends = [...new Set(sectionRuns.map((run) => run.backend.choice))];
@@ -158,12 +163,15 @@ function summarise(section: string, runs: RunResult[]): Summary {
     epochs: config.epochs,
     bestErrorPercent: statistic(runs.map((run) => numberOrNaN(run.testErrorPercent.best))),
     lastErrorPercent: statistic(runs.map((run) => numberOrNaN(run.testErrorPercent.last))),
-    peakTensorMiB: statistic(runs.map((run) => mib(run.memory.peakTensorBytes))),
-    peakRssMiB: statistic(runs.map((run) => mib(run.memory.peakRssBytes))),
+    stepMemoryMiB: statistic(runs.map((run) => mib(run.memory.step.stepPeakBytes))),
+    dataMiB: statistic(runs.map((run) => mib(run.memory.data.datasetBytes + run.memory.data.tensorsOutsideTrainerBytes))),
+    peakRssMiB: statistic(runs.map((run) => mib(run.memory.process.peakRssBytes))),
+    backboneParameters: first.parameters.backbone,
+    auxiliaryParameters: first.parameters.auxiliary,
     imagesPerSecond: statistic(runs.map((run) => numberOrNaN(run.throughput.imagesPerSecond))),
     wallSeconds: statistic(runs.map((run) => numberOrNaN(run.wallSeconds))),
     diverged: runs.filter((run) => run.status === 'diverged').length,
-    tensorBytesOnGpu: runs.some((run) => run.memory.tensorBytesOnGpu),
+    tensorBytesOnGpu: runs.some((run) => run.memory.step.tensorBytesOnGpu),
     published: {
       testErrorPercent: published.testErrorPercent?.testErrorPercent,
       testErrorSource: published.testErrorPercent?.source,

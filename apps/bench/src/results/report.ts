@@ -1,10 +1,22 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MachineInfo } from '../machine.js';
-import type { RunResult } from '../train.js';
+import type { RunResult } from './result-format.js';
 import { aggregate, type Section } from './aggregate.js';
 import { type Chart, sectionCharts } from './charts.js';
-import { escapeHtml, metricTable, type MetricName, runsTable, runsToCsv, sectionNote, tableToHtml, tableToMarkdown } from './tables.js';
+import {
+  escapeHtml,
+  hyperparametersTable,
+  metricTable,
+  type MetricName,
+  parametersTable,
+  provenanceTable,
+  runsTable,
+  runsToCsv,
+  sectionNote,
+  tableToHtml,
+  tableToMarkdown,
+} from './tables.js';
 
 export const RESULTS_FORMAT = 'mlaan-bench-results';
 
@@ -21,7 +33,7 @@ export interface WrittenReport {
   markdown: string;
 }
 
-const TABLE_METRICS: MetricName[] = ['bestError', 'lastError', 'memory', 'throughput', 'wall'];
+const TABLE_METRICS: MetricName[] = ['bestError', 'lastError', 'memory', 'dataMemory', 'throughput', 'wall'];
 
 async function writeAtomic(path: string, content: string): Promise<void> {
   const temporary = `${path}.partial-${process.pid}`;
@@ -39,7 +51,13 @@ function commands(runs: readonly RunResult[], context: ReportContext): string[] 
   return [...new Set(runs.map((run) => run.command ?? context.command))];
 }
 
-export function markdownReport(sections: Section[], runs: readonly RunResult[], context: ReportContext, generatedAt: string): string {
+export function markdownReport(
+  sections: Section[],
+  charts: Map<Section, Chart[]>,
+  runs: readonly RunResult[],
+  context: ReportContext,
+  generatedAt: string,
+): string {
   const trainedBy = commands(runs, context);
   const parts = [
     '# MLAAN benchmark results',
@@ -55,11 +73,19 @@ export function markdownReport(sections: Section[], runs: readonly RunResult[], 
     parts.push('', `## ${section.title}`, '', sectionNote(section), '');
     for (const metric of TABLE_METRICS) parts.push(tableToMarkdown(metricTable(section, metric)), '');
     parts.push(
-      `Charts: ${['error-vs-k', 'memory-vs-k', 'loss-curves'].map((name) => `[${name}](charts/${section.slug}-${name}.svg)`).join(', ')}`,
+      `Charts: ${charts
+        .get(section)!
+        .map((chart) => `[${chart.title}](charts/${chart.file})`)
+        .join(', ')}`,
       '',
       tableToMarkdown(runsTable(section.runs)),
+      '',
+      tableToMarkdown(parametersTable(section)),
+      '',
+      tableToMarkdown(hyperparametersTable(section)),
     );
   }
+  parts.push('', tableToMarkdown(provenanceTable(runs), 2));
   return `${parts.join('\n')}\n`;
 }
 
@@ -68,7 +94,8 @@ function htmlReport(sections: Section[], charts: Map<Section, Chart[]>, runs: re
     .map((section) => {
       const tables = TABLE_METRICS.map((metric) => tableToHtml(metricTable(section, metric))).join('\n');
       const figures = (charts.get(section) ?? []).map((chart) => `<figure>${chart.svg}<figcaption>${escapeHtml(chart.title)}</figcaption></figure>`).join('\n');
-      return `<section>\n<h2>${escapeHtml(section.title)}</h2>\n<p>${escapeHtml(sectionNote(section))}</p>\n<div class="charts">${figures}</div>\n${tables}\n${tableToHtml(runsTable(section.runs))}\n</section>`;
+      const details = [runsTable(section.runs), parametersTable(section), hyperparametersTable(section)].map(tableToHtml).join('\n');
+      return `<section>\n<h2>${escapeHtml(section.title)}</h2>\n<p>${escapeHtml(sectionNote(section))}</p>\n<div class="charts">${figures}</div>\n${tables}\n${details}\n</section>`;
     })
     .join('\n');
   return `<!doctype html>
@@ -79,7 +106,9 @@ function htmlReport(sections: Section[], charts: Map<Section, Chart[]>, runs: re
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 0.25rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; white-space: nowrap; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; }
+td { white-space: nowrap; }
+table { max-width: 100%; }
 thead th, tbody th { text-align: left; background: #f5f5f5; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
 figure { margin: 0; }
@@ -99,6 +128,9 @@ ${commands(runs, context)
 <li>Generated: ${escapeHtml(generatedAt)}</li>
 </ul>
 ${body}
+<section>
+${tableToHtml(provenanceTable(runs))}
+</section>
 </body>
 </html>
 `;
@@ -123,7 +155,7 @@ export async function writeReports(outDir: string, runs: readonly RunResult[], c
       files.push(path);
     }
   }
-  const markdown = markdownReport(sections, runs, context, generatedAt);
+  const markdown = markdownReport(sections, charts, runs, context, generatedAt);
   const outputs: [string, string][] = [
     [
       'results.json',

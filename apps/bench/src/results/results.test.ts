@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configId, expandGrid, methodLabel, resolveSettings, type RunConfig } from '../config.js';
 import { describeMachine } from '../machine.js';
-import type { RunResult } from '../train.js';
+import { type RunResult, RESULT_VERSION } from './result-format.js';
 import { aggregate, statistic } from './aggregate.js';
 import { writeReports } from './report.js';
 import { formatStatistic, metricTable, runsToCsv, tableToMarkdown } from './tables.js';
@@ -13,7 +13,7 @@ import { formatStatistic, metricTable, runsToCsv, tableToMarkdown } from './tabl
 function result(config: RunConfig, modules: number, bestError: number, peakBytes: number, imagesPerSecond: number): RunResult {
   return {
     format: 'mlaan-bench-result',
-    version: 1,
+    version: RESULT_VERSION,
     id: configId(config),
     method: methodLabel(config),
     config,
@@ -23,16 +23,21 @@ function result(config: RunConfig, modules: number, bestError: number, peakBytes
     schedule: 'keep',
     trainImages: 100,
     testImages: 50,
-    parameters: 1000,
+    parameters: { total: 1000, backbone: 800, auxiliary: 200, auxiliaryByOwner: { dgl: 200 }, auxiliaryBuffers: 0 },
     testErrorPercent: { best: bestError, bestEpoch: 1, last: bestError + 1 },
     lastTestLoss: 2,
     lastTrainLoss: 2.2,
-    memory: { peakTensorBytes: peakBytes, peakTensorHandleBytes: peakBytes, tensorBytesOnGpu: false, peakRssBytes: 2 ** 30, backendFields: {}, sampledSteps: 1 },
+    memory: {
+      step: { stepPeakBytes: peakBytes, stateBytes: peakBytes / 4, stepAllocationBytes: (3 * peakBytes) / 4, peakTensorHandleBytes: peakBytes, tensorBytesOnGpu: false, sampledSteps: 1 },
+      data: { datasetBytes: 2 ** 20, tensorsOutsideTrainerBytes: 0, tensorsLeftByEvaluation: 0 },
+      process: { peakRssBytes: 2 ** 30, backendFields: {} },
+    },
     throughput: { imagesPerSecond, measuredSteps: 3, meanStepMs: 100 },
     wallSeconds: 12,
     trainSeconds: 10,
     evalSeconds: 1,
-    epochs: [{ epoch: 1, learningRate: 0.1, trainLoss: 2.2, testErrorPercent: bestError, testLoss: 2, seconds: 12, imagesPerSecond }],
+    epochs: [{ epoch: 1, learningRate: 0.1, trainLoss: 2.2, moduleLosses: { 'dgl/0': 2.3, 'dgl/1': 2.2 }, testErrorPercent: bestError, testLoss: 2, seconds: 12, imagesPerSecond }],
+    warning: null,
     lossCurve: [
       { epoch: 0.5, step: 2, loss: 2.3 },
       { epoch: 1, step: 4, loss: 2.2 },
@@ -42,6 +47,7 @@ function result(config: RunConfig, modules: number, bestError: number, peakBytes
     startedAt: '2025-01-01T00:00:00.000Z',
     finishedAt: '2025-01-01T00:00:12.000Z',
     machine: describeMachine(),
+    provenance: { gitCommit: 'abc123', gitDirty: false, packages: { '@mlaan/core': '0.1.0' }, node: 'v20' },
   };
 }
 
@@ -118,8 +124,17 @@ describe('writeReports', () => {
     dir = await mkdtemp(join(tmpdir(), 'mlaan-bench-report-'));
     const written = await writeReports(dir, runs, { command: 'mlaan-bench ablation --test', machine: describeMachine(), generatedAt: 'now' });
     const charts = (await readdir(join(dir, 'charts'))).sort();
-    expect(charts).toHaveLength(3);
-    expect(charts.map((name) => name.replace(/^cifar10-resnet32-[0-9a-f]{6}-/, ''))).toEqual(['error-vs-k.svg', 'loss-curves.svg', 'memory-vs-k.svg']);
+    // Two DGL configurations (K=2, K=4) get a module-losses chart each; E2E has one loss term and none.
+    expect(charts.map((name) => name.replace(/^cifar10-resnet32-[0-9a-f]{6}-/, ''))).toEqual([
+      'error-vs-k.svg',
+      'learning-rate.svg',
+      'loss-curves.svg',
+      'memory-vs-k.svg',
+      'module-losses-1.svg',
+      'module-losses-2.svg',
+      'test-error-per-epoch.svg',
+      'test-loss-per-epoch.svg',
+    ]);
     const errorChart = await readFile(join(dir, 'charts', charts[0]!), 'utf8');
     expect(errorChart.startsWith('<svg')).toBe(true);
     // Axis titles and legend entries are text in the SVG.
@@ -131,12 +146,21 @@ describe('writeReports', () => {
     expect(json.summaries).toHaveLength(3);
     expect(json.command).toBe('mlaan-bench ablation --test');
     const html = await readFile(join(dir, 'report.html'), 'utf8');
-    expect(html.match(/<svg/g)).toHaveLength(3);
+    expect(html.match(/<svg/g)).toHaveLength(charts.length);
+    // The page a researcher reads: per-epoch curves with seeds as a band, parameters split, hyperparameters, versions.
+    const perEpoch = await readFile(join(dir, 'charts', charts.find((name) => name.endsWith('test-error-per-epoch.svg'))!), 'utf8');
+    expect(perEpoch).toContain('± 1 std over seeds');
+    expect(html).toContain('Parameters: backbone and auxiliary');
+    expect(html).toContain('<td>800</td>');
+    expect(html).toContain('Hyperparameters');
+    expect(html).toContain('weightDecay');
+    expect(html).toContain('Code and versions');
+    expect(html).toContain('abc123');
     expect(html).toContain('<th>K=4</th>');
     expect(html).toContain('mlaan-bench ablation --test');
     const markdown = await readFile(join(dir, 'results.md'), 'utf8');
     expect(markdown).toBe(written.markdown);
-    expect(markdown).toContain('### Peak memory held by tensors (MiB)');
+    expect(markdown).toContain('### Training step memory (MiB)');
     expect((await readFile(join(dir, 'results.csv'), 'utf8')).trim().split('\n')).toHaveLength(7);
   });
 });

@@ -1,5 +1,5 @@
 import { formatDuration } from '../progress.js';
-import type { RunResult } from '../train.js';
+import type { RunResult } from './result-format.js';
 import { numberOrNaN, type Section, type Statistic, type Summary } from './aggregate.js';
 
 /** A table as data, rendered to Markdown and HTML alike. */
@@ -24,10 +24,16 @@ export const METRICS = {
     published: (s: Summary) => s.published.testErrorPercent,
   },
   memory: {
-    title: 'Peak memory held by tensors (MiB)',
-    pick: (s: Summary) => s.peakTensorMiB,
+    title: 'Training step memory (MiB)',
+    pick: (s: Summary) => s.stepMemoryMiB,
     digits: 0,
     published: (s: Summary) => (s.published.gpuMemoryGB === undefined ? undefined : s.published.gpuMemoryGB * 1000),
+  },
+  dataMemory: {
+    title: 'Input data held (MiB)',
+    pick: (s: Summary) => s.dataMiB,
+    digits: 0,
+    published: () => undefined,
   },
   throughput: {
     title: 'Training throughput (images/s)',
@@ -85,10 +91,26 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
   ]);
   const notes: string[] = [];
   if (metric === 'memory') {
+    const e2e = section.summaries.find((s) => s.framework === 'e2e');
     notes.push(
-      section.summaries.some((s) => s.tensorBytesOnGpu)
-        ? 'Bytes of distinct tensor data buffers at the peak of a sampled training step (a buffer shared by several tensor handles counted once); on tensorflow-gpu those tensors are in GPU memory (TensorFlow’s allocator reserves more).'
-        : 'Bytes of distinct tensor data buffers (weights, optimiser state, activations; a buffer shared by several tensor handles counted once) at the peak of a sampled training step, in host memory on this backend.',
+      'The training step’s own peak, as benchmarks/mlaan-cost.ts measures it: the trainer’s state when the step begins (weights of backbone, heads, ' +
+        'decoders, leap nets and EMA twins; momentum) plus the most the step allocates on top, each tensor data buffer once. ' +
+        'The batch, the datasets and evaluation are not in it (see “Input data held”). ' +
+        (section.summaries.some((s) => s.tensorBytesOnGpu)
+          ? 'On tensorflow-gpu these tensors are in GPU memory (TensorFlow’s allocator reserves more).'
+          : 'In host memory on this backend.'),
+    );
+    if (e2e && Number.isFinite(e2e.stepMemoryMiB.mean)) {
+      const ratios = section.summaries
+        .filter((s) => s.framework !== 'e2e' && Number.isFinite(s.stepMemoryMiB.mean))
+        .map((s) => `${s.method} K=${s.modules} ${((100 * s.stepMemoryMiB.mean) / e2e.stepMemoryMiB.mean).toFixed(0)} %`);
+      if (ratios.length) notes.push(`Against E2E (${e2e.stepMemoryMiB.mean.toFixed(0)} MiB): ${ratios.join(', ')}.`);
+    }
+  }
+  if (metric === 'dataMemory') {
+    notes.push(
+      'Training and test images the input pipeline keeps in host memory, plus tensor bytes alive outside the trainer when a step begins ' +
+        '(the batch; anything evaluation left behind). Not part of the method’s cost; it would grow with epochs only if something leaked.',
     );
   }
   const sources = new Set(
@@ -100,27 +122,87 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
 
 const fixed = (value: unknown, digits: number) => (Number.isFinite(numberOrNaN(value)) ? numberOrNaN(value).toFixed(digits) : '–');
 
+const mebibytes = (bytes: unknown) => fixed(numberOrNaN(bytes) / 2 ** 20, 0);
+
+/** `0.47 M + 0.21 M`: backbone and auxiliary parameters in millions. */
+export function formatParameters(run: RunResult): string {
+  const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
+  return run.parameters.auxiliary > 0 ? `${millions(run.parameters.backbone)} + ${millions(run.parameters.auxiliary)}` : millions(run.parameters.backbone);
+}
+
+/** One row per run; the configuration ids are in results.json and results.csv (too long for a 1280 px page). */
 export function runsTable(runs: readonly RunResult[]): TableModel {
   return {
     title: 'Runs',
-    header: ['Configuration', 'Method', 'K', 'Seed', 'Epochs', 'Best error %', 'Last error %', 'Peak tensors MiB', 'Images/s', 'Wall', 'Backend', 'Load avg', 'Status'],
+    header: ['Method', 'K', 'Seed', 'Epochs', 'Best err %', 'Last err %', 'Step MiB', 'Data MiB', 'Parameters', 'Img/s', 'Wall', 'Backend', 'Load', 'Status'],
     rows: runs.map((run) => [
-      run.id,
       run.method,
       String(run.modules),
       String(run.config.seed),
       String(run.config.epochs),
       fixed(run.testErrorPercent.best, 2),
       fixed(run.testErrorPercent.last, 2),
-      fixed(numberOrNaN(run.memory.peakTensorBytes) / 2 ** 20, 0),
+      mebibytes(run.memory.step.stepPeakBytes),
+      mebibytes(run.memory.data.datasetBytes + run.memory.data.tensorsOutsideTrainerBytes),
+      formatParameters(run),
       fixed(run.throughput.imagesPerSecond, 1),
       formatDuration(numberOrNaN(run.wallSeconds)),
       run.backend.choice,
       fixed(run.machine.loadAverage?.[0], 1),
-      run.status + (run.sessions > 1 ? ` (resumed ${run.sessions - 1}×)` : ''),
+      run.status + (run.sessions > 1 ? ` (resumed ${run.sessions - 1}×)` : '') + (run.warning ? ' (lr warning)' : ''),
     ]),
-    notes: ['Load avg: the machine’s 1-minute load average when the run ended; above the core count, other work slowed the timings.'],
+    notes: [
+      ...[...new Set(runs.map((run) => run.warning).filter((warning): warning is string => !!warning))].map((warning) => `lr warning: ${warning}`),
+      'Parameters: backbone + auxiliary (heads, decoders, leap nets; EMA twins are buffers, not counted).',
+      'Load: the machine’s 1-minute load average when the run ended; above the core count, other work slowed the timings.',
+    ],
   };
+}
+
+/** Auxiliary parameters by owner (the first segment of the variable names), one row per method and K. */
+export function parametersTable(section: Section): TableModel {
+  const seen = new Map<string, RunResult>();
+  for (const run of section.runs) seen.set(`${run.method} K=${run.modules}`, seen.get(`${run.method} K=${run.modules}`) ?? run);
+  return {
+    title: 'Parameters: backbone and auxiliary',
+    header: ['Configuration', 'Backbone', 'Auxiliary', 'Auxiliary by owner', 'Auxiliary buffers'],
+    rows: [...seen.entries()].map(([label, run]) => [
+      label,
+      run.parameters.backbone.toLocaleString('en-US'),
+      run.parameters.auxiliary.toLocaleString('en-US'),
+      Object.entries(run.parameters.auxiliaryByOwner)
+        .map(([owner, count]) => `${owner} ${count.toLocaleString('en-US')}`)
+        .join(', ') || '–',
+      run.parameters.auxiliaryBuffers.toLocaleString('en-US'),
+    ]),
+    notes: ['Auxiliary buffers: non-trainable state outside the backbone (EMA twins of LAM, head batch-norm statistics).'],
+  };
+}
+
+/** Every setting the section's runs share: the hyperparameters a reader needs to reproduce them. */
+export function hyperparametersTable(section: Section): TableModel {
+  const heads = [
+    ...new Set(section.runs.flatMap((run) => [run.config.dglHead ? `DGL head ${run.config.dglHead}` : '', run.config.infoproAuxHead ? `InfoPro head ${run.config.infoproAuxHead}` : '', run.config.infoproTask ? `InfoPro task ${run.config.infoproTask}` : ''])),
+  ].filter(Boolean);
+  const rows: [string, string][] = Object.entries(section.config).map(([key, value]) => [key, value === null ? 'all' : String(value)]);
+  rows.push(['epochs', [...new Set(section.runs.map((run) => run.config.epochs))].join(', ')]);
+  if (heads.length) rows.push(['per framework', heads.join(', ')]);
+  rows.push(['activation schedule', [...new Set(section.runs.map((run) => `${run.method}: ${run.schedule}`))].join(', ')]);
+  return { title: 'Hyperparameters', header: ['Setting', 'Value'], rows, notes: [] };
+}
+
+/** The code and packages that produced the runs: git commit, versions, Node. */
+export function provenanceTable(runs: readonly RunResult[]): TableModel {
+  const rows: string[][] = [];
+  const commits = [...new Set(runs.map((run) => `${run.provenance.gitCommit ?? 'not a git checkout'}${run.provenance.gitDirty ? ' (uncommitted changes)' : ''}`))];
+  rows.push(['git commit', commits.join(', ')]);
+  const packages = new Map<string, Set<string>>();
+  for (const run of runs) {
+    for (const [name, version] of Object.entries(run.provenance.packages)) packages.set(name, (packages.get(name) ?? new Set()).add(version));
+  }
+  for (const [name, versions] of packages) rows.push([name, [...versions].join(', ')]);
+  rows.push(['node', [...new Set(runs.map((run) => run.provenance.node))].join(', ')]);
+  return { title: 'Code and versions', header: ['What', 'Version'], rows, notes: [] };
 }
 
 function escapeMarkdown(cell: string): string {
@@ -168,15 +250,27 @@ const CSV_COLUMNS: [string, (run: RunResult) => unknown][] = [
   ['best_epoch', (r) => r.testErrorPercent.bestEpoch],
   ['last_test_error_percent', (r) => r.testErrorPercent.last],
   ['last_train_loss', (r) => r.lastTrainLoss],
-  ['peak_tensor_bytes', (r) => r.memory.peakTensorBytes],
-  ['tensor_bytes_on_gpu', (r) => r.memory.tensorBytesOnGpu],
-  ['peak_rss_bytes', (r) => r.memory.peakRssBytes],
+  ['dgl_head', (r) => r.config.dglHead],
+  ['infopro_aux_head', (r) => r.config.infoproAuxHead],
+  ['infopro_task', (r) => r.config.infoproTask],
+  ['step_peak_bytes', (r) => r.memory.step.stepPeakBytes],
+  ['step_state_bytes', (r) => r.memory.step.stateBytes],
+  ['step_allocation_bytes', (r) => r.memory.step.stepAllocationBytes],
+  ['tensor_bytes_on_gpu', (r) => r.memory.step.tensorBytesOnGpu],
+  ['dataset_bytes', (r) => r.memory.data.datasetBytes],
+  ['tensors_outside_trainer_bytes', (r) => r.memory.data.tensorsOutsideTrainerBytes],
+  ['tensors_left_by_evaluation', (r) => r.memory.data.tensorsLeftByEvaluation],
+  ['peak_rss_bytes', (r) => r.memory.process.peakRssBytes],
   ['images_per_second', (r) => r.throughput.imagesPerSecond],
   ['mean_step_ms', (r) => r.throughput.meanStepMs],
   ['wall_seconds', (r) => r.wallSeconds],
   ['train_seconds', (r) => r.trainSeconds],
   ['eval_seconds', (r) => r.evalSeconds],
-  ['parameters', (r) => r.parameters],
+  ['parameters', (r) => r.parameters.total],
+  ['backbone_parameters', (r) => r.parameters.backbone],
+  ['auxiliary_parameters', (r) => r.parameters.auxiliary],
+  ['learning_rates', (r) => r.epochs.map((e) => e.learningRate).join(' ')],
+  ['git_commit', (r) => r.provenance.gitCommit],
   ['sessions', (r) => r.sessions],
 ];
 

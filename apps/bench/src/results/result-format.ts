@@ -1,0 +1,167 @@
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunConfig } from '../config.js';
+import { ResultsFolderError } from '../errors.js';
+import type { MachineInfo } from '../machine.js';
+
+/**
+ * The file one finished configuration leaves in `runs/<id>/result.json`: what it is, how to write
+ * it (atomically, so an interrupted write never leaves half a result) and how to read it back.
+ */
+export const RESULT_FORMAT = 'mlaan-bench-result';
+/** 2: the memory column is the training step's own peak; per-module losses, parameters split, provenance. */
+export const RESULT_VERSION = 2;
+export const RESULT_FILE = 'result.json';
+
+export interface EpochRecord {
+  /** 1-based. */
+  epoch: number;
+  /** The learning rate this epoch actually trained at (after warm-up and schedule). */
+  learningRate: number;
+  trainLoss: number;
+  /** Mean of each loss term over the epoch's images, by term name (the local-learning view). */
+  moduleLosses: Record<string, number>;
+  testErrorPercent: number;
+  testLoss: number;
+  /** Wall seconds of the epoch (training, data waits and evaluation). */
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface LossPoint {
+  /** Fractional epoch at the end of the window (0.5 = half-way through the first epoch). */
+  epoch: number;
+  step: number;
+  /** Mean training loss of the last module over the window. */
+  loss: number;
+}
+
+/** Trainable parameters, backbone apart from what local learning adds around it. */
+export interface ParameterCounts {
+  total: number;
+  backbone: number;
+  /** Heads, decoders, leap nets: every trainable variable outside the backbone. */
+  auxiliary: number;
+  /** The auxiliary parameters by owner (the first segment of the variable name: a head or plugin). */
+  auxiliaryByOwner: Record<string, number>;
+  /** Non-trainable state that is not backbone batch-norm statistics: EMA twins above all. */
+  auxiliaryBuffers: number;
+}
+
+export interface StepMemory {
+  /**
+   * The training step's own peak, as benchmarks/mlaan-cost.ts measures it: the trainer's state
+   * (weights of backbone, heads, decoders, leap nets and twins; optimizer state) when the step
+   * began, plus the most the step allocated on top, counting distinct data buffers once.
+   */
+  stepPeakBytes: number;
+  /** The trainer's state part of `stepPeakBytes` (largest seen). */
+  stateBytes: number;
+  /** The largest number of bytes a step allocated on top of the state. */
+  stepAllocationBytes: number;
+  /** tfjs's own per-handle peak (charges shared clones again), for comparison with tf.memory(). */
+  peakTensorHandleBytes: number;
+  /** True when those tensors live in GPU memory (tensorflow-gpu). */
+  tensorBytesOnGpu: boolean;
+  sampledSteps: number;
+}
+
+export interface DataMemory {
+  /** Images and labels the input pipeline holds in host memory (training and test sets). */
+  datasetBytes: number;
+  /**
+   * Tensor bytes alive outside the trainer when a sampled step began: the batch, and whatever
+   * evaluation or the loader left behind (largest seen). Grows with epochs only if something leaks.
+   */
+  tensorsOutsideTrainerBytes: number;
+  /** Tensors alive after an epoch's evaluation that were not before it (largest over epochs; 0 = none left). */
+  tensorsLeftByEvaluation: number;
+}
+
+export interface ProcessMemory {
+  /** Largest resident set size of the process seen after a step. */
+  peakRssBytes: number;
+  /** Extra tf.memory() fields the backend reports (largest seen). */
+  backendFields: Record<string, number>;
+}
+
+export interface Provenance {
+  /** `git rev-parse HEAD` of the checkout the bench ran from; null outside a git checkout. */
+  gitCommit: string | null;
+  /** True when that checkout had uncommitted changes. */
+  gitDirty: boolean | null;
+  /** Versions of the @mlaan packages and tfjs the run used. */
+  packages: Record<string, string>;
+  node: string;
+}
+
+export interface RunResult {
+  format: typeof RESULT_FORMAT;
+  version: number;
+  id: string;
+  method: string;
+  config: RunConfig;
+  /** Local modules actually trained (K; 15 for ResNet-32 per block). */
+  modules: number;
+  /** 'diverged': the training loss became NaN or infinite, and the run stopped there. */
+  status: 'completed' | 'diverged';
+  backend: { choice: string; tfjsBackend: string; description: string };
+  /** How the trainer held module activations (`LocalTrainer.schedule`: keep, window or sweep). */
+  schedule: 'keep' | 'window' | 'sweep';
+  trainImages: number;
+  testImages: number;
+  parameters: ParameterCounts;
+  testErrorPercent: { best: number; bestEpoch: number; last: number };
+  lastTestLoss: number;
+  lastTrainLoss: number;
+  memory: { step: StepMemory; data: DataMemory; process: ProcessMemory };
+  throughput: { imagesPerSecond: number; measuredSteps: number; meanStepMs: number };
+  /** Set when the schedule never reached the configured learning rate (epochs ≤ warm-up epochs). */
+  warning: string | null;
+  wallSeconds: number;
+  trainSeconds: number;
+  evalSeconds: number;
+  epochs: EpochRecord[];
+  lossCurve: LossPoint[];
+  /** 1 + the number of times the run was resumed from a checkpoint. */
+  sessions: number;
+  /** The command line of the session that finished the run. */
+  command: string;
+  startedAt: string;
+  finishedAt: string;
+  machine: MachineInfo;
+  provenance: Provenance;
+}
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const temporary = `${path}.partial-${process.pid}`;
+  await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(temporary, path);
+}
+
+export function writeResult(runDir: string, result: RunResult): Promise<void> {
+  return writeJsonAtomic(join(runDir, RESULT_FILE), result);
+}
+
+/** The finished result of a configuration folder, or undefined when it has none yet. */
+export async function readResult(runDir: string): Promise<RunResult | undefined> {
+  const path = join(runDir, RESULT_FILE);
+  if (!existsSync(path)) return undefined;
+  let parsed: Partial<RunResult>;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<RunResult>;
+  } catch (error) {
+    throw new ResultsFolderError(`${path} is not valid JSON (${(error as Error).message}). Delete it to train that configuration again.`);
+  }
+  if (parsed.format !== RESULT_FORMAT) {
+    throw new ResultsFolderError(`${path} is not an mlaan-bench result (format '${String(parsed.format)}'). Delete it or use another --out folder.`);
+  }
+  if (parsed.version !== RESULT_VERSION) {
+    throw new ResultsFolderError(
+      `${path} was written by another version of mlaan-bench (result version ${String(parsed.version)}, this one reads ${RESULT_VERSION}). ` +
+        'Train it again with --force, or use another --out folder.',
+    );
+  }
+  return parsed as RunResult;
+}
