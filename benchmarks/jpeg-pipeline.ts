@@ -6,6 +6,7 @@
  *
  *   npx turbo run build --filter=@mlaan/data...
  *   npx tsx benchmarks/jpeg-pipeline.ts [--images 2000] [--rounds 2] [--cache <dir>] [--out <file>]
+ *   npx tsx benchmarks/jpeg-pipeline.ts --data-dir <dir>    # real JPEGs: <dir>/imagenet/train/<class>/*.JPEG
  *
  * The images (500×375, quality 90; @mlaan/data/testing's generator: fractal-noise backgrounds with
  * a 1/f-like spectrum, textured objects with hard edges, sensor grain) are generated once,
@@ -94,13 +95,15 @@ async function main(): Promise<void> {
   const loadBefore = loadavg();
 
   const classes = 20;
-  let started = performance.now();
+  const started = performance.now();
+  // --data-dir: a folder of real JPEGs (<dir>/imagenet/train/<class>/*.JPEG), read as it is.
+  const given = process.argv.includes('--data-dir') ? resolve(option('data-dir', '.')) : undefined;
   // sharp encodes 20 times faster than jpeg-js; the pixels are the same either way.
-  const dataDir = await writeImageNetLikeFolder({ root: cache, classes, perClass: Math.ceil(images / classes), encoder: 'sharp' });
-  console.log(`ImageNet-like folder ${cache}: ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const dataDir = given ?? (await writeImageNetLikeFolder({ root: cache, classes, perClass: Math.ceil(images / classes), encoder: 'sharp' }));
+  console.log(`ImageNet folder ${dataDir}: ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const stats = folderStats(dataDir);
   const dataset = await loadDataset({ name: 'imagenet', dataDir });
-  console.log(`${dataset.count} JPEGs of 500×375, mean ${stats.meanKiB} KiB; ${availableParallelism()} cores, load average ${loadBefore.map((v) => v.toFixed(2)).join(' ')}`);
+  console.log(`${dataset.count} JPEGs, mean ${stats.meanKiB} KiB; ${availableParallelism()} cores, load average ${loadBefore.map((v) => v.toFixed(2)).join(' ')}`);
 
   // jpeg-js is about 20 times slower: fewer batches keep its rounds about as long.
   const batchesFor = (decoder: JpegDecoderName) => (decoder === 'sharp' ? 8 : 2);
@@ -133,7 +136,9 @@ async function main(): Promise<void> {
     benchmark: 'jpeg-pipeline',
     command: `npx tsx benchmarks/jpeg-pipeline.ts ${process.argv.slice(2).join(' ')}`.trim(),
     machine: describeMachine({ availableParallelism: availableParallelism(), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter }),
-    images: { count: dataset.count, size: '500×375', meanKiB: stats.meanKiB, quality: 90, generator: '@mlaan/data/testing writeImageNetLikeFolder, seed 0, sharp encoder' },
+    images: given
+      ? { count: dataset.count, meanKiB: stats.meanKiB, source: 'a folder given with --data-dir' }
+      : { count: dataset.count, size: '500×375', meanKiB: stats.meanKiB, quality: 90, generator: '@mlaan/data/testing writeImageNetLikeFolder, seed 0, sharp encoder' },
     batchSize: BATCH,
     transform: datasetSpecs.imagenet.train,
     output: 'NHWC float32 tensors, normalised',

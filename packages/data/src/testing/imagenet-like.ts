@@ -136,7 +136,8 @@ async function encodeWithSharp(pixels: Uint8Array, width: number, height: number
 
 /**
  * Writes the folder unless a complete one with the same options is there (a `.complete` file
- * holds them), and returns the data directory to pass as `dataDir` to `loadDataset`.
+ * holds them), and returns the data directory to pass as `dataDir` to `loadDataset`. A folder
+ * without that file (a real dataset?) is never replaced: that is an error.
  */
 export async function writeImageNetLikeFolder(options: ImageNetLikeOptions): Promise<string> {
   const { root, classes, perClass } = options;
@@ -149,7 +150,11 @@ export async function writeImageNetLikeFolder(options: ImageNetLikeOptions): Pro
   const folder = join(root, 'imagenet', split);
   const stamp = JSON.stringify({ classes, perClass, width, height, quality, seed, encoder, generator: 1 });
   const marker = join(folder, '.complete');
-  if (existsSync(marker) && readFileSync(marker, 'utf8') === stamp) return root;
+  if (existsSync(folder)) {
+    // Only ever replace a folder this function wrote: the root might hold a real dataset.
+    if (!existsSync(marker)) throw new Error(`${folder} exists and was not written by writeImageNetLikeFolder; it is left alone. Choose another root.`);
+    if (readFileSync(marker, 'utf8') === stamp) return root;
+  }
   rmSync(folder, { recursive: true, force: true });
   const partial = `${folder}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
