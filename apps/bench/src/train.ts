@@ -66,7 +66,8 @@ export async function* batchesFrom(loader: Loader, epoch: number, start: number)
   }
   const { normalization } = loader.dataset;
   for (let index = start; index < loader.size; index++) {
-    const prepared = loader.prepare(epoch, index);
+    // prepareAsync decodes as the workers do (sharp for ImageNet), so a resumed epoch sees the same pixels.
+    const prepared = await loader.prepareAsync(epoch, index);
     yield {
       inputs: tf.tensor4d(prepared.inputs, [prepared.count, prepared.height, prepared.width, 3], 'float32'),
       labels: tf.tensor1d(prepared.labels, 'int32'),

@@ -2,18 +2,21 @@
  * The worker-thread entry of the loader: it rebuilds the sample source from `workerData` (the
  * images arrive as a SharedArrayBuffer, not a copy) and answers batch requests with the prepared
  * inputs, transferring the Float32Array back. It imports only the pipeline (no tfjs, no
- * @mlaan/core), so it starts in a few milliseconds.
+ * @mlaan/core), so it starts in a few milliseconds. With the sharp decoder a worker answers
+ * asynchronously: libvips decodes on libuv's threads while this thread converts pixels to floats.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImageFileProblem } from './image/jpeg.js';
-import { type BatchRequest, type SampleSourceDescription, createSampleSource, prepareInputs } from './pipeline.js';
+import { loadSharp } from './image/sharp.js';
+import { prepareBatchWithSharp } from './native-pipeline.js';
+import { type BatchRequest, type BatchSourceDescription, type PreparedInputs, type SkippedImage, createSampleSource, prepareBatch } from './pipeline.js';
 
 export interface WorkerRequest extends BatchRequest {
   id: number;
 }
 
 export type WorkerReply =
-  | { id: number; inputs: Float32Array }
+  | { id: number; inputs: Float32Array; skipped: SkippedImage[] }
   | { id: number; error: SerializedError };
 
 export interface SerializedError {
@@ -21,13 +24,24 @@ export interface SerializedError {
   problem?: { kind: ImageFileProblem['kind']; file: string; expected: string; found: string };
 }
 
-const source = createSampleSource(workerData as SampleSourceDescription);
+const description = workerData as BatchSourceDescription;
+const source = createSampleSource(description);
+// The main thread loaded sharp before starting this worker (sharp asks for that on glibc Linux).
+const sharp = description.kind === 'files' && description.decoder === 'sharp' ? loadSharp() : undefined;
 
-parentPort!.on('message', (request: WorkerRequest) => {
+function prepare(request: BatchRequest): PreparedInputs | Promise<PreparedInputs> {
+  if (description.kind === 'files' && sharp) {
+    if (!('sharp' in sharp)) throw new Error(`sharp loaded on the main thread but not in a worker: ${sharp.problem}`);
+    return prepareBatchWithSharp(sharp.sharp, description.files, request);
+  }
+  return prepareBatch(source, request);
+}
+
+parentPort!.on('message', async (request: WorkerRequest) => {
   let reply: WorkerReply;
   try {
-    const inputs = prepareInputs(source, request);
-    parentPort!.postMessage({ id: request.id, inputs } satisfies WorkerReply, [inputs.buffer as ArrayBuffer]);
+    const { inputs, skipped } = await prepare(request);
+    parentPort!.postMessage({ id: request.id, inputs, skipped } satisfies WorkerReply, [inputs.buffer as ArrayBuffer]);
     return;
   } catch (error) {
     const { message } = error as Error;

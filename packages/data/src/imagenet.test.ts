@@ -78,10 +78,12 @@ describe('ImageNet as class folders of JPEG files', () => {
     const dataset = await loadDataset({ name: 'imagenet', dataDir, limit: 6 });
     expect(Array.from(dataset.labels)).toEqual([0, 0, 1, 1, 2, 2]);
     const loader = createLoader(dataset, { batchSize: 4, seed: 3, workers: 1 });
-    const first = loader.prepare(0, 0);
+    // prepareAsync decodes as the workers do (sharp here); prepare always uses jpeg-js.
+    const first = await loader.prepareAsync(0, 0);
     expect(first.inputs.length).toBe(4 * 224 * 224 * 3);
-    expect(sameValues(loader.prepare(0, 0).inputs, first.inputs)).toBe(true);
-    expect(sameValues(loader.prepare(1, 0).inputs, first.inputs)).toBe(false);
+    expect(sameValues((await loader.prepareAsync(0, 0)).inputs, first.inputs)).toBe(true);
+    expect(sameValues((await loader.prepareAsync(1, 0)).inputs, first.inputs)).toBe(false);
+    expect(loader.prepare(0, 0).inputs.length).toBe(first.inputs.length);
     const fromWorker: Float32Array[] = [];
     for await (const batch of loader.batches(0)) {
       fromWorker.push((await batch.inputs.data()) as Float32Array);

@@ -8,7 +8,19 @@ import { type Batch, ConfigError, MlaanError, SeededRandom } from '@mlaan/core';
 import type { SerializedError, WorkerReply, WorkerRequest } from './augment-worker.js';
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
 import { ImageFileProblem } from './image/jpeg.js';
-import { type BatchRequest, type SampleSource, type SampleSourceDescription, createSampleSource, drawsPerExample, prepareInputs } from './pipeline.js';
+import { chooseJpegDecoder, type JpegDecoderName, loadSharp } from './image/sharp.js';
+import { prepareBatchWithSharp } from './native-pipeline.js';
+import {
+  type BadImagePolicy,
+  type BatchRequest,
+  type BatchSourceDescription,
+  type PreparedInputs,
+  type SampleSource,
+  type SkippedImage,
+  createSampleSource,
+  drawsPerExample,
+  prepareBatch,
+} from './pipeline.js';
 import { type Transform, datasetSpecs, transformOutputSize } from './specs.js';
 import type { Dataset } from './types.js';
 
@@ -28,12 +40,26 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /**
    * Worker threads that prepare batches while training runs on this thread. 0 prepares each batch
-   * on this thread when it is asked for. Default: 1 for in-memory datasets, up to 4 for ImageNet
-   * (never more than the cores minus one).
+   * on this thread when it is asked for. Default: 1 for in-memory datasets (never more than the
+   * cores minus one); for ImageNet, one per core (`os.availableParallelism()`), since a GPU
+   * leaves this thread mostly waiting.
    */
   workers?: number;
   /** Batches prepared ahead of the one being consumed, when workers > 0. Default: 2 per worker. */
   prefetch?: number;
+  /**
+   * JPEG decoder for image folders (ImageNet). `auto` (default): sharp (libvips, native, with
+   * shrink-on-load) when it is installed, else jpeg-js with one warning; `sharp`: sharp or an
+   * error; `jpeg-js`: pure JavaScript, about 20 times slower. Both give the same crops and flips;
+   * pixels differ by JPEG-decoder and filter rounding (a mean of about 1 level in 255).
+   */
+  decoder?: 'auto' | JpegDecoderName;
+  /**
+   * An image that cannot be read or decoded: `fail` (default) throws a DatasetFormatError or
+   * DatasetNotFoundError naming the file; `skip` leaves the example out of its batch (the batch is
+   * one smaller), warns once per file and lists it in `loader.skippedImages`.
+   */
+  badImages?: BadImagePolicy;
 }
 
 /** A batch as typed arrays, before it becomes tensors. */
@@ -44,6 +70,8 @@ export interface PreparedBatch {
   count: number;
   height: number;
   width: number;
+  /** Files left out of this batch (badImages: 'skip'). */
+  skipped: readonly string[];
 }
 
 export interface Loader {
@@ -53,13 +81,27 @@ export interface Loader {
   readonly size: number;
   readonly transform: Transform;
   readonly workers: number;
+  /** The JPEG decoder in use for image folders (`undefined` for in-memory datasets). */
+  readonly decoder: JpegDecoderName | undefined;
+  /** Worker threads running now (0 before the first batch and after `close`). */
+  readonly runningWorkers: number;
+  /** Files left out of batches so far (badImages: 'skip'), each once. */
+  readonly skippedImages: readonly string[];
   /** Batches of one epoch as tensors; the caller disposes `inputs` and `labels`. */
   batches(epoch?: number): AsyncIterableIterator<Batch>;
   /** The example indices of `epoch`, in batch order. */
   order(epoch: number): Int32Array;
-  /** Prepares one batch on this thread (what a worker computes), without making tensors. */
+  /**
+   * Prepares one batch on this thread, without making tensors, synchronously: JPEGs decode with
+   * jpeg-js whatever `decoder` is (use `prepareAsync` for what the workers compute).
+   */
   prepare(epoch: number, batch: number): PreparedBatch;
-  /** Stops the worker threads. The loader starts them again if asked for more batches. */
+  /** Prepares one batch on this thread with the loader's decoder: exactly what a worker computes. */
+  prepareAsync(epoch: number, batch: number): Promise<PreparedBatch>;
+  /**
+   * Stops the worker threads and waits until they have exited; batches still being prepared
+   * reject. The loader starts workers again if asked for more batches.
+   */
   close(): Promise<void>;
 }
 
@@ -117,18 +159,19 @@ export function epochOrder(count: number, seed: number, epoch: number, shuffle: 
 }
 
 interface Pending {
-  resolve(inputs: Float32Array): void;
+  resolve(prepared: PreparedInputs): void;
   reject(error: Error): void;
 }
 
-/** Worker threads, each answering its requests in order. Idle workers do not keep the process alive. */
+/** Worker threads answering batch requests by id. Idle workers do not keep the process alive. */
 class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly pending: Map<number, Pending>[] = [];
   private nextId = 0;
   private closing = false;
+  private running = 0;
 
-  constructor(count: number, description: SampleSourceDescription) {
+  constructor(count: number, description: BatchSourceDescription) {
     const entry = workerEntry();
     for (let i = 0; i < count; i++) {
       const worker = new Worker(entry.script, { workerData: description, eval: entry.eval });
@@ -140,20 +183,35 @@ class WorkerPool {
         pending.delete(reply.id);
         if (pending.size === 0 && !this.closing) worker.unref();
         if ('error' in reply) waiting.reject(toDataError(reply.error));
-        else waiting.resolve(reply.inputs);
+        else waiting.resolve({ inputs: reply.inputs, skipped: reply.skipped });
       });
       const failAll = (error: Error) => {
         for (const waiting of pending.values()) waiting.reject(error);
         pending.clear();
       };
       worker.on('error', (error) => failAll(new MlaanError(`A loader worker stopped: ${error.message}. Create the loader with workers: 0 to prepare batches on this thread.`)));
-      worker.on('exit', (code) => failAll(new MlaanError(`A loader worker exited (code ${code}) with batches still pending.`)));
+      worker.on('exit', (code) => {
+        this.running--;
+        failAll(
+          new MlaanError(
+            this.closing ? 'The loader was closed while this batch was being prepared.' : `A loader worker exited (code ${code}) with batches still pending.`,
+          ),
+        );
+      });
+      this.running++;
       this.workers.push(worker);
       this.pending.push(pending);
     }
   }
 
-  run(workerIndex: number, request: BatchRequest): Promise<Float32Array> {
+  /** Worker threads that have not exited yet. */
+  get size(): number {
+    return this.running;
+  }
+
+  run(workerIndex: number, request: BatchRequest): Promise<PreparedInputs> {
+    // A terminated worker drops messages: without this, a batch asked for after close would never settle.
+    if (this.closing) return Promise.reject(new MlaanError('The loader was closed while this batch was being prepared.'));
     const worker = this.workers[workerIndex]!;
     const pending = this.pending[workerIndex]!;
     const id = this.nextId++;
@@ -178,8 +236,24 @@ class WorkerPool {
 }
 
 function defaultWorkers(dataset: Dataset): number {
-  const spare = Math.max(availableParallelism() - 1, 0);
-  return Math.min(dataset.kind === 'files' ? 4 : 1, spare);
+  // JPEG decoding is the whole cost of an ImageNet batch: a worker per core. In-memory datasets
+  // need little, and one worker leaves the other cores to training.
+  if (dataset.kind === 'files') return availableParallelism();
+  return Math.min(1, Math.max(availableParallelism() - 1, 0));
+}
+
+/** The decoder for an image-folder dataset, or a ConfigError saying how to get the one asked for. */
+function jpegDecoder(dataset: Dataset, requested: LoaderOptions['decoder']): JpegDecoderName | undefined {
+  const choice = requested ?? 'auto';
+  if (choice !== 'auto' && choice !== 'sharp' && choice !== 'jpeg-js') {
+    throw new ConfigError(`decoder must be 'auto', 'sharp' or 'jpeg-js', got ${JSON.stringify(choice)}.`);
+  }
+  if (dataset.kind !== 'files') return undefined;
+  const chosen = chooseJpegDecoder(choice);
+  if ('problem' in chosen) {
+    throw new ConfigError(`decoder 'sharp' was asked for, but sharp cannot load (${chosen.problem}). Install it with \`npm install sharp\`, or use decoder: 'auto' or 'jpeg-js'.`);
+  }
+  return chosen.decoder;
 }
 
 function checkTransform(transform: Transform, dataset: Dataset): void {
@@ -223,11 +297,20 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
   const size = dropLast ? Math.floor(dataset.count / batchSize) : Math.ceil(dataset.count / batchSize);
   if (size === 0) throw new ConfigError(`dropLast with batchSize ${batchSize} leaves no batch from ${dataset.count} examples. Use a smaller batchSize.`);
 
-  const description: SampleSourceDescription =
-    dataset.kind === 'array' ? { kind: 'array', images: dataset.images, height: dataset.height, width: dataset.width } : { kind: 'files', files: dataset.files };
+  const badImages = options.badImages ?? 'fail';
+  if (badImages !== 'fail' && badImages !== 'skip') throw new ConfigError(`badImages must be 'fail' or 'skip', got ${JSON.stringify(badImages)}.`);
+  const decoder = jpegDecoder(dataset, options.decoder);
+
+  const description: BatchSourceDescription =
+    dataset.kind === 'array'
+      ? { kind: 'array', images: dataset.images, height: dataset.height, width: dataset.width }
+      : { kind: 'files', files: dataset.files, decoder };
   let source: SampleSource | undefined;
   let pool: WorkerPool | undefined;
   let cachedOrder: { epoch: number; order: Int32Array } | undefined;
+  const pools = new Set<WorkerPool>();
+  const skippedImages: string[] = [];
+  const skippedSet = new Set<string>();
 
   const order = (epoch: number): Int32Array => {
     if (cachedOrder?.epoch !== epoch) cachedOrder = { epoch, order: epochOrder(dataset.count, seed, epoch, shuffle) };
@@ -241,55 +324,92 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
     const random = new SeededRandom(mixSeed(seed, epoch, batch, AUGMENT_STREAM));
     const draws = new Float64Array(indices.length * drawsPerExample(transform));
     for (let i = 0; i < draws.length; i++) draws[i] = random.next();
-    return { indices, transform, normalization: dataset.normalization, height, width, draws };
+    return { indices, transform, normalization: dataset.normalization, height, width, draws, badImages };
   };
 
   const labelsOf = (indices: Int32Array) => Int32Array.from(indices, (index) => dataset.labels[index]!);
 
   const normalization = { mean: [...dataset.normalization.mean], std: [...dataset.normalization.std] };
-  const toBatch = (inputs: Float32Array, labels: Int32Array): Batch => ({
-    inputs: tf.tensor4d(inputs, [labels.length, height, width, 3], 'float32'),
-    labels: tf.tensor1d(labels, 'int32'),
+  const toBatch = (prepared: PreparedBatch): Batch => ({
+    inputs: tf.tensor4d(prepared.inputs, [prepared.count, height, width, 3], 'float32'),
+    labels: tf.tensor1d(prepared.labels, 'int32'),
     normalization,
   });
+
+  /** The batch without its skipped examples; each skipped file is warned about once. */
+  const finish = (batchRequest: BatchRequest, prepared: PreparedInputs): PreparedBatch => {
+    const left = new Set(prepared.skipped.map((image: SkippedImage) => image.position));
+    for (const image of prepared.skipped) {
+      if (skippedSet.has(image.file)) continue;
+      skippedSet.add(image.file);
+      skippedImages.push(image.file);
+      process.emitWarning(`Skipped ${image.file} (badImages: 'skip'): ${image.message}`, { code: 'MLAAN_BAD_IMAGE' });
+    }
+    const indices = left.size === 0 ? batchRequest.indices : batchRequest.indices.filter((_, position) => !left.has(position));
+    return { inputs: prepared.inputs, labels: labelsOf(indices), count: indices.length, height, width, skipped: prepared.skipped.map((image) => image.file) };
+  };
+
+  const rethrow = (error: unknown): never => {
+    if (!(error instanceof ImageFileProblem)) throw error;
+    throw toDataError({ message: error.message, problem: error });
+  };
 
   const prepare = (epoch: number, batch: number): PreparedBatch => {
     const batchRequest = request(epoch, batch);
     source ??= createSampleSource(description);
-    let inputs: Float32Array;
     try {
-      inputs = prepareInputs(source, batchRequest);
+      return finish(batchRequest, prepareBatch(source, batchRequest));
     } catch (error) {
-      if (!(error instanceof ImageFileProblem)) throw error;
-      throw toDataError({ message: error.message, problem: error });
+      return rethrow(error);
     }
-    return { inputs, labels: labelsOf(batchRequest.indices), count: batchRequest.indices.length, height, width };
+  };
+
+  const prepareAsync = async (epoch: number, batch: number): Promise<PreparedBatch> => {
+    if (description.kind !== 'files' || description.decoder !== 'sharp') return prepare(epoch, batch);
+    const batchRequest = request(epoch, batch);
+    const sharp = loadSharp();
+    if (!('sharp' in sharp)) throw new MlaanError(`sharp loaded earlier but not now: ${sharp.problem}`);
+    try {
+      return finish(batchRequest, await prepareBatchWithSharp(sharp.sharp, description.files, batchRequest));
+    } catch (error) {
+      return rethrow(error);
+    }
   };
 
   async function* batches(epoch = 0): AsyncIterableIterator<Batch> {
     if (workers === 0) {
       for (let batch = 0; batch < size; batch++) {
-        const prepared = prepare(epoch, batch);
-        yield toBatch(prepared.inputs, prepared.labels);
+        const prepared = await prepareAsync(epoch, batch);
+        if (prepared.count > 0) yield toBatch(prepared);
       }
       return;
     }
-    pool ??= new WorkerPool(workers, description);
-    const inFlight: { labels: Int32Array; inputs: Promise<Float32Array> }[] = [];
+    if (!pool) {
+      pool = new WorkerPool(workers, description);
+      pools.add(pool);
+    }
+    // This epoch's pool: after close() it rejects further batches rather than start new workers mid-epoch.
+    const active = pool;
+    const inFlight: { request: BatchRequest; prepared: Promise<PreparedInputs> }[] = [];
     let next = 0;
     try {
       for (let batch = 0; batch < size; batch++) {
         while (next < size && inFlight.length < prefetch) {
           const batchRequest = request(epoch, next);
-          inFlight.push({ labels: labelsOf(batchRequest.indices), inputs: pool.run(next % workers, batchRequest) });
+          const prepared = active.run(next % workers, batchRequest);
+          // Handled when its turn comes; until then a rejection (a closed loader) must not count as unhandled.
+          prepared.catch(() => undefined);
+          inFlight.push({ request: batchRequest, prepared });
           next++;
         }
-        const { labels, inputs } = inFlight.shift()!;
-        yield toBatch(await inputs, labels);
+        const { request: batchRequest, prepared } = inFlight.shift()!;
+        const finished = finish(batchRequest, await prepared);
+        // A batch whose every image was skipped has nothing to train on.
+        if (finished.count > 0) yield toBatch(finished);
       }
     } finally {
       // A consumer that stops early leaves batches in flight: let them finish unobserved.
-      for (const abandoned of inFlight) abandoned.inputs.catch(() => undefined);
+      for (const abandoned of inFlight) abandoned.prepared.catch(() => undefined);
     }
   }
 
@@ -299,13 +419,25 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
     size,
     transform,
     workers,
+    decoder,
+    get runningWorkers() {
+      let running = 0;
+      for (const started of pools) running += started.size;
+      return running;
+    },
+    get skippedImages() {
+      return [...skippedImages];
+    },
     batches,
     order,
     prepare,
+    prepareAsync,
     async close() {
       const closing = pool;
       pool = undefined;
       await closing?.close();
+      // Counted until their threads have exited, so runningWorkers shows a close that did not finish.
+      for (const started of pools) if (started.size === 0) pools.delete(started);
     },
   };
 }

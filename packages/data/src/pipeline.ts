@@ -1,6 +1,10 @@
-import { decodeJpegFile } from './image/jpeg.js';
-import { resample, resampleCoefficients, reversed } from './image/resample.js';
-import type { Normalization, PadCropFlip, RandomResizedCrop, Transform } from './specs.js';
+import { decodeJpegFile, ImageFileProblem } from './image/jpeg.js';
+import { type Coefficients, resample, resampleCoefficients, reversed } from './image/resample.js';
+import { Draws, planResize } from './crop-plan.js';
+import type { JpegDecoderName } from './image/sharp.js';
+import type { Normalization, PadCropFlip, Transform } from './specs.js';
+
+export { Draws, drawResizedCrop, type CropBox } from './crop-plan.js';
 
 /**
  * The batch preparation itself, on plain typed arrays so that it runs the same on the main
@@ -26,6 +30,9 @@ export type SampleSourceDescription =
   | { kind: 'array'; images: Uint8Array; height: number; width: number }
   | { kind: 'files'; files: readonly string[] };
 
+/** A sample source and, for JPEG files, the decoder the loader chose (sharp runs asynchronously, see native-pipeline.ts). */
+export type BatchSourceDescription = SampleSourceDescription & { decoder?: JpegDecoderName };
+
 export function createSampleSource(description: SampleSourceDescription): SampleSource {
   if (description.kind === 'array') {
     const { images, height, width } = description;
@@ -39,27 +46,6 @@ export function createSampleSource(description: SampleSourceDescription): Sample
       return { data: decoded.data, offset: 0, height: decoded.height, width: decoded.width };
     },
   };
-}
-
-/** Uniform numbers in [0, 1), drawn ahead by the loader, consumed in order. */
-export class Draws {
-  constructor(
-    private readonly values: Float64Array,
-    private position = 0,
-  ) {}
-
-  next(): number {
-    return this.values[this.position++]!;
-  }
-
-  /** Integer in [0, n), as SeededRandom.int. */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  uniform(low: number, high: number): number {
-    return low + (high - low) * this.next();
-  }
 }
 
 /** How many numbers one example's transform consumes (a fixed count, so examples never shift each other). */
@@ -159,42 +145,6 @@ function padCropFlip(
   }
 }
 
-/** A crop box in source pixels. */
-export interface CropBox {
-  top: number;
-  left: number;
-  height: number;
-  width: number;
-}
-
-/** torchvision's `RandomResizedCrop.get_params`: ten tries at a random area and aspect, then a centre fallback. */
-export function drawResizedCrop(transform: RandomResizedCrop, height: number, width: number, random: Draws): CropBox {
-  const area = height * width;
-  const logRatio = [Math.log(transform.ratio[0]), Math.log(transform.ratio[1])] as const;
-  let found: { height: number; width: number } | undefined;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const targetArea = area * random.uniform(transform.scale[0], transform.scale[1]);
-    const aspect = Math.exp(random.uniform(logRatio[0], logRatio[1]));
-    const cropWidth = Math.round(Math.sqrt(targetArea * aspect));
-    const cropHeight = Math.round(Math.sqrt(targetArea / aspect));
-    if (!found && cropWidth > 0 && cropWidth <= width && cropHeight > 0 && cropHeight <= height) found = { height: cropHeight, width: cropWidth };
-  }
-  // Position draws are consumed even by the fallback, to keep the count per example fixed.
-  const topDraw = random.next();
-  const leftDraw = random.next();
-  if (found) {
-    const top = Math.floor(topDraw * (height - found.height + 1));
-    const left = Math.floor(leftDraw * (width - found.width + 1));
-    return { top, left, ...found };
-  }
-  const ratio = width / height;
-  let cropWidth = width;
-  let cropHeight = height;
-  if (ratio < transform.ratio[0]) cropHeight = Math.round(width / transform.ratio[0]);
-  else if (ratio > transform.ratio[1]) cropWidth = Math.round(height * transform.ratio[1]);
-  return { top: Math.floor((height - cropHeight) / 2), left: Math.floor((width - cropWidth) / 2), height: cropHeight, width: cropWidth };
-}
-
 /** Writes one transformed, normalised example (outHeight×outWidth×3 floats) at `outOffset`. */
 export function transformExample(
   image: StoredImage,
@@ -215,29 +165,28 @@ export function transformExample(
       else padCropFlip(image, transform.padding, transform.padMode, drawPadCrop(transform, random), out, outOffset, scale, bias);
       return;
     }
-    case 'random-resized-crop': {
-      const box = drawResizedCrop(transform, image.height, image.width, random);
-      const flip = random.next() < 0.5 && transform.flip;
-      const rows = resampleCoefficients(image.height, box.top, box.top + box.height, outHeight);
-      const columns = resampleCoefficients(image.width, box.left, box.left + box.width, outWidth);
-      resample(image.data, image.offset, image.width, rows, flip ? reversed(columns) : columns, out, outOffset, scale, bias);
-      return;
-    }
+    case 'random-resized-crop':
     case 'resize-centre-crop': {
-      // torchvision Resize(int): the shorter side becomes `resize`, the longer keeps the aspect (truncated).
-      const [resizedHeight, resizedWidth] =
-        image.width <= image.height
-          ? [Math.trunc((transform.resize * image.height) / image.width), transform.resize]
-          : [transform.resize, Math.trunc((transform.resize * image.width) / image.height)];
-      const top = Math.round((resizedHeight - outHeight) / 2);
-      const left = Math.round((resizedWidth - outWidth) / 2);
-      const rows = resampleCoefficients(image.height, 0, image.height, resizedHeight, top, outHeight);
-      const columns = resampleCoefficients(image.width, 0, image.width, resizedWidth, left, outWidth);
+      const plan = planResize(transform, image.height, image.width, outHeight, outWidth, random);
+      let rows: Coefficients;
+      let columns: Coefficients;
+      if (plan.kind === 'crop-then-resize') {
+        const { box } = plan;
+        rows = resampleCoefficients(image.height, box.top, box.top + box.height, outHeight);
+        columns = resampleCoefficients(image.width, box.left, box.left + box.width, outWidth);
+        if (plan.flip) columns = reversed(columns);
+      } else {
+        rows = resampleCoefficients(image.height, 0, image.height, plan.resizedHeight, plan.top, outHeight);
+        columns = resampleCoefficients(image.width, 0, image.width, plan.resizedWidth, plan.left, outWidth);
+      }
       resample(image.data, image.offset, image.width, rows, columns, out, outOffset, scale, bias);
       return;
     }
   }
 }
+
+/** What to do with an image that cannot be read or decoded: fail the batch, or leave the example out of it. */
+export type BadImagePolicy = 'fail' | 'skip';
 
 export interface BatchRequest {
   indices: Int32Array;
@@ -247,18 +196,70 @@ export interface BatchRequest {
   width: number;
   /** drawsPerExample(transform) numbers per example, in example order. */
   draws: Float64Array;
+  /** Default 'fail'. */
+  badImages?: BadImagePolicy;
 }
 
-/** The normalised NHWC inputs of one batch: a pure function of the request. */
-export function prepareInputs(source: SampleSource, request: BatchRequest): Float32Array {
+/** An example left out of its batch (badImages: 'skip'): its position in the request and the problem. */
+export interface SkippedImage {
+  position: number;
+  kind: ImageFileProblem['kind'];
+  file: string;
+  message: string;
+  expected: string;
+  found: string;
+}
+
+/** A batch's inputs, the skipped examples' slots removed. */
+export interface PreparedInputs {
+  inputs: Float32Array;
+  skipped: SkippedImage[];
+}
+
+/** Records `error` as a skipped example when the request allows it; rethrows otherwise. */
+export function skipOrThrow(error: unknown, position: number, request: BatchRequest, skipped: SkippedImage[]): void {
+  if (!(error instanceof ImageFileProblem) || request.badImages !== 'skip') throw error;
+  skipped.push({ position, kind: error.kind, file: error.file, message: error.message, expected: error.expected, found: error.found });
+}
+
+/** The inputs without the slots of the skipped examples (the same array when none were skipped). */
+export function withoutSkipped(inputs: Float32Array, exampleSize: number, skipped: readonly SkippedImage[]): Float32Array {
+  if (skipped.length === 0) return inputs;
+  const left = new Set(skipped.map((image) => image.position));
+  const count = inputs.length / exampleSize;
+  const out = new Float32Array((count - left.size) * exampleSize);
+  let target = 0;
+  for (let i = 0; i < count; i++) {
+    if (left.has(i)) continue;
+    out.set(inputs.subarray(i * exampleSize, (i + 1) * exampleSize), target);
+    target += exampleSize;
+  }
+  return out;
+}
+
+/** The normalised NHWC inputs of one batch and the examples left out: a pure function of the request. */
+export function prepareBatch(source: SampleSource, request: BatchRequest): PreparedInputs {
   const { indices, transform, height, width } = request;
   const { scale, bias } = normalizationAffine(request.normalization);
   const perExample = drawsPerExample(transform);
   const exampleSize = height * width * 3;
   const out = new Float32Array(indices.length * exampleSize);
+  const skipped: SkippedImage[] = [];
   for (let i = 0; i < indices.length; i++) {
     const draws = new Draws(request.draws, i * perExample);
-    transformExample(source.image(indices[i]!), transform, draws, out, i * exampleSize, height, width, scale, bias);
+    let image: StoredImage;
+    try {
+      image = source.image(indices[i]!);
+    } catch (error) {
+      skipOrThrow(error, i, request, skipped);
+      continue;
+    }
+    transformExample(image, transform, draws, out, i * exampleSize, height, width, scale, bias);
   }
-  return out;
+  return { inputs: withoutSkipped(out, exampleSize, skipped), skipped };
+}
+
+/** The normalised NHWC inputs of one batch: a pure function of the request. */
+export function prepareInputs(source: SampleSource, request: BatchRequest): Float32Array {
+  return prepareBatch(source, { ...request, badImages: 'fail' }).inputs;
 }

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Backbone, BALANCED_SPLITS, getSplit, MlaanError, partition, perBlockCuts, SPLITS } from '@mlaan/core';
 import { resnet101, resnet110, resnet32, resnet34 } from '@mlaan/models';
-import { findLeapTable, LamError, LEAP_TABLES, LeapBlock, leapBlocksFor, leapRule, resolveLeapBlocks } from './index.js';
+import { findLeapTable, IMAGENET_LEAP_TABLES, LamError, LEAP_TABLES, LeapBlock, leapBlocksFor, leapRule, resolveLeapBlocks } from './index.js';
 
 let nets: Record<string, Backbone>;
 
@@ -49,7 +49,8 @@ describe('leap tables', () => {
   });
 
   it('every table entry is a valid chain ending at the last block', () => {
-    for (const table of LEAP_TABLES) {
+    // The ImageNet lists do not all end at the last block: imagenet-leap-tables.test.ts.
+    for (const table of LEAP_TABLES.filter((entry) => !IMAGENET_LEAP_TABLES.includes(entry))) {
       const backbone = nets[table.net]!;
       const modules = partition(backbone, table.cuts);
       expect(table.lists).toHaveLength(modules.length - 1);
@@ -161,5 +162,40 @@ describe('leap list validation', () => {
     );
     expect(() => resolveLeapBlocks(nets.resnet32!, modules[0]!, [[2, 0], [3, 1]])).toThrow(/block \[3, 1\] takes 64 channels/);
     expect(() => resolveLeapBlocks(nets.resnet32!, modules[0]!, [])).toThrow(/is empty/);
+  });
+});
+
+describe('ImageNet leap lists (the authors’ configAux_new.py)', () => {
+  it('serve the per-block partitions of ResNet-34 (K = 16) and ResNet-101 (33 modules)', () => {
+    for (const [net, modules] of [['resnet34', 16], ['resnet101', 33]] as const) {
+      const backbone = nets[net]!;
+      const partitioned = partition(backbone, getSplit({ net, K: 'per-block' }));
+      expect(partitioned).toHaveLength(modules);
+      const table = IMAGENET_LEAP_TABLES.find((entry) => entry.net === net)!;
+      expect(LEAP_TABLES).toContain(table);
+      expect(table.lists).toHaveLength(modules - 1);
+      // Every list is a chain whose shapes fit the module's output, and is what the trainer gets.
+      table.lists.forEach((list, i) => {
+        expect(resolveLeapBlocks(backbone, partitioned[i]!, list).length).toBe(list.length);
+        expect(leapBlocksFor(backbone, partitioned, i)).toEqual(list);
+      });
+      expect(leapBlocksFor(backbone, partitioned, modules - 1)).toEqual([]);
+    }
+  });
+
+  it('keep the authors’ irregular lists as written', () => {
+    const backbone = nets.resnet34!;
+    const modules = partition(backbone, getSplit({ net: 'resnet34', K: 'per-block' }));
+    // Stage 1: five blocks deep; stage 3: stops at (4,1); module 13 copies (4,1) twice.
+    expect(leapBlocksFor(backbone, modules, 0)).toEqual([[2, 0], [2, 1], [3, 0], [4, 0], [4, 2]]);
+    expect(leapBlocksFor(backbone, modules, 3)).toEqual([[2, 1], [3, 0], [4, 0], [4, 2]]);
+    expect(leapBlocksFor(backbone, modules, 12)).toEqual([[3, 1], [4, 0], [4, 1]]);
+    const twice = resolveLeapBlocks(backbone, modules[13]!, leapBlocksFor(backbone, modules, 13));
+    expect(twice[0]).toBe(twice[1]);
+    expect(leapBlocksFor(backbone, modules, 14)).toEqual([[4, 1], [4, 2]]);
+    const deep = partition(nets.resnet101!, getSplit({ net: 'resnet101', K: 'per-block' }));
+    expect(leapBlocksFor(nets.resnet101!, deep, 7)).toEqual([[4, 0], [4, 1]]);
+    expect(leapBlocksFor(nets.resnet101!, deep, 29)).toEqual([[4, 0], [4, 1]]);
+    expect(leapBlocksFor(nets.resnet101!, deep, 30)).toEqual([[4, 1], [4, 2]]);
   });
 });

@@ -1,4 +1,5 @@
 import { Backbone, BackboneBlock, ConfigError, CutPoint, LocalModule, perBlockCuts } from '@mlaan/core';
+import { IMAGENET_LEAP_TABLES } from './imagenet-leap-tables.js';
 
 /** Bad LAM options or leap lists, or leap lists that do not fit the backbone they meet. */
 export class LamError extends ConfigError {}
@@ -90,6 +91,8 @@ export const LEAP_TABLES: readonly LeapTable[] = [
     ],
     source: 'MLAAN configAuxPlus_new.py, ResNet-110 K=32',
   },
+  // ResNet-34 and ResNet-101 on ImageNet: imagenet-leap-tables.ts.
+  ...IMAGENET_LEAP_TABLES,
 ];
 
 function sameBlock(a: BackboneBlock, stage: number, index: number): boolean {

@@ -76,6 +76,9 @@ export const FRAMEWORKS = {
     packageName: '@mlaan/infopro',
     async hostPlugins(context) {
       const { infoPro, MLAAN_LAMBDA } = await importPluginPackage('@mlaan/infopro', "Framework 'infopro'", () => import('@mlaan/infopro'));
+      // ImageNet has no InfoPro λ preset, and 1c2f heads take only the CIFAR widths: the MLAAN
+      // authors' λ with cross-entropy, and heads that take any width (GAP → Linear → ReLU → Linear).
+      if (context.dataset === 'imagenet') return [infoPro({ task: 'cross-entropy', lambda: MLAAN_LAMBDA, auxHead: '0c2f' })];
       const dataset = context.dataset as 'cifar10' | 'svhn' | 'stl10';
       // Contrastive: the InfoPro paper's λ preset for (dataset, network, K). Cross-entropy: the MLAAN
       // authors' InfoPro runs, which use λ = (5, 0.5, 0, 0) at every K.

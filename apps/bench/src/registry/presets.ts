@@ -10,6 +10,29 @@ export interface PresetDefinition {
   settings(dataset: string): Partial<Settings>;
 }
 
+/** The MLAAN authors' ImageNet runs (`ImageNet/run.txt`, `imagenet_DDP.py`); leap lists: @mlaan/lam IMAGENET_LEAP_TABLES. */
+export function imagenetRecipe(): Partial<Settings> {
+  return {
+    frameworks: ['e2e', 'dgl', 'infopro'],
+    pluginSets: ['none', 'mlaan'],
+    // The authors' "K = 16" for ResNet-34 is one module per block (configs.py); so is ResNet-101's 33.
+    Ks: ['per-block'],
+    seeds: [0],
+    network: 'resnet34',
+    dataset: 'imagenet',
+    epochs: 150,
+    batchSize: 128,
+    learningRate: 0.05,
+    momentum: 0.9,
+    nesterov: true,
+    weightDecay: 1e-4,
+    schedule: 'cosine',
+    warmupEpochs: 0,
+    augment: true,
+    infoproTask: 'cross-entropy',
+  };
+}
+
 export const PRESETS = {
   paper: {
     name: 'paper',
@@ -104,6 +127,16 @@ export const PRESETS = {
       trainLimit: 1024,
       testLimit: 512,
     }),
+  },
+  'paper-imagenet': {
+    name: 'paper-imagenet',
+    description:
+      'METHOD §6 ImageNet, as the authors’ ImageNet/ code: ResNet-34 with one module per residual block (K = 16; ' +
+      'ResNet-101: add --network resnet101, 33 modules), SGD Nesterov 0.9, weight decay 1e-4, batch 128, lr 0.05, ' +
+      'cosine over 150 epochs without warm-up, random resized crop 224 + flip (eval: resize 256, centre crop 224); ' +
+      'E2E, DGL and InfoPro (cross-entropy, λ (5, 0.5, 0, 0)) with and without MLAAN (kc 3, EMA 0.995), 1 seed. ' +
+      'A multi-GPU job: needs ImageNet under <data-dir>/imagenet/{train,val}.',
+    settings: () => imagenetRecipe(),
   },
 } as const satisfies Record<string, PresetDefinition>;
 
