@@ -59,6 +59,8 @@ describe('the ImageNet path trains (paper-imagenet at a 32-pixel crop)', () => {
       mlaanProfile: settings.mlaanProfile,
       balancedSplit: false,
       infoproTask: settings.infoproTask,
+      dglHead: settings.dglHead,
+      infoproAuxHead: settings.infoproAuxHead,
     };
     const local = FRAMEWORKS[framework].local;
     const plugins = local ? [...(await FRAMEWORKS[framework].hostPlugins(context)), ...(await PLUGIN_SETS.mlm.plugins(context))] : [];

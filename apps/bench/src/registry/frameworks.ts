@@ -76,13 +76,13 @@ export const FRAMEWORKS = {
     packageName: '@mlaan/infopro',
     async hostPlugins(context) {
       const { infoPro, MLAAN_LAMBDA } = await importPluginPackage('@mlaan/infopro', "Framework 'infopro'", () => import('@mlaan/infopro'));
-      // ImageNet has no InfoPro λ preset, and 1c2f heads take only the CIFAR widths: the MLAAN
-      // authors' λ with cross-entropy, and heads that take any width (GAP → Linear → ReLU → Linear).
-      if (context.dataset === 'imagenet') return [infoPro({ task: 'cross-entropy', lambda: MLAAN_LAMBDA, auxHead: '0c2f' })];
+      const given = context.infoproLambda as readonly [number, number, number, number] | undefined;
+      // ImageNet has no InfoPro λ preset: the MLAAN authors' λ with cross-entropy (the
+      // paper-imagenet preset also picks 0c2f heads, since 1c2f takes only the CIFAR widths).
+      if (context.dataset === 'imagenet') return [infoPro({ task: 'cross-entropy', lambda: given ?? MLAAN_LAMBDA, auxHead: context.infoproAuxHead })];
       const dataset = context.dataset as 'cifar10' | 'svhn' | 'stl10';
       // Contrastive: the InfoPro paper's λ preset for (dataset, network, K). Cross-entropy: the MLAAN
       // authors' InfoPro runs, which use λ = (5, 0.5, 0, 0) at every K.
-      const given = context.infoproLambda as readonly [number, number, number, number] | undefined;
       return context.infoproTask === 'contrast'
         ? [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'contrast', auxHead: context.infoproAuxHead, ...(given ? { lambda: given } : {}) })]
         : [infoPro({ dataset, balancedMemory: context.balancedSplit, task: 'cross-entropy', lambda: given ?? MLAAN_LAMBDA, auxHead: context.infoproAuxHead })];

@@ -30,6 +30,8 @@ export function imagenetRecipe(): Partial<Settings> {
     warmupEpochs: 0,
     augment: true,
     infoproTask: 'cross-entropy',
+    // GAP → Linear → ReLU → Linear: the 1c2f heads take only the CIFAR widths (16-64 channels).
+    infoproAuxHead: '0c2f',
   };
 }
 
