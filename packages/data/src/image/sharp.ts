@@ -55,7 +55,7 @@ function warnFallback(problem: string): void {
   if (warned) return;
   warned = true;
   process.emitWarning(
-    `@mlaan/data: the native JPEG decoder (sharp) cannot load (${problem}), so ImageNet JPEGs decode with jpeg-js, about 20 times slower. ` +
+    `@mlaan/data: the native JPEG decoder (sharp) cannot load (${problem}), so ImageNet JPEGs decode with jpeg-js, several times slower. ` +
       'Install it with `npm install sharp` (prebuilt for Linux, macOS and Windows), or pass decoder: \'jpeg-js\' to createLoader to silence this.',
     { code: 'MLAAN_JPEG_FALLBACK' },
   );

@@ -29,7 +29,7 @@ export interface ImageNetLikeOptions {
   quality?: number;
   seed?: number;
   /**
-   * `jpeg-js` (default: the same bytes on every machine) or `sharp` (about 20 times faster, for
+   * `jpeg-js` (default: the same bytes on every machine) or `sharp` (several times faster, for
    * large folders; its bytes depend on the libjpeg build). The pixels are the same either way.
    */
   encoder?: 'jpeg-js' | 'sharp';
