@@ -4,7 +4,7 @@ TensorFlow.js backends.
 
 Installs nothing: it needs a Python with torch (Debian/Ubuntu: `apt-get install -y python3-torch`,
 then run it with /usr/bin/python3). The network is the one @mlaan/models builds
-(/work/shared/reference/METHOD.md §1, as the MLAAN and InfoPro authors' code): conv3x3 stem + BN +
+(docs/method.md §1, as the MLAAN and InfoPro authors' code): conv3x3 stem + BN +
 ReLU, 3 stages of 5 basic blocks (16/32/64 channels, stride 2 at the first block of stages 2
 and 3), conv1x1 (no bias) + BN shortcuts where the shape changes, global average pool, Linear.
 Trained as METHOD §6: cross-entropy, SGD with Nesterov momentum 0.9 and weight decay 1e-4, on
