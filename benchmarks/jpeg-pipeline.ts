@@ -69,16 +69,17 @@ interface Measurement extends Configuration {
 const round3 = (value: number) => Math.round(value * 1000) / 1000;
 
 /**
- * Images/s and CPU per image over `batches` batches, in the steady state: first every worker has
- * prepared a batch (compiled code warm) and the prefetch queue has refilled, so as much work is in
- * flight when the clock starts as when it stops.
+ * Images/s and CPU per image over `batches` batches (a multiple of the workers), in the steady
+ * state. Workers take batches in turn and answer them in order, so batches arrive in groups of one
+ * per worker: the clock starts when the second group has arrived (the first warms the compiled
+ * code) and stops when a later group has, with every worker busy in between.
  */
 async function measure(dataset: Dataset, { decoder, workers, reuseInputBuffers }: Configuration, batches: number, epoch: number): Promise<Measurement> {
   const existing = new Set(threadCpu().keys());
   const loader = createLoader(dataset, { batchSize: BATCH, seed: 1, workers, decoder, dropLast: true, reuseInputBuffers });
   try {
     const iterator = loader.batches(epoch);
-    for (let i = 0; i <= workers; i++) {
+    for (let i = 0; i < 2 * Math.max(workers, 1); i++) {
       const warm = await iterator.next();
       if (!warm.done) tf.dispose([warm.value.inputs, warm.value.labels]);
     }
@@ -162,8 +163,8 @@ async function main(): Promise<void> {
   console.log(`stages, one image at a time (CPU ms per image; ${(stages.enlargingShare * 100).toFixed(0)} % of the crops enlarge):`);
   for (const { stage, cpuMsPerImage, images: count } of stages.stages) console.log(`  ${cpuMsPerImage.toFixed(2).padStart(6)}  ${stage} (${count} images)`);
 
-  // jpeg-js is about 4 times slower per image: fewer batches keep its rounds about as long.
-  const batchesFor = (decoder: JpegDecoderName) => (decoder === 'sharp' ? sharpBatches : Math.max(1, Math.round(sharpBatches / 4)));
+  // jpeg-js is about 4 times slower per image: fewer batches (two per worker) keep its rounds about as long.
+  const batchesFor = ({ decoder, workers }: Configuration) => (decoder === 'sharp' ? Math.ceil(sharpBatches / workers) * workers : 2 * workers);
   const configurations: Configuration[] = [1, 2].flatMap((workers) => [
     { decoder: 'jpeg-js' as const, workers, reuseInputBuffers: false },
     { decoder: 'sharp' as const, workers, reuseInputBuffers: false },
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     for (const configuration of configurations) {
       // A different epoch each round: other crops, other files, no help from a warm decoder cache.
-      const run = await measure(dataset, configuration, batchesFor(configuration.decoder), round);
+      const run = await measure(dataset, configuration, batchesFor(configuration), round);
       runs.push(run);
       const split = run.threads ? ` (main ${run.threads.main}, workers ${run.threads.workerThreads}, libuv+V8 ${run.threads.libuvPoolAndV8}, libvips ${run.threads.libvips})` : '';
       console.log(`round ${round + 1}: ${label(configuration).padEnd(22)} ${run.imagesPerSecond.toFixed(1).padStart(6)} images/s, ${run.cpuMsPerImage.toFixed(2)} CPU ms/image${split}`);
