@@ -51,7 +51,7 @@ export interface LoaderOptions {
   /**
    * JPEG decoder for image folders (ImageNet). `auto` (default): sharp (libvips, native, with
    * shrink-on-load) when it is installed, else jpeg-js with one warning; `sharp`: sharp or an
-   * error; `jpeg-js`: pure JavaScript, 2.5-3.5 times slower (benchmarks/jpeg-pipeline.ts). Both give the same crops and flips;
+   * error; `jpeg-js`: pure JavaScript, about 4 times the CPU per image (benchmarks/jpeg-pipeline.ts). Both give the same crops and flips;
    * pixels differ by JPEG-decoder and filter rounding (a mean of about 1 level in 255).
    */
   decoder?: 'auto' | JpegDecoderName;
