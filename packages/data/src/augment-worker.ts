@@ -13,6 +13,8 @@ import { type BatchRequest, type BatchSourceDescription, type PreparedInputs, ty
 
 export interface WorkerRequest extends BatchRequest {
   id: number;
+  /** The buffer of a batch the loader's caller has disposed, transferred here to be written again (reuseInputBuffers). */
+  reused?: ArrayBuffer;
 }
 
 export type WorkerReply =
@@ -29,15 +31,15 @@ const source = createSampleSource(description);
 // The main thread loaded sharp before starting this worker (sharp asks for that on glibc Linux).
 const sharp = description.kind === 'files' && description.decoder === 'sharp' ? loadSharp() : undefined;
 
-function prepare(request: BatchRequest): PreparedInputs | Promise<PreparedInputs> {
+function prepare(request: WorkerRequest): PreparedInputs | Promise<PreparedInputs> {
   if (description.kind === 'files' && sharp) {
     if (!('sharp' in sharp)) throw new Error(`sharp loaded on the main thread but not in a worker: ${sharp.problem}`);
-    return prepareBatchWithSharp(sharp.sharp, description.files, request);
+    return prepareBatchWithSharp(sharp.sharp, description.files, request, request.reused);
   }
-  return prepareBatch(source, request);
+  return prepareBatch(source, request, request.reused);
 }
 
-parentPort!.on('message', async (request: WorkerRequest) => {
+async function answer(request: WorkerRequest): Promise<void> {
   let reply: WorkerReply;
   try {
     const { inputs, skipped } = await prepare(request);
@@ -49,4 +51,11 @@ parentPort!.on('message', async (request: WorkerRequest) => {
     reply = { id: request.id, error: { message, problem } };
   }
   parentPort!.postMessage(reply);
+}
+
+// One batch at a time, in the order asked: the sharp path would otherwise interleave every queued
+// batch, so each arrived later (and held its buffer longer) for the same throughput.
+let previous = Promise.resolve();
+parentPort!.on('message', (request: WorkerRequest) => {
+  previous = previous.then(() => answer(request));
 });

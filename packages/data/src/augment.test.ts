@@ -190,6 +190,36 @@ describe('CIFAR augmentation: reflect-pad 4, random crop 32, horizontal flip', (
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it.each([0, 1])('reuseInputBuffers (workers %i): the same batches, written into the arrays of disposed ones only', async (workers) => {
+    const reference = createLoader(dataset, { batchSize: 6, seed: 4, workers: 0 });
+    const loader = createLoader(dataset, { batchSize: 6, seed: 4, workers, reuseInputBuffers: true });
+    for (const epoch of [0, 1]) {
+      let index = 0;
+      // Batch 0 stays alive through the epoch: its array must never be written again.
+      let kept: tf.Tensor | undefined;
+      let disposedValues: Float32Array | undefined;
+      for await (const batch of loader.batches(epoch)) {
+        const expected = reference.prepare(epoch, index);
+        expect(sameValues(batch.inputs.dataSync() as Float32Array, expected.inputs), `epoch ${epoch} batch ${index}`).toBe(true);
+        if (index === 0) kept = batch.inputs;
+        else if (index === 1) {
+          disposedValues = batch.inputs.dataSync() as Float32Array;
+          batch.inputs.dispose();
+        } else batch.inputs.dispose();
+        batch.labels.dispose();
+        index++;
+      }
+      expect(index).toBe(4);
+      expect(sameValues(kept!.dataSync() as Float32Array, reference.prepare(epoch, 0).inputs)).toBe(true);
+      kept!.dispose();
+      // The cpu backend's data() is the batch's own array: a later batch took it over (a worker
+      // had it transferred, which empties it here; this thread wrote another batch into it).
+      const reused = disposedValues!.length === 0 || !sameValues(disposedValues!, reference.prepare(epoch, 1).inputs);
+      expect(reused).toBe(true);
+    }
+    await loader.close();
+  });
+
   it('refuses bad options', () => {
     expect(() => createLoader(dataset, { batchSize: 0 })).toThrow(ConfigError);
     expect(() => createLoader(dataset, { batchSize: 4, workers: -1 })).toThrow(/workers must be a non-negative integer/);

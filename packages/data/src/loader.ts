@@ -9,6 +9,7 @@ import type { SerializedError, WorkerReply, WorkerRequest } from './augment-work
 import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
 import { ImageFileProblem } from './image/jpeg.js';
 import { chooseJpegDecoder, type JpegDecoderName, loadSharp } from './image/sharp.js';
+import { InputBufferRecycler } from './input-buffer-recycler.js';
 import { prepareBatchWithSharp } from './native-pipeline.js';
 import {
   type BadImagePolicy,
@@ -50,7 +51,7 @@ export interface LoaderOptions {
   /**
    * JPEG decoder for image folders (ImageNet). `auto` (default): sharp (libvips, native, with
    * shrink-on-load) when it is installed, else jpeg-js with one warning; `sharp`: sharp or an
-   * error; `jpeg-js`: pure JavaScript, 2.5-3.5 times slower (benchmarks/jpeg-pipeline.ts). Both give the same crops and flips;
+   * error; `jpeg-js`: pure JavaScript, about 4 times the CPU per image (benchmarks/jpeg-pipeline.ts). Both give the same crops and flips;
    * pixels differ by JPEG-decoder and filter rounding (a mean of about 1 level in 255).
    */
   decoder?: 'auto' | JpegDecoderName;
@@ -60,6 +61,16 @@ export interface LoaderOptions {
    * one smaller), warns once per file and lists it in `loader.skippedImages`.
    */
   badImages?: BadImagePolicy;
+  /**
+   * Write later batches into the inputs arrays of batches you have disposed, instead of new ones.
+   * A batch of 128 ImageNet crops is 77 MB; a new array costs a page fault per 4 KiB on its
+   * first write, which on the 2-core benchmark machine was about as much CPU as decoding the
+   * JPEGs (benchmarks/README.md). An array is reused only after every tensor using its data is
+   * disposed, but `inputs.data()` and `dataSync()` on the cpu backend return that same array:
+   * leave this off (the default) if you keep those arrays after disposing the batch, since they
+   * will be overwritten (or, reused by a worker, emptied).
+   */
+  reuseInputBuffers?: boolean;
 }
 
 /** A batch as typed arrays, before it becomes tensors. */
@@ -209,7 +220,8 @@ class WorkerPool {
     return this.running;
   }
 
-  run(workerIndex: number, request: BatchRequest): Promise<PreparedInputs> {
+  /** Prepares `request` on worker `workerIndex`; `reused` (a disposed batch's buffer) is transferred to it. */
+  run(workerIndex: number, request: BatchRequest, reused?: ArrayBuffer): Promise<PreparedInputs> {
     // A terminated worker drops messages: without this, a batch asked for after close would never settle.
     if (this.closing) return Promise.reject(new MlaanError('The loader was closed while this batch was being prepared.'));
     const worker = this.workers[workerIndex]!;
@@ -218,7 +230,7 @@ class WorkerPool {
     return new Promise((resolve, reject) => {
       if (pending.size === 0) worker.ref();
       pending.set(id, { resolve, reject });
-      worker.postMessage({ ...request, id } satisfies WorkerRequest);
+      worker.postMessage({ ...request, id, reused } satisfies WorkerRequest, reused ? [reused] : []);
     });
   }
 
@@ -300,6 +312,8 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
   const badImages = options.badImages ?? 'fail';
   if (badImages !== 'fail' && badImages !== 'skip') throw new ConfigError(`badImages must be 'fail' or 'skip', got ${JSON.stringify(badImages)}.`);
   const decoder = jpegDecoder(dataset, options.decoder);
+  // Batches still in flight plus the one being trained on, and two the caller may hold a little longer.
+  const recycler = options.reuseInputBuffers ? new InputBufferRecycler(prefetch + 3) : undefined;
 
   const description: BatchSourceDescription =
     dataset.kind === 'array'
@@ -354,33 +368,47 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
     throw toDataError({ message: error.message, problem: error });
   };
 
-  const prepare = (epoch: number, batch: number): PreparedBatch => {
+  /** A batch prepared on this thread in JavaScript (jpeg-js for JPEGs), written into `reused` when given. */
+  const prepareInJavaScript = (epoch: number, batch: number, reused?: ArrayBuffer): PreparedBatch => {
     const batchRequest = request(epoch, batch);
     source ??= createSampleSource(description);
     try {
-      return finish(batchRequest, prepareBatch(source, batchRequest));
+      return finish(batchRequest, prepareBatch(source, batchRequest, reused));
     } catch (error) {
       return rethrow(error);
     }
   };
 
-  const prepareAsync = async (epoch: number, batch: number): Promise<PreparedBatch> => {
-    if (description.kind !== 'files' || description.decoder !== 'sharp') return prepare(epoch, batch);
+  const prepare = (epoch: number, batch: number): PreparedBatch => prepareInJavaScript(epoch, batch);
+
+  /** A batch prepared on this thread with the loader's decoder, written into `reused` when given. */
+  const prepareHere = async (epoch: number, batch: number, reused?: ArrayBuffer): Promise<PreparedBatch> => {
+    if (description.kind !== 'files' || description.decoder !== 'sharp') return prepareInJavaScript(epoch, batch, reused);
     const batchRequest = request(epoch, batch);
     const sharp = loadSharp();
     if (!('sharp' in sharp)) throw new MlaanError(`sharp loaded earlier but not now: ${sharp.problem}`);
     try {
-      return finish(batchRequest, await prepareBatchWithSharp(sharp.sharp, description.files, batchRequest));
+      return finish(batchRequest, await prepareBatchWithSharp(sharp.sharp, description.files, batchRequest, reused));
     } catch (error) {
       return rethrow(error);
     }
   };
 
+  const prepareAsync = (epoch: number, batch: number): Promise<PreparedBatch> => prepareHere(epoch, batch);
+
+  /** The batch as tensors; with reuseInputBuffers, its inputs array is lent until they are disposed. */
+  const handOut = (prepared: PreparedBatch): Batch => {
+    const batch = toBatch(prepared);
+    recycler?.lend(prepared.inputs, batch.inputs);
+    return batch;
+  };
+  const bytesOf = (batch: number) => (Math.min((batch + 1) * batchSize, dataset.count) - batch * batchSize) * height * width * 3 * 4;
+
   async function* batches(epoch = 0): AsyncIterableIterator<Batch> {
     if (workers === 0) {
       for (let batch = 0; batch < size; batch++) {
-        const prepared = await prepareAsync(epoch, batch);
-        if (prepared.count > 0) yield toBatch(prepared);
+        const prepared = await prepareHere(epoch, batch, recycler?.take(bytesOf(batch)));
+        if (prepared.count > 0) yield handOut(prepared);
       }
       return;
     }
@@ -396,7 +424,7 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
       for (let batch = 0; batch < size; batch++) {
         while (next < size && inFlight.length < prefetch) {
           const batchRequest = request(epoch, next);
-          const prepared = active.run(next % workers, batchRequest);
+          const prepared = active.run(next % workers, batchRequest, recycler?.take(bytesOf(next)));
           // Handled when its turn comes; until then a rejection (a closed loader) must not count as unhandled.
           prepared.catch(() => undefined);
           inFlight.push({ request: batchRequest, prepared });
@@ -405,7 +433,7 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
         const { request: batchRequest, prepared } = inFlight.shift()!;
         const finished = finish(batchRequest, await prepared);
         // A batch whose every image was skipped has nothing to train on.
-        if (finished.count > 0) yield toBatch(finished);
+        if (finished.count > 0) yield handOut(finished);
       }
     } finally {
       // A consumer that stops early leaves batches in flight: let them finish unobserved.

@@ -182,6 +182,20 @@ describe('the loader on the native path', () => {
     await loader.close();
     const otherSeed = createLoader(dataset, { batchSize: 4, seed: 8, workers: 0, augment: small });
     expect(sameValues((await otherSeed.prepareAsync(0, 1)).inputs, first[1]!)).toBe(false);
+    // Written into the arrays of disposed batches (copied here before disposing), the same values.
+    for (const workers of [0, 2]) {
+      const reusing = createLoader(dataset, { batchSize: 4, seed: 7, workers, augment: small, reuseInputBuffers: true });
+      for (const epoch of [0, 0]) {
+        let index = 0;
+        for await (const batch of reusing.batches(epoch)) {
+          expect(sameValues((batch.inputs.dataSync() as Float32Array).slice(), first[index]!), `workers ${workers} batch ${index}`).toBe(true);
+          tf.dispose([batch.inputs, batch.labels]);
+          index++;
+        }
+        expect(index).toBe(3);
+      }
+      await reusing.close();
+    }
   });
 
   it('names a truncated or corrupt JPEG, and fails or skips it as badImages says', async () => {

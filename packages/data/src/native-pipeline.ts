@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { Draws, planResize, type ResizePlan } from './crop-plan.js';
-import { checkJpegEnd, checkJpegStart, missingImage, undecodableJpeg } from './image/jpeg.js';
+import { checkJpegEnd, checkJpegStart, readImageFile, undecodableJpeg } from './image/jpeg.js';
 import { readJpegSize } from './image/jpeg-header.js';
 import { type Coefficients, resample, resampleCoefficients, reversed } from './image/resample.js';
 import type { SharpModule, SharpPipeline } from './image/sharp.js';
 import {
+  batchOutput,
   type BatchRequest,
   drawsPerExample,
   normalizationAffine,
@@ -127,17 +127,14 @@ export async function writeExampleWithSharp(
 }
 
 /** Reads a listed file, checks it is a JPEG and plans its crop from the header. */
-async function planExample(file: string, request: BatchRequest, position: number): Promise<{ bytes: Buffer; size: ImageSize; plan: ResizePlan }> {
+function planExample(file: string, request: BatchRequest, position: number): { bytes: Buffer; size: ImageSize; plan: ResizePlan } {
   const { transform } = request;
   if (transform.kind !== 'random-resized-crop' && transform.kind !== 'resize-centre-crop') {
     throw new Error(`The native JPEG path takes 'random-resized-crop' or 'resize-centre-crop', not '${transform.kind}'.`);
   }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch {
-    throw missingImage(file);
-  }
+  // Read synchronously: a small file from the page cache costs less than the four trips through
+  // libuv's thread pool of an asynchronous read, which would also queue behind the decodes there.
+  const bytes = readImageFile(file);
   checkJpegStart(file, bytes);
   checkJpegEnd(file, bytes);
   const size = readJpegSize(bytes);
@@ -146,12 +143,15 @@ async function planExample(file: string, request: BatchRequest, position: number
   return { bytes, size, plan: planResize(transform, size.height, size.width, request.height, request.width, draws) };
 }
 
-/** The normalised NHWC inputs of one batch of JPEG files, decoded and resampled by sharp. */
-export async function prepareBatchWithSharp(sharp: SharpModule, files: readonly string[], request: BatchRequest): Promise<PreparedInputs> {
+/**
+ * The normalised NHWC inputs of one batch of JPEG files, decoded and resampled by sharp.
+ * `reused`: a buffer to write them into (batchOutput).
+ */
+export async function prepareBatchWithSharp(sharp: SharpModule, files: readonly string[], request: BatchRequest, reused?: ArrayBuffer): Promise<PreparedInputs> {
   const { indices, height, width } = request;
   const { scale, bias } = normalizationAffine(request.normalization);
   const exampleSize = height * width * 3;
-  const out = new Float32Array(indices.length * exampleSize);
+  const out = batchOutput(indices.length * exampleSize, reused);
   const skipped: SkippedImage[] = [];
   let next = 0;
   const failures = new Map<number, unknown>();
@@ -160,7 +160,7 @@ export async function prepareBatchWithSharp(sharp: SharpModule, files: readonly 
       const position = next++;
       const file = files[indices[position]!]!;
       try {
-        const { bytes, size, plan } = await planExample(file, request, position);
+        const { bytes, size, plan } = planExample(file, request, position);
         await writeExampleWithSharp(sharp, file, bytes, size, plan, height, width, out, position * exampleSize, scale, bias);
       } catch (error) {
         try {

@@ -237,13 +237,25 @@ export function withoutSkipped(inputs: Float32Array, exampleSize: number, skippe
   return out;
 }
 
-/** The normalised NHWC inputs of one batch and the examples left out: a pure function of the request. */
-export function prepareBatch(source: SampleSource, request: BatchRequest): PreparedInputs {
+/**
+ * The array a batch of `length` floats is written into: a view of `reused` (the buffer of a batch
+ * the caller has disposed, see InputBufferRecycler) when it has room, else a new array. Batches
+ * overwrite every float of their examples, so stale contents never show.
+ */
+export function batchOutput(length: number, reused?: ArrayBuffer): Float32Array {
+  return reused && reused.byteLength >= length * 4 ? new Float32Array(reused, 0, length) : new Float32Array(length);
+}
+
+/**
+ * The normalised NHWC inputs of one batch and the examples left out: a pure function of the
+ * request. `reused`: a buffer to write them into (batchOutput).
+ */
+export function prepareBatch(source: SampleSource, request: BatchRequest, reused?: ArrayBuffer): PreparedInputs {
   const { indices, transform, height, width } = request;
   const { scale, bias } = normalizationAffine(request.normalization);
   const perExample = drawsPerExample(transform);
   const exampleSize = height * width * 3;
-  const out = new Float32Array(indices.length * exampleSize);
+  const out = batchOutput(indices.length * exampleSize, reused);
   const skipped: SkippedImage[] = [];
   for (let i = 0; i < indices.length; i++) {
     const draws = new Draws(request.draws, i * perExample);

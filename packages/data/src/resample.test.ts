@@ -46,6 +46,20 @@ describe('PIL-style bilinear resampling', () => {
     resample(row([1, 2, 3]), 0, 3, resampleCoefficients(1, 0, 1, 1), reversed(resampleCoefficients(3, 0, 3, 3)), out, 0, identity.scale, identity.bias);
     expect([out[0], out[3], out[6]]).toEqual([3, 2, 1]);
   });
+
+  it('gives the same result whatever was resampled before (its scratch rows are rewritten each call)', () => {
+    const small = () => {
+      const out = new Float32Array(6);
+      resample(row([0, 10, 20, 30]), 0, 4, resampleCoefficients(1, 0, 1, 1), resampleCoefficients(4, 0, 4, 2), out, 0, identity.scale, identity.bias);
+      return out;
+    };
+    const first = small();
+    // A larger image in between, of other values: 40 rows of 255s, enlarged to 60×60.
+    const large = new Uint8Array(40 * 40 * 3).fill(255);
+    resample(large, 0, 40, resampleCoefficients(40, 0, 40, 60), resampleCoefficients(40, 0, 40, 60), new Float32Array(60 * 60 * 3), 0, identity.scale, identity.bias);
+    expect(Array.from(small())).toEqual(Array.from(first));
+    expect(first[0]).toBeCloseTo((10 * 0.75 + 20 * 0.25) / 1.75, 5);
+  });
 });
 
 describe('RandomResizedCrop parameters', () => {

@@ -57,6 +57,10 @@ export function reversed(coefficients: Coefficients): Coefficients {
   return out;
 }
 
+// The horizontal pass's output, reused between calls (resampling is synchronous, one call at a
+// time per thread): a new array per example would be zeroed, and page-faulted in when large.
+let horizontalScratch = new Float32Array(0);
+
 /**
  * Resamples an HWC RGB image (`width` pixels a row, starting at `offset` in `image`) with the
  * given row and column coefficients, writing `pixel * scale[c] + bias[c]` into `out` at
@@ -83,7 +87,8 @@ export function resample(
     lastRow = Math.max(lastRow, rows.starts[y]! + rows.counts[y]! - 1);
   }
   const rowCount = lastRow - firstRow + 1;
-  const horizontal = new Float32Array(rowCount * outWidth * 3);
+  if (horizontalScratch.length < rowCount * outWidth * 3) horizontalScratch = new Float32Array(rowCount * outWidth * 3);
+  const horizontal = horizontalScratch;
   for (let r = 0; r < rowCount; r++) {
     const rowBase = offset + (firstRow + r) * width * 3;
     let target = r * outWidth * 3;
