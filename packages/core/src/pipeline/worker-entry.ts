@@ -1,0 +1,64 @@
+// The entry of a pipeline worker thread: builds its stage from `workerData` (a `StageInit`), then
+// takes batches from upstream in order, steps them, and passes each output downstream once the
+// next stage has room. Every failure is reported to the main thread, which stops the run.
+import '../index.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import { AsyncQueue, CreditGate } from './flow-control.js';
+import type { BatchMessage, CreditMessage, StageInit, StageReport, StageRequest } from './messages.js';
+import { PipelineStage } from './stage.js';
+
+const init = workerData as StageInit;
+const port = parentPort!;
+const report = (message: StageReport, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+function fail(error: unknown): void {
+  const e = error instanceof Error ? error : new Error(String(error));
+  report({ type: 'failed', message: e.message, stack: e.stack });
+  // The main thread terminates every worker; nothing more runs here.
+  init.upstream.close();
+  init.downstream?.close();
+}
+
+async function run(): Promise<void> {
+  const stage = await PipelineStage.create(init.recipe, init.first, init.end);
+  const inbox = new AsyncQueue<BatchMessage>();
+  const room = new CreditGate(init.capacity);
+  init.upstream.on('message', (message: BatchMessage) => inbox.push(message));
+  init.downstream?.on('message', (message: CreditMessage) => {
+    if (message.type === 'credit') room.release();
+  });
+  port.on('message', (request: StageRequest) => {
+    try {
+      if (request.type === 'gather') {
+        const { variables, momentum } = stage.gather();
+        const buffers = [...variables, ...momentum].map((r) => r.data.buffer as ArrayBuffer);
+        report({ type: 'gathered', request: request.request, variables, momentum }, buffers);
+      } else if (request.type === 'scatter') {
+        stage.scatter(request.variables, request.momentum);
+        report({ type: 'scattered', request: request.request });
+      }
+    } catch (error) {
+      fail(error);
+    }
+  });
+  report({ type: 'ready', meters: stage.meters });
+  for (;;) {
+    const waitStarted = performance.now();
+    const message = await inbox.next();
+    stage.meters.waitingInputMs += performance.now() - waitStarted;
+    stage.meters.peakQueued = Math.max(stage.meters.peakQueued, inbox.peak);
+    init.upstream.postMessage({ type: 'credit' } satisfies CreditMessage);
+    const { losses, loss, batchSize, next, transfer } = stage.step(message);
+    if (next) {
+      const blocked = performance.now();
+      await room.acquire();
+      const posting = performance.now();
+      stage.meters.waitingOutputMs += posting - blocked;
+      init.downstream!.postMessage(next, transfer);
+      stage.meters.transferMs += performance.now() - posting;
+    }
+    report({ type: 'stepped', index: message.index, losses, loss, batchSize, meters: stage.meters });
+  }
+}
+
+run().catch(fail);
