@@ -23,6 +23,9 @@ export interface ExecutionOptions {
   download: boolean;
   checkpointEvery: number;
   memoryEvery: number;
+  /** Data-loader threads (`--loader-workers`). */
+  loaderWorkers?: number;
+  /** Pipeline workers for module-parallel training (`--workers`; 1: the sequential trainer). */
   workers?: number;
   keepCheckpoints: boolean;
   /** Train finished configurations again instead of skipping them. */
@@ -72,9 +75,9 @@ function cannotResume(error: CorruptCheckpointError): string {
   return `its checkpoint ${error.dir} cannot be resumed (${error.problem}). Rerun the same command with --force to train this configuration from the start (that replaces the checkpoint).`;
 }
 
-export function runLabel(config: RunConfig): string {
+export function runLabel(config: RunConfig, workers = 1): string {
   const K = config.K === 'per-block' ? `K=${moduleCount(config)} (per block)` : `K=${config.K}`;
-  return `${methodLabel(config)} ${K} seed ${config.seed}`;
+  return `${methodLabel(config)} ${K} seed ${config.seed}${workers > 1 ? ` on ${workers} workers` : ''}`;
 }
 
 /**
@@ -94,7 +97,7 @@ export async function runGrid(
   const data = new DatasetCache(execution.dataDir, execution.download);
   for (const [index, config] of configs.entries()) {
     const id = configId(config);
-    const header: RunHeader = { index: index + 1, total: configs.length, id, label: runLabel(config) };
+    const header: RunHeader = { index: index + 1, total: configs.length, id, label: runLabel(config, execution.workers) };
     const runDir = join(runsFolder(execution.outDir), id);
     if (execution.force) {
       await rm(join(runDir, RESULT_FILE), { force: true });
@@ -127,6 +130,7 @@ export async function runGrid(
         backend: outcome.backend,
         checkpointEvery: execution.checkpointEvery,
         memoryEvery: execution.memoryEvery,
+        loaderWorkers: execution.loaderWorkers,
         workers: execution.workers,
         keepCheckpoint: execution.keepCheckpoints,
         observer: reporter.observer(header),

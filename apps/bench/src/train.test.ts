@@ -116,7 +116,7 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
       backend,
       checkpointEvery: 0,
       memoryEvery,
-      workers: 0,
+      loaderWorkers: 0,
       observer: { started: () => undefined, step: () => undefined, evaluating: () => undefined, epochDone: () => undefined, ...observer },
       stop: { requested: false },
       command: 'test',
