@@ -180,7 +180,7 @@ function project(costs: ModuleCosts, batch: number, bytesPerMs: number) {
   const scale = batch / costs.batchSize;
   const ms = costs.milliseconds.map((m) => m * scale);
   const imageBytes = 32 * 32 * 3 * 4 + 4;
-  const rows = [];
+  const rows: { W: number; imagesPerSecond: number; stages: { modules: number[]; computeMs: number; transferMs: number; sentBytes: number }[] }[] = [];
   for (let W = 1; W <= K; W++) {
     const { ranges, stageCosts } = placeByCost(ms, W);
     const stages = ranges.map(([first, end], w) => {
@@ -224,7 +224,7 @@ for (let round = 0; round < rounds; round++) {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const rows = [];
+const rows: Record<string, unknown>[] = [];
 for (const method of methods) {
   for (const K of ks) {
     const of = (variant: Variant) => runs[`${method} K=${K} ${variant}`]!;
@@ -247,7 +247,7 @@ for (const method of methods) {
     });
   }
 }
-for (const row of rows) {
+for (const row of rows as { method: string; K: number; pipelinedOverFastestSequential: number | null; unsupported: string | null; projection: { limit: string } }[]) {
   const ratio = row.pipelinedOverFastestSequential;
   console.log(`${row.method} K=${row.K}: pipelined/fastest sequential ${ratio === null ? `n/a (${row.unsupported!.split(';')[0]})` : ratio.toFixed(2)}; ${row.projection.limit}`);
 }
