@@ -8,10 +8,11 @@ import type { Batch } from '../training/plugin.js';
 import { termsCrossing } from '../training/term-plan.js';
 import type { EvaluationResult, LocalTrainer, StepResult } from '../training/trainer.js';
 import { CreditGate } from './flow-control.js';
-import type { BatchMessage, CreditMessage, StageInit, StageMeters, StageReport, StageRequest, TensorRecord } from './messages.js';
+import type { BatchMessage, CreditMessage, StageInit, StageMeters, StageReport, StageRequest } from './messages.js';
 import { measureModuleCosts, type ModuleCosts } from './module-costs.js';
 import { checkPlacement, placeByCost, placeByCount, type Placement } from './placement.js';
 import { buildRecipeTrainer, type TrainerRecipe } from './recipe.js';
+import { assignRecords, variableRecords } from './tensor-records.js';
 import { defaultWorkerEntry, launchWorker } from './worker-launch.js';
 
 export interface PipelinedTrainerOptions {
@@ -229,16 +230,7 @@ export class PipelinedTrainer {
     const replies = await this.request((request) => ({ type: 'gather', request }), 'gathered');
     const byName = new Map([...this.mirror.namedParameters(), ...this.mirror.namedBuffers()]);
     for (const reply of replies) {
-      if (reply.type !== 'gathered') continue;
-      for (const record of reply.variables) {
-        const v = byName.get(record.name)!;
-        tf.tidy(() => v.assign(tf.tensor(record.data, record.shape, record.dtype)));
-      }
-      for (const record of reply.momentum) {
-        const buffer = tf.tensor(record.data, record.shape, 'float32');
-        this.mirror.optimizer.setState(byName.get(record.name)!, buffer);
-        buffer.dispose();
-      }
+      if (reply.type === 'gathered') assignRecords(byName, this.mirror.optimizer, reply.variables, reply.momentum);
     }
     this.mirror.stepCount = this.stepCount;
     this.mirror.epoch = this.epoch;
@@ -264,16 +256,7 @@ export class PipelinedTrainer {
   async loadCheckpoint(dir: string): Promise<CheckpointManifest> {
     await this.drain();
     const manifest = await loadCheckpoint(dir, this.mirror);
-    const record = (name: string, t: tf.Tensor): TensorRecord => ({
-      name,
-      shape: t.shape,
-      dtype: t.dtype === 'int32' ? 'int32' : 'float32',
-      data: (t.dataSync() as Float32Array | Int32Array).slice(),
-    });
-    const named = [...this.mirror.namedParameters(), ...this.mirror.namedBuffers()];
-    const variables = named.map(([name, v]) => record(name, v));
-    const state = this.mirror.optimizer.state();
-    const momentum = named.filter(([, v]) => state.has(v)).map(([name, v]) => record(name, state.get(v)!));
+    const { variables, momentum } = variableRecords([...this.mirror.namedParameters(), ...this.mirror.namedBuffers()], this.mirror.optimizer);
     await this.request((request) => ({ type: 'scatter', request, variables, momentum }), 'scattered');
     this.stepCount = manifest.step;
     this.epoch = manifest.epoch;

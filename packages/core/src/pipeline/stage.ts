@@ -4,6 +4,7 @@ import { headKey } from '../training/plugin-host.js';
 import type { LocalTrainer } from '../training/trainer.js';
 import type { BatchMessage, StageMeters, TensorRecord } from './messages.js';
 import { buildRecipeTrainer, type TrainerRecipe } from './recipe.js';
+import { assignRecords, variableRecords } from './tensor-records.js';
 
 /** A typed array whose whole, unshared buffer can be transferred; a copy when it is a view. */
 export function transferable<T extends Float32Array | Int32Array>(array: T): T {
@@ -120,36 +121,12 @@ export class PipelineStage {
 
   /** Copies of the owned variables and their momentum buffers, by checkpoint name. */
   gather(): { variables: TensorRecord[]; momentum: TensorRecord[] } {
-    const record = (name: string, t: tf.Tensor): TensorRecord => ({
-      name,
-      shape: t.shape,
-      dtype: t.dtype === 'int32' ? 'int32' : 'float32',
-      // A copy: the variable lives on and its storage must not move away.
-      data: (t.dataSync() as Float32Array | Int32Array).slice(),
-    });
-    const variables = [...this.owned].map(([name, v]) => record(name, v));
-    const momentum: TensorRecord[] = [];
-    const state = this.trainer.optimizer.state();
-    for (const [name, v] of this.owned) {
-      const buffer = state.get(v);
-      if (buffer) momentum.push(record(name, buffer));
-    }
-    return { variables, momentum };
+    return variableRecords(this.owned, this.trainer.optimizer);
   }
 
   /** Assigns the owned variables (and momentum buffers) found in the records; others are ignored. */
   scatter(variables: readonly TensorRecord[], momentum: readonly TensorRecord[]): void {
-    for (const record of variables) {
-      const v = this.owned.get(record.name);
-      if (v) tf.tidy(() => v.assign(tf.tensor(record.data, record.shape, record.dtype)));
-    }
-    for (const record of momentum) {
-      const v = this.owned.get(record.name);
-      if (!v) continue;
-      const buffer = tf.tensor(record.data, record.shape, 'float32');
-      this.trainer.optimizer.setState(v, buffer);
-      buffer.dispose();
-    }
+    assignRecords(this.owned, this.trainer.optimizer, variables, momentum);
     this.recordMemory();
   }
 }
