@@ -127,6 +127,9 @@ describe('PipelinedTrainer flow', () => {
     } finally {
       await trainer.close();
     }
+    // close() returns once every thread has exited; the trainer then refuses work.
+    expect(trainer.threads.map((w) => w.threadId)).toEqual([-1, -1]);
+    await expect(trainer.step(randomBatch())).rejects.toThrow(/closed/);
   });
 
   it('a worker that throws stops the run with PipelineWorkerError naming it; every worker is terminated', async () => {
