@@ -1,9 +1,11 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { TermCotangent } from './cotangent-exchange.js';
 import type { TrainerRecipe } from './recipe.js';
 
 // The pipeline's wire protocol. Data flows main → stage 0 → … → stage W-1 over MessagePorts
 // (one per neighbour pair), with a credit going back for every batch a stage takes from its
-// inbox. Reports and control (gather, scatter) go over each worker's parentPort.
+// inbox, and, where loss terms cross the boundary, each batch's cotangents. Reports and control
+// (gather, scatter) go over each worker's parentPort.
 
 /** `workerData` of a stage: its recipe, its modules and its two ports. */
 export interface StageInit {
@@ -45,6 +47,13 @@ export interface BatchMessage {
 
 export interface CreditMessage {
   type: 'credit';
+}
+
+/** Sent back upstream, per batch, by a stage whose loss terms began before it (MLM's cascades). */
+export interface CotangentMessage {
+  type: 'cotangents';
+  index: number;
+  terms: TermCotangent[];
 }
 
 /** Cumulative meters of one worker (milliseconds since it started; memory after its last step). */

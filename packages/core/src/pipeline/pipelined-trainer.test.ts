@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, PipelineWorkerError } from '../errors.js';
+import { PipelineWorkerError } from '../errors.js';
 import { loadCheckpoint, readCheckpointManifest, saveCheckpoint } from '../io/checkpoint.js';
 import { registerCpuTrainingKernels } from '../kernels/index.js';
 import { disposeBatches, randomBatch } from '../testing/index.js';
@@ -93,12 +93,28 @@ describe('PipelinedTrainer equals LocalTrainer bit for bit (forward streaming)',
     });
   }
 
-  it('rejects a loss term across a worker boundary with ConfigError', async () => {
-    await expect(pipelined({ recipeOptions: { cascade: [1, 2] } })).rejects.toThrow(ConfigError);
-    await expect(pipelined({ recipeOptions: { cascade: [1, 2] } })).rejects.toThrow(/'window' spans modules \[1, 2\] across the worker boundary/);
-    // Inside one worker's range a cascade is fine.
-    const inside = await pipelined({ recipeOptions: { cascade: [0, 1] } });
-    await inside.close();
+  it('cascade terms across worker boundaries (MLM) are exchanged exactly: cotangents of batch t before step t', async () => {
+    // Two cascades over two workers, and one over all four (it crosses three boundaries).
+    for (const [workers, cascades] of [
+      [2, [[1, 2], [0, 3]]],
+      [4, [[0, 3], [2, 3]]],
+    ] as const) {
+      const recipeOptions: TinyRecipeOptions = { cascades: cascades.map(([a, b]) => [a, b]) };
+      const data = batches(3);
+      const local = await reference(recipeOptions);
+      const expected = data.map((b) => local.step(b));
+      const trainer = await pipelined({ recipeOptions, workers, placement: 'count' });
+      try {
+        const results = await collect(trainer.train(data.map((b) => ({ ...b, inputs: b.inputs.clone(), labels: b.labels.clone() }))));
+        expect(results).toEqual(expected);
+        await trainer.synchronize();
+        expectBitwiseEqual(snapshot(trainer.mirror), snapshot(local));
+      } finally {
+        await trainer.close();
+        local.dispose();
+        disposeBatches(data);
+      }
+    }
   });
 });
 

@@ -5,7 +5,6 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointManifest } from '../io/c
 import { SeededRandom } from '../random.js';
 import { checkBatch } from '../training/batch-checks.js';
 import type { Batch } from '../training/plugin.js';
-import { termsCrossing } from '../training/term-plan.js';
 import type { EvaluationResult, LocalTrainer, StepResult } from '../training/trainer.js';
 import { CreditGate } from './flow-control.js';
 import type { BatchMessage, CreditMessage, StageInit, StageMeters, StageReport, StageRequest } from './messages.js';
@@ -361,21 +360,12 @@ function probeBatch(trainer: LocalTrainer): Batch {
 }
 
 /**
- * What the workers would have to exchange, which this trainer does not do yet: loss terms that
- * span a worker boundary (MLM's cascades need cotangents sent back) and plugins that update state
- * after the backward from other modules (LAM's EMA twins need a later block's weights).
+ * What the workers would have to exchange that this trainer does not exchange yet: plugins that
+ * update state after the backward from other modules (LAM's EMA twins need a later block's
+ * weights). Loss terms across a worker boundary (MLM's cascades) are exchanged exactly.
  */
 function checkExchanges(trainer: LocalTrainer, placement: Placement): void {
   if (placement.ranges.length === 1) return;
-  for (const [first, end] of placement.ranges) {
-    const crossing = termsCrossing(trainer.terms, first, end);
-    if (crossing.length) {
-      throw new ConfigError(
-        `Loss term '${crossing[0]!.name}' spans modules [${crossing[0]!.span.join(', ')}] across the worker boundary of modules [${first}, ${end}); ` +
-          'sending cotangents between workers (MLM) is not implemented yet. Train it with workers: 1.',
-      );
-    }
-  }
   const stateful = trainer.plugins.find((p) => p.afterBackward);
   if (stateful) {
     throw new ConfigError(

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedVariable } from '../layers/layer.js';
 import { headKey } from '../training/plugin-host.js';
 import type { LocalTrainer } from '../training/trainer.js';
+import type { Batch } from '../training/plugin.js';
+import { crossesBoundaries, stepWithExchange, type TermCotangent } from './cotangent-exchange.js';
 import type { BatchMessage, StageMeters, TensorRecord } from './messages.js';
 import { buildRecipeTrainer, type TrainerRecipe } from './recipe.js';
 import { assignRecords, variableRecords } from './tensor-records.js';
@@ -46,6 +48,8 @@ export class PipelineStage {
   };
   /** Owned variables by their checkpoint names. */
   private readonly owned: Map<string, tf.Variable>;
+  /** Whether loss terms cross into the stage before (`before`) or the one after (`after`). */
+  readonly crossing: { before: boolean; after: boolean };
 
   private constructor(
     readonly trainer: LocalTrainer,
@@ -53,6 +57,7 @@ export class PipelineStage {
     readonly end: number,
   ) {
     this.owned = new Map(variablesOfRange(trainer, first, end));
+    this.crossing = crossesBoundaries(trainer, first, end);
     const ownedVariables = new Set(this.owned.values());
     for (const [, v] of [...trainer.namedParameters(), ...trainer.namedBuffers()]) if (!ownedVariables.has(v)) v.dispose();
     this.recordMemory();
@@ -77,23 +82,17 @@ export class PipelineStage {
   /**
    * Steps the owned modules on one batch. Returns their losses and, except on the last stage, the
    * message for the next stage with the buffers to transfer (this stage keeps no reference).
+   * For a stage whose loss terms cross its boundaries (`crossing`), use `stepExchanging`.
    */
   step(message: BatchMessage): { losses: Record<string, number>; loss: number; batchSize: number; next?: BatchMessage; transfer: ArrayBuffer[] } {
     const started = performance.now();
-    const inputs = tf.tensor4d(message.image, message.imageShape);
-    const labels = tf.tensor1d(message.labels, 'int32');
-    const input = message.activation ? tf.tensor(message.activation, message.activationShape) : undefined;
+    const { batch, input } = this.receive(message);
     const built = performance.now();
-    this.trainer.stepCount = message.index;
-    this.trainer.epoch = message.epoch;
-    this.trainer.learningRate = message.learningRate;
     let result;
     try {
-      result = this.trainer.stepModules({ inputs, labels, normalization: message.normalization }, { first: this.first, end: this.end, input });
+      result = this.trainer.stepModules(batch, { first: this.first, end: this.end, input });
     } finally {
-      inputs.dispose();
-      labels.dispose();
-      input?.dispose();
+      tf.dispose([batch.inputs, batch.labels, ...(input ? [input] : [])]);
     }
     const stepped = performance.now();
     const { output, losses, loss, batchSize } = result;
@@ -104,12 +103,7 @@ export class PipelineStage {
       const activationShape = output!.shape;
       const activation = transferable(output!.dataSync() as Float32Array);
       output!.dispose();
-      // The image's tensor is gone, so its buffer can move on to the next stage.
-      const image = transferable(message.image);
-      const labelsOut = transferable(message.labels);
-      next = { ...message, image, labels: labelsOut, activation, activationShape };
-      transfer.push(activation.buffer as ArrayBuffer, image.buffer as ArrayBuffer, labelsOut.buffer as ArrayBuffer);
-      this.meters.bytesSent += activation.byteLength + image.byteLength + labelsOut.byteLength;
+      ({ next } = this.forward(message, activation, activationShape, transfer));
     }
     const done = performance.now();
     this.meters.busyMs += stepped - built;
@@ -117,6 +111,62 @@ export class PipelineStage {
     this.meters.steps += 1;
     this.recordMemory();
     return { losses, loss, batchSize, next, transfer };
+  }
+
+  /**
+   * Steps the owned modules with the exact exchange of cotangents (`stepWithExchange`): `send`
+   * passes the output on (the stage waits for room there), `receive` waits for this batch's
+   * cotangents from the next stage. Returns the cotangents for the stage before.
+   */
+  async stepExchanging(
+    message: BatchMessage,
+    send: (next: BatchMessage, transfer: ArrayBuffer[]) => Promise<void>,
+    receive: (index: number) => Promise<TermCotangent[]>,
+  ): Promise<{ losses: Record<string, number>; loss: number; batchSize: number; upstream: TermCotangent[] }> {
+    const started = performance.now();
+    const { batch, input } = this.receive(message);
+    let waited = 0;
+    try {
+      const result = await stepWithExchange(this.trainer, this.first, this.end, batch, input ?? batch.inputs, async (output) => {
+        const waitStarted = performance.now();
+        if (!this.isLast) {
+          const transfer: ArrayBuffer[] = [];
+          // Copies: the output, the image and the labels stay in use for this step's backward.
+          const activation = new Float32Array(output.dataSync() as Float32Array);
+          const copied = { ...message, image: message.image.slice(), labels: message.labels.slice() };
+          await send(this.forward(copied, activation, output.shape, transfer).next, transfer);
+        }
+        const cotangents = this.crossing.after ? await receive(message.index) : [];
+        waited += performance.now() - waitStarted;
+        return cotangents;
+      });
+      this.meters.busyMs += performance.now() - started - waited;
+      this.meters.waitingOutputMs += waited;
+      this.meters.steps += 1;
+      return { ...result, batchSize: batch.inputs.shape[0] };
+    } finally {
+      tf.dispose([batch.inputs, batch.labels, ...(input ? [input] : [])]);
+      this.recordMemory();
+    }
+  }
+
+  private receive(message: BatchMessage): { batch: Batch; input: tf.Tensor | undefined } {
+    const inputs = tf.tensor4d(message.image, message.imageShape);
+    const labels = tf.tensor1d(message.labels, 'int32');
+    const input = message.activation ? tf.tensor(message.activation, message.activationShape) : undefined;
+    this.trainer.stepCount = message.index;
+    this.trainer.epoch = message.epoch;
+    this.trainer.learningRate = message.learningRate;
+    return { batch: { inputs, labels, normalization: message.normalization }, input };
+  }
+
+  /** The message for the next stage; the image's and labels' tensors are gone, so their buffers move on. */
+  private forward(message: BatchMessage, activation: Float32Array, activationShape: number[], transfer: ArrayBuffer[]): { next: BatchMessage } {
+    const image = transferable(message.image);
+    const labels = transferable(message.labels);
+    transfer.push(activation.buffer as ArrayBuffer, image.buffer as ArrayBuffer, labels.buffer as ArrayBuffer);
+    this.meters.bytesSent += activation.byteLength + image.byteLength + labels.byteLength;
+    return { next: { ...message, image, labels, activation, activationShape } };
   }
 
   /** Copies of the owned variables and their momentum buffers, by checkpoint name. */

@@ -10,8 +10,8 @@ export interface TinyRecipeOptions {
   slow?: { module: number; milliseconds: number };
   /** Module whose head throws on its n-th step (counting from 1). */
   failing?: { module: number; step: number };
-  /** An extra cascade term over these modules. */
-  cascade?: [number, number];
+  /** Extra cascade terms over these module spans (the trainer then holds activations: 'keep'). */
+  cascades?: [number, number][];
 }
 
 export const TINY_CUTS = [
@@ -51,11 +51,16 @@ export default function tinyRecipe(options: TinyRecipeOptions = {}): TrainerOpti
     plugins: [
       linearHeadHost({
         seed: 5,
-        terms: (terms) => (options.cascade ? [...terms, { name: 'window', span: options.cascade, role: 'cascade', weight: 0.5 }] : terms),
+        terms: (terms) => [
+          ...terms,
+          ...(options.cascades ?? []).map(([first, last]) => ({ name: `window${first}-${last}`, span: [first, last] as const, role: 'cascade' as const, weight: 0.5 })),
+        ],
       }),
       injected(options),
     ],
     mode: options.mode ?? 'simultaneous',
+    // The order in which a pipeline stage sums cascade cotangents is the 'keep' schedule's.
+    activations: options.cascades ? 'keep' : undefined,
     optimizer: { learningRate: 0.05 },
     seed: 11,
   };

@@ -4,7 +4,8 @@
 import '../index.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AsyncQueue, CreditGate } from './flow-control.js';
-import type { BatchMessage, CreditMessage, StageInit, StageReport, StageRequest } from './messages.js';
+import type { TermCotangent } from './cotangent-exchange.js';
+import type { BatchMessage, CotangentMessage, CreditMessage, StageInit, StageReport, StageRequest } from './messages.js';
 import { PipelineStage } from './stage.js';
 
 const init = workerData as StageInit;
@@ -24,9 +25,27 @@ async function run(): Promise<void> {
   const inbox = new AsyncQueue<BatchMessage>();
   const room = new CreditGate(init.capacity);
   init.upstream.on('message', (message: BatchMessage) => inbox.push(message));
-  init.downstream?.on('message', (message: CreditMessage) => {
+  const cotangents = new Map<number, TermCotangent[]>();
+  let cotangentWaiter: { index: number; resolve: (terms: TermCotangent[]) => void } | undefined;
+  init.downstream?.on('message', (message: CreditMessage | CotangentMessage) => {
     if (message.type === 'credit') room.release();
+    else if (cotangentWaiter?.index === message.index) {
+      cotangentWaiter.resolve(message.terms);
+      cotangentWaiter = undefined;
+    } else cotangents.set(message.index, message.terms);
   });
+  const receive = (index: number) =>
+    new Promise<TermCotangent[]>((resolve) => {
+      const ready = cotangents.get(index);
+      if (ready) {
+        cotangents.delete(index);
+        resolve(ready);
+      } else cotangentWaiter = { index, resolve };
+    });
+  const send = async (next: BatchMessage, transfer: ArrayBuffer[]) => {
+    await room.acquire();
+    init.downstream!.postMessage(next, transfer);
+  };
   port.on('message', (request: StageRequest) => {
     try {
       if (request.type === 'gather') {
@@ -48,6 +67,15 @@ async function run(): Promise<void> {
     stage.meters.waitingInputMs += performance.now() - waitStarted;
     stage.meters.peakQueued = Math.max(stage.meters.peakQueued, inbox.peak);
     init.upstream.postMessage({ type: 'credit' } satisfies CreditMessage);
+    if (stage.crossing.before || stage.crossing.after) {
+      const { losses, loss, batchSize, upstream } = await stage.stepExchanging(message, send, receive);
+      if (stage.crossing.before) {
+        const reply: CotangentMessage = { type: 'cotangents', index: message.index, terms: upstream };
+        init.upstream.postMessage(reply, upstream.map((t) => t.data.buffer as ArrayBuffer));
+      }
+      report({ type: 'stepped', index: message.index, losses, loss, batchSize, meters: stage.meters });
+      continue;
+    }
     const { losses, loss, batchSize, next, transfer } = stage.step(message);
     if (next) {
       const blocked = performance.now();
