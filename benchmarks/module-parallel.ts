@@ -2,12 +2,13 @@
  * Module-parallel training (issue 17): images/s of the pipelined trainer with 2 workers (oneDNN,
  * 1 thread each) against the sequential trainer on the same machine (oneDNN with 2 threads, and
  * with 1), in one run, alternating the three in rotating order each round; ResNet-32 at K = 4 and 8
- * with DGL, InfoPro and InfoPro + MLAAN. Also records each worker's busy, waiting and transfer
+ * with DGL, InfoPro and InfoPro + MLAAN, and InfoPro + MLM (its cascades cross the worker boundary:
+ * the exact exchange of cotangents, which serialises the two workers on those modules). Also records each worker's busy, waiting and transfer
  * time, the measured per-module costs and transfer sizes, and from those a projection of the
  * scaling to W devices (and where it stops: the slowest module, the transfers).
  *
  *   npx tsx benchmarks/module-parallel.ts [--steps 20] [--batch 64] [--ks 4,8]
- *     [--methods dgl,infopro,infopro+mlaan] [--rounds 2] [--backend onednn]
+ *     [--methods dgl,infopro,infopro+mlm,infopro+mlaan] [--rounds 2] [--backend onednn]
  *
  * Each measurement runs in its own process (OMP_NUM_THREADS set per variant), on one random batch
  * (the step cost does not depend on pixel values), after two warm-up steps. Writes
@@ -39,7 +40,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '20' },
     batch: { type: 'string', default: '64' },
     ks: { type: 'string', default: '4,8' },
-    methods: { type: 'string', default: 'dgl,infopro,infopro+mlaan' },
+    methods: { type: 'string', default: 'dgl,infopro,infopro+mlm,infopro+mlaan' },
     rounds: { type: 'string', default: '2' },
     backend: { type: 'string', default: 'onednn' },
     child: { type: 'string' },

@@ -1,14 +1,14 @@
 /**
- * The pipeline recipe of benchmarks/module-parallel.ts: ResNet-32 at K modules with DGL, InfoPro
- * or InfoPro + MLAAN, the same model for the sequential trainer and for every pipeline worker.
+ * The pipeline recipe of benchmarks/module-parallel.ts: ResNet-32 at K modules with DGL, InfoPro,
+ * InfoPro + MLM or InfoPro + MLAAN, the same model for the sequential trainer and for every pipeline worker.
  */
 import { getSplit, type LocalLearningPlugin, type TrainerOptions } from '@mlaan/core';
 import { dgl } from '@mlaan/dgl';
 import { infoPro, MLAAN_LAMBDA } from '@mlaan/infopro';
-import { withMLAAN } from '@mlaan/mlaan';
+import { mlm, withMLAAN } from '@mlaan/mlaan';
 import { resnet32 } from '@mlaan/models';
 
-export type Method = 'dgl' | 'infopro' | 'infopro+mlaan';
+export type Method = 'dgl' | 'infopro' | 'infopro+mlm' | 'infopro+mlaan';
 
 export interface Resnet32RecipeOptions {
   method: Method;
@@ -19,6 +19,7 @@ export interface Resnet32RecipeOptions {
 const PLUGINS: Record<Method, () => LocalLearningPlugin[]> = {
   dgl: () => [dgl()],
   infopro: () => [infoPro({ lambda: MLAAN_LAMBDA, task: 'cross-entropy' })],
+  'infopro+mlm': () => [infoPro({ lambda: MLAAN_LAMBDA, task: 'cross-entropy' }), mlm()],
   'infopro+mlaan': () => [infoPro({ lambda: MLAAN_LAMBDA, task: 'cross-entropy' }), ...withMLAAN()],
 };
 
