@@ -34,6 +34,13 @@ export function crossesBoundaries(trainer: LocalTrainer, first: number, end: num
  * 3. Those are walked back the same way (leaving upstream again when they began before `first`).
  * 4. One parameter backward per module on its summed cotangent, then the optimizer step.
  *
+ * With `delayed`, step 2 resolves with the cotangents of the previous batch instead (none on a
+ * session's first step), and step 3 walks them through this stage's modules re-run on the previous
+ * batch's input (`previousInput`) with the current weights, its parameter gradients added to this
+ * step's: the later worker's cotangents of batch t-1 apply at step t, and this worker never waits
+ * for a round trip. Terms that began before `first` are not supported then (a term over three
+ * workers), which the pipelined trainer rejects.
+ *
  * Returns the losses and the cotangents for the worker before (in term order).
  */
 export async function stepWithExchange(
@@ -43,6 +50,7 @@ export async function stepWithExchange(
   batch: Batch,
   input: tf.Tensor,
   exchange: (output: tf.Tensor) => Promise<TermCotangent[]>,
+  delayed?: { previousInput: tf.Tensor | undefined },
 ): Promise<{ losses: Record<string, number>; loss: number; upstream: TermCotangent[] }> {
   checkBatch(batch, trainer.backbone);
   const termsByName = new Map(trainer.terms.map((t) => [t.name, t]));
@@ -83,15 +91,24 @@ export async function stepWithExchange(
         walk(term.name, term.span[0], e, result.featureGradient);
       }
     }
-    for (const received of await exchange(x)) {
-      const term = termsByName.get(received.term)!;
-      walk(term.name, term.span[0], end - 1, tf.tensor(received.data, received.shape));
+    const received = await exchange(x);
+    if (!delayed) {
+      for (const r of received) walk(r.term, termsByName.get(r.term)!.span[0], end - 1, tf.tensor(r.data, r.shape));
     }
-    for (let m = first; m < end; m++) {
-      const cotangent = cotangents.get(m);
-      if (!cotangent) continue;
-      const { parameters } = activations[m - first]!.backward(cotangent, { input: false, parameters: true });
-      sink.addNamed(parameters, new Map(trainer.modules[m]!.namedParameters()));
+    parameterBackward(trainer, first, end, activations, cotangents, sink);
+    if (delayed && received.length) {
+      // The previous batch's cotangents, through this step's weights on the previous batch's input.
+      for (const a of activations.splice(0)) a.dispose();
+      for (const c of cotangents.values()) c.dispose();
+      cotangents.clear();
+      let y = delayed.previousInput!;
+      for (let m = first; m < end; m++) {
+        const activation = trainer.modules[m]!.forward(y, { ...TRAIN, updateStatistics: false });
+        activations.push(activation);
+        y = activation.output;
+      }
+      for (const r of received) walk(r.term, termsByName.get(r.term)!.span[0], end - 1, tf.tensor(r.data, r.shape));
+      parameterBackward(trainer, first, end, activations, cotangents, sink);
     }
     trainer.optimizer.step(sink.gradients);
   } finally {
@@ -106,4 +123,21 @@ export async function stepWithExchange(
   }
   const finalTerm = trainer.plan.finalTerm;
   return { losses: values, loss: (finalTerm === undefined ? undefined : values[finalTerm]) ?? NaN, upstream };
+}
+
+/** One parameter backward per module on its summed cotangent, into the sink. */
+function parameterBackward(
+  trainer: LocalTrainer,
+  first: number,
+  end: number,
+  activations: readonly Activation[],
+  cotangents: ReadonlyMap<number, tf.Tensor>,
+  sink: GradientSink,
+): void {
+  for (let m = first; m < end; m++) {
+    const cotangent = cotangents.get(m);
+    if (!cotangent) continue;
+    const { parameters } = activations[m - first]!.backward(cotangent, { input: false, parameters: true });
+    sink.addNamed(parameters, new Map(trainer.modules[m]!.namedParameters()));
+  }
 }

@@ -7,6 +7,13 @@ import type { TrainerRecipe } from './recipe.js';
 // inbox, and, where loss terms cross the boundary, each batch's cotangents. Reports and control
 // (gather, scatter) go over each worker's parentPort.
 
+/**
+ * How loss terms across a worker boundary (MLM's cascades) get their cotangents: `exact` waits
+ * for batch t's before stepping t (the sequential trainer's result); `delayed` applies batch
+ * t-1's at step t through the modules re-run on batch t-1's input with the current weights.
+ */
+export type PipelineExchange = 'exact' | 'delayed';
+
 /** `workerData` of a stage: its recipe, its modules and its two ports. */
 export interface StageInit {
   recipe: TrainerRecipe;
@@ -16,6 +23,7 @@ export interface StageInit {
   end: number;
   /** Batches that may wait in the next stage's inbox. */
   capacity: number;
+  exchange: PipelineExchange;
   /** Where batches come from (main or the previous stage); credits go back on it. */
   upstream: MessagePort;
   /** Where this stage's outputs go; absent for the last stage. */

@@ -13,6 +13,7 @@ import type { Batch } from '../training/plugin.js';
 import { LocalTrainer, type StepResult } from '../training/trainer.js';
 import { PipelinedTrainer, type PipelinedTrainerOptions } from './pipelined-trainer.js';
 import { loadRecipe, type TrainerRecipe } from './recipe.js';
+import { variablesOfRange } from './stage.js';
 import type { TinyRecipeOptions } from './tiny-recipe.fixture.js';
 
 const MODULE = new URL('./tiny-recipe.fixture.ts', import.meta.url).href;
@@ -115,6 +116,53 @@ describe('PipelinedTrainer equals LocalTrainer bit for bit (forward streaming)',
         disposeBatches(data);
       }
     }
+  });
+});
+
+describe("exchange 'delayed': the cascade cotangents of batch t-1 apply at step t", () => {
+  it('step 1 gives the earlier worker only its own terms, the later one the exact result; step 2 adds the late cotangents', async () => {
+    const withCascade: TinyRecipeOptions = { cascades: [[1, 2]] };
+    const data = batches(2);
+    const exact = await reference(withCascade);
+    const alone = await reference({ cascades: [] });
+    const trainer = await pipelined({ recipeOptions: withCascade, exchange: 'delayed' });
+    try {
+      const [first, end] = trainer.placement.ranges[0]!;
+      expect([first, end]).toEqual([0, 2]);
+      const earlier = new Set(variablesOfRange(exact, first, end).map(([name]) => name));
+      const split = (bits: Map<string, Int32Array>, inEarlier: boolean) =>
+        new Map([...bits].filter(([name]) => earlier.has(name.replace(/^momentum\./, '')) === inEarlier));
+      exact.step(data[0]!);
+      alone.step(data[0]!);
+      await trainer.step(data[0]!);
+      await trainer.synchronize();
+      const afterOne = snapshot(trainer.mirror);
+      expectBitwiseEqual(split(afterOne, true), split(snapshot(alone), true));
+      expectBitwiseEqual(split(afterOne, false), split(snapshot(exact), false));
+
+      exact.step(data[1]!);
+      alone.step(data[1]!);
+      await trainer.step(data[1]!);
+      await trainer.synchronize();
+      const afterTwo = split(snapshot(trainer.mirror), true);
+      const moduleOne = [...afterTwo.keys()].filter((name) => name.startsWith('layer1.0.') && !name.startsWith('momentum.'));
+      expect(moduleOne.length).toBeGreaterThan(0);
+      // Module 1 got the late cascade gradient: neither without it nor the exact one.
+      for (const other of [snapshot(alone), snapshot(exact)]) {
+        expect(moduleOne.some((name) => !tf.util.arraysEqual(afterTwo.get(name)!, other.get(name)!))).toBe(true);
+      }
+    } finally {
+      await trainer.close();
+      exact.dispose();
+      alone.dispose();
+      disposeBatches(data);
+    }
+  });
+
+  it('rejects a term across two worker boundaries', async () => {
+    await expect(pipelined({ recipeOptions: { cascades: [[0, 3]] }, workers: 4, placement: 'count', exchange: 'delayed' })).rejects.toThrow(
+      /'window0-3' spans modules \[0, 3\] across more than one worker boundary/,
+    );
   });
 });
 

@@ -7,7 +7,7 @@ import { checkBatch } from '../training/batch-checks.js';
 import type { Batch } from '../training/plugin.js';
 import type { EvaluationResult, LocalTrainer, StepResult } from '../training/trainer.js';
 import { CreditGate } from './flow-control.js';
-import type { BatchMessage, CreditMessage, StageInit, StageMeters, StageReport, StageRequest } from './messages.js';
+import type { BatchMessage, CreditMessage, PipelineExchange, StageInit, StageMeters, StageReport, StageRequest } from './messages.js';
 import { measureModuleCosts, type ModuleCosts } from './module-costs.js';
 import { checkPlacement, placeByCost, placeByCount, type Placement } from './placement.js';
 import { buildRecipeTrainer, type TrainerRecipe } from './recipe.js';
@@ -28,6 +28,8 @@ export interface PipelinedTrainerOptions {
   probe?: Batch;
   /** Batches that may wait before each stage (default 2). */
   queueCapacity?: number;
+  /** Loss terms across a worker boundary (MLM): `exact` (default, the sequential result) or `delayed` (one step late, no waiting). */
+  exchange?: PipelineExchange;
   /** The worker entry (default: core's own). */
   workerEntry?: URL;
 }
@@ -71,6 +73,7 @@ export class PipelinedTrainer {
   /** The measured per-module costs (`placement: 'measured'`), else undefined. */
   readonly moduleCosts: ModuleCosts | undefined;
   readonly capacity: number;
+  readonly exchange: PipelineExchange;
   /** The worker threads, in pipeline order (exposed for meters and fault tests). */
   readonly threads: readonly Worker[];
   /** Steps submitted so far (every one of them has finished after `drain()`). */
@@ -93,6 +96,7 @@ export class PipelinedTrainer {
     this.placement = placement;
     this.moduleCosts = costs;
     this.capacity = options.queueCapacity ?? 2;
+    this.exchange = options.exchange ?? 'exact';
     this.stepCount = mirror.stepCount;
     this.epoch = mirror.epoch;
     this.learningRate = mirror.learningRate;
@@ -109,7 +113,7 @@ export class PipelinedTrainer {
     this.threads = placement.ranges.map(([first, end], stage) => {
       const upstream = channels[stage]!.port2;
       const downstream = stage + 1 < W ? channels[stage + 1]!.port1 : undefined;
-      const init: StageInit = { recipe: options.recipe, stage, stageCount: W, first, end, capacity: this.capacity, upstream, downstream };
+      const init: StageInit = { recipe: options.recipe, stage, stageCount: W, first, end, capacity: this.capacity, exchange: this.exchange, upstream, downstream };
       const worker = launchWorker(entry, { ...init }, downstream ? [upstream, downstream] : [upstream], typescript);
       worker.on('message', (report: StageReport) => this.onReport(stage, report));
       worker.on('error', (error) => this.fail(stage, error.message, error));
@@ -149,7 +153,7 @@ export class PipelinedTrainer {
           throw new ConfigError(`placement lists ${placement.ranges.length} ranges for ${options.workers} workers; give one range per worker.`);
         }
       }
-      checkExchanges(mirror, placement);
+      checkExchanges(mirror, placement, options.exchange ?? 'exact');
     } catch (error) {
       mirror.dispose();
       throw error;
@@ -364,8 +368,18 @@ function probeBatch(trainer: LocalTrainer): Batch {
  * update state after the backward from other modules (LAM's EMA twins need a later block's
  * weights). Loss terms across a worker boundary (MLM's cascades) are exchanged exactly.
  */
-function checkExchanges(trainer: LocalTrainer, placement: Placement): void {
+function checkExchanges(trainer: LocalTrainer, placement: Placement, exchange: PipelineExchange): void {
+  if (exchange !== 'exact' && exchange !== 'delayed') throw new ConfigError(`exchange must be 'exact' or 'delayed', got ${JSON.stringify(exchange)}.`);
   if (placement.ranges.length === 1) return;
+  if (exchange === 'delayed') {
+    const starts = placement.ranges.map(([first]) => first);
+    const long = trainer.terms.find((t) => starts.filter((s) => t.span[0] < s && s <= t.span[1]).length > 1);
+    if (long) {
+      throw new ConfigError(
+        `Loss term '${long.name}' spans modules [${long.span.join(', ')}] across more than one worker boundary, which exchange 'delayed' does not take (its cotangents would be late once per boundary). Use exchange 'exact', or fewer workers.`,
+      );
+    }
+  }
   const stateful = trainer.plugins.find((p) => p.afterBackward);
   if (stateful) {
     throw new ConfigError(

@@ -4,7 +4,7 @@ import { headKey } from '../training/plugin-host.js';
 import type { LocalTrainer } from '../training/trainer.js';
 import type { Batch } from '../training/plugin.js';
 import { crossesBoundaries, stepWithExchange, type TermCotangent } from './cotangent-exchange.js';
-import type { BatchMessage, StageMeters, TensorRecord } from './messages.js';
+import type { BatchMessage, PipelineExchange, StageMeters, TensorRecord } from './messages.js';
 import { buildRecipeTrainer, type TrainerRecipe } from './recipe.js';
 import { assignRecords, variableRecords } from './tensor-records.js';
 
@@ -50,11 +50,14 @@ export class PipelineStage {
   private readonly owned: Map<string, tf.Variable>;
   /** Whether loss terms cross into the stage before (`before`) or the one after (`after`). */
   readonly crossing: { before: boolean; after: boolean };
+  /** `delayed`: this stage's input and index of its last batch, whose cotangents the next step applies. */
+  private previous: { input: tf.Tensor; index: number } | undefined;
 
   private constructor(
     readonly trainer: LocalTrainer,
     readonly first: number,
     readonly end: number,
+    readonly exchange: PipelineExchange,
   ) {
     this.owned = new Map(variablesOfRange(trainer, first, end));
     this.crossing = crossesBoundaries(trainer, first, end);
@@ -63,9 +66,15 @@ export class PipelineStage {
     this.recordMemory();
   }
 
-  static async create(recipe: TrainerRecipe, first: number, end: number): Promise<PipelineStage> {
+  static async create(recipe: TrainerRecipe, first: number, end: number, exchange: PipelineExchange = 'exact'): Promise<PipelineStage> {
     const trainer = await buildRecipeTrainer(recipe);
-    return new PipelineStage(trainer, first, end);
+    return new PipelineStage(trainer, first, end, exchange);
+  }
+
+  /** Forgets the delayed cotangents' batch (after a checkpoint is loaded, the next step starts afresh). */
+  resetExchange(): void {
+    this.previous?.input.dispose();
+    this.previous = undefined;
   }
 
   get isLast(): boolean {
@@ -136,10 +145,17 @@ export class PipelineStage {
           const copied = { ...message, image: message.image.slice(), labels: message.labels.slice() };
           await send(this.forward(copied, activation, output.shape, transfer).next, transfer);
         }
-        const cotangents = this.crossing.after ? await receive(message.index) : [];
+        let cotangents: TermCotangent[] = [];
+        if (this.crossing.after && this.exchange === 'exact') cotangents = await receive(message.index);
+        // Delayed: the previous batch's, if this session stepped it.
+        else if (this.crossing.after && this.previous?.index === message.index - 1) cotangents = await receive(message.index - 1);
         waited += performance.now() - waitStarted;
         return cotangents;
-      });
+      }, this.exchange === 'delayed' ? { previousInput: this.previous?.input } : undefined);
+      if (this.exchange === 'delayed' && this.crossing.after) {
+        this.previous?.input.dispose();
+        this.previous = { input: (input ?? batch.inputs).clone(), index: message.index };
+      }
       this.meters.busyMs += performance.now() - started - waited;
       this.meters.waitingOutputMs += waited;
       this.meters.steps += 1;

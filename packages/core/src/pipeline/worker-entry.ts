@@ -21,7 +21,7 @@ function fail(error: unknown): void {
 }
 
 async function run(): Promise<void> {
-  const stage = await PipelineStage.create(init.recipe, init.first, init.end);
+  const stage = await PipelineStage.create(init.recipe, init.first, init.end, init.exchange);
   const inbox = new AsyncQueue<BatchMessage>();
   const room = new CreditGate(init.capacity);
   init.upstream.on('message', (message: BatchMessage) => inbox.push(message));
@@ -54,6 +54,8 @@ async function run(): Promise<void> {
         report({ type: 'gathered', request: request.request, variables, momentum }, buffers);
       } else if (request.type === 'scatter') {
         stage.scatter(request.variables, request.momentum);
+        stage.resetExchange();
+        cotangents.clear();
         report({ type: 'scattered', request: request.request });
       }
     } catch (error) {
