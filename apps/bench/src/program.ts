@@ -146,6 +146,7 @@ interface CommandOptions {
   memoryEvery: number;
   loaderWorkers?: number;
   workers?: number;
+  exchange?: 'exact' | 'delayed';
   keepCheckpoints?: boolean;
   force?: boolean;
   progress: ProgressMode;
@@ -225,6 +226,12 @@ function addTrainingOptions(command: Command, single: boolean): Command {
         'module-parallel training: worker threads that each train a range of the local modules, placed by measured cost (not data loading: that is --loader-workers) [1: the sequential trainer]',
       ).argParser(positiveInteger),
     )
+    .addOption(
+      new Option(
+        '--exchange <mode>',
+        "with --workers: how MLM's cascade cotangents cross workers; exact = the sequential result (workers take turns on the modules a window joins), delayed = one step late, no waiting [exact]",
+      ).choices(['exact', 'delayed']),
+    )
     .addOption(new Option('--keep-checkpoints', 'keep the last checkpoint of finished configurations'))
     .addOption(new Option('--force', 'train finished configurations again instead of skipping them'))
     .addOption(new Option('--progress <mode>', 'progress output: bar on a terminal, lines otherwise').choices(PROGRESS_MODES).default('auto'));
@@ -270,6 +277,7 @@ function executionFrom(options: CommandOptions): ExecutionOptions {
     memoryEvery: options.memoryEvery,
     loaderWorkers: options.loaderWorkers,
     workers: options.workers,
+    exchange: options.exchange,
     keepCheckpoints: options.keepCheckpoints ?? false,
     force: options.force ?? false,
     exportDir: options.export === undefined ? undefined : resolve(options.export),

@@ -111,7 +111,7 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
     config: RunConfig,
     observer: Partial<TrainingObserver> = {},
     memoryEvery = 1,
-    pipeline: { workers?: number; checkpointEvery?: number } = {},
+    pipeline: { workers?: number; checkpointEvery?: number; exchange?: 'exact' | 'delayed' } = {},
   ): Promise<RunResult> {
     const runDir = await mkdtemp(join(tmpdir(), 'mlaan-bench-train-'));
     folders.push(runDir);
@@ -123,6 +123,7 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
       memoryEvery,
       loaderWorkers: 0,
       workers: pipeline.workers,
+      exchange: pipeline.exchange,
       observer: { started: () => undefined, step: () => undefined, evaluating: () => undefined, epochDone: () => undefined, ...observer },
       stop: { requested: false },
       command: 'test',
@@ -166,5 +167,16 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
       expect(worker.busyMs).toBeGreaterThan(0);
       expect(worker.numBytes).toBeGreaterThan(0);
     }
+  });
+
+  it('--workers 2 with MLM: --exchange exact and delayed both train; delayed applies the cascade one step late', async () => {
+    const config = tiny({ frameworks: ['dgl'], pluginSets: ['mlm'], Ks: [4], trainLimit: 16, batchSize: 8, testLimit: 16, dglHead: 'linear' });
+    const exact = await train(config, {}, 0, { workers: 2 });
+    const delayed = await train(config, {}, 0, { workers: 2, exchange: 'delayed' });
+    expect([exact.pipeline!.exchange, delayed.pipeline!.exchange]).toEqual(['exact', 'delayed']);
+    expect(delayed.status).toBe('completed');
+    // The first step's losses come before any update; the second sees weights that differ.
+    expect(delayed.lossCurve[0]!.loss).toBe(exact.lossCurve[0]!.loss);
+    expect(delayed.lossCurve[1]!.loss).not.toBe(exact.lossCurve[1]!.loss);
   });
 });

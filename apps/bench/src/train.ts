@@ -37,6 +37,8 @@ export interface TrainOptions {
   loaderWorkers?: number;
   /** Pipeline workers for module-parallel training (`--workers`; 1 or undefined: the sequential trainer). */
   workers?: number;
+  /** How cascade cotangents cross the pipeline's workers (`--exchange`; default exact). */
+  exchange?: 'exact' | 'delayed';
   /** Keep the last checkpoint after the run finished (default: deleted, the result stays). */
   keepCheckpoint?: boolean;
   observer: TrainingObserver;
@@ -130,6 +132,7 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
       const pipelined = await PipelinedTrainer.create({
         recipe: { module: benchRecipeModule(), options: recipeOptions, backend: options.backend.choice },
         workers: options.workers!,
+        exchange: options.exchange,
       });
       engine = new PipelinedEngine(pipelined);
     } else {

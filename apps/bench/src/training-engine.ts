@@ -14,6 +14,7 @@ export interface EngineStep {
 /** What `--workers` adds to a result: where the modules ran and each worker's meters. */
 export interface PipelineSummary {
   workers: number;
+  exchange: 'exact' | 'delayed';
   placement: Placement;
   moduleCosts: ModuleCosts | null;
   meters: PipelineWorkerMeters[];
@@ -126,7 +127,7 @@ export class PipelinedEngine implements TrainingEngine {
 
   pipeline(): PipelineSummary {
     const { placement, moduleCosts } = this.pipelined;
-    return { workers: placement.ranges.length, placement, moduleCosts: moduleCosts ?? null, meters: this.pipelined.meters() };
+    return { workers: placement.ranges.length, exchange: this.pipelined.exchange, placement, moduleCosts: moduleCosts ?? null, meters: this.pipelined.meters() };
   }
 
   dispose(): Promise<void> {
