@@ -4,16 +4,18 @@ import type { TrainerOptions, TrainingMode } from '@mlaan/core';
 import { tinyBackbone } from '@mlaan/core/testing';
 import { dgl } from '@mlaan/dgl';
 import { infoPro } from '@mlaan/infopro';
-import { mlm } from '@mlaan/mlm';
+import { lam, mlm, withMLAAN } from '@mlaan/mlaan';
 
 export interface HostRecipeOptions {
   host: 'dgl' | 'infopro';
   mode?: TrainingMode;
-  /** Add MLM's cascades (their cotangents cross the worker boundaries). */
-  mlm?: boolean;
+  /** MLM's cascades (their cotangents cross the worker boundaries), LAM's leap nets (their twins read later modules' weights), or both. */
+  plugins?: 'mlm' | 'lam' | 'mlaan';
 }
 
-export default function hostRecipe({ host, mode, mlm: cascades }: HostRecipeOptions): TrainerOptions {
+const PLUGINS = { mlm: () => [mlm()], lam: () => [lam()], mlaan: () => withMLAAN() };
+
+export default function hostRecipe({ host, mode, plugins }: HostRecipeOptions): TrainerOptions {
   return {
     // InfoPro's default aux head takes the CIFAR widths (16, 32, 64).
     backbone: tinyBackbone({ seed: 3, width: host === 'infopro' ? 16 : 4 }),
@@ -22,10 +24,10 @@ export default function hostRecipe({ host, mode, mlm: cascades }: HostRecipeOpti
       [1, 0],
       [1, 1],
     ],
-    plugins: [host === 'dgl' ? dgl({ head: 'mlp-sr' }) : infoPro({ lambda: [2, 0.5, 1, 1.5] }), ...(cascades ? [mlm()] : [])],
+    plugins: [host === 'dgl' ? dgl({ head: 'mlp-sr' }) : infoPro({ lambda: [2, 0.5, 1, 1.5] }), ...(plugins ? PLUGINS[plugins]() : [])],
     mode: mode ?? 'simultaneous',
     // A pipeline stage sums cascade cotangents in the order of the 'keep' schedule.
-    activations: cascades ? 'keep' : undefined,
+    activations: plugins ? 'keep' : undefined,
     optimizer: { learningRate: 0.05 },
     seed: 11,
   };

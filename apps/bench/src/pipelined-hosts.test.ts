@@ -26,20 +26,23 @@ function bits(trainer: LocalTrainer): Map<string, Int32Array> {
   return out;
 }
 
-describe('PipelinedTrainer with DGL, InfoPro (and MLM) equals LocalTrainer bit for bit', () => {
-  for (const [host, workers, mode, mlm] of [
-    ['dgl', 2, 'simultaneous', false],
-    ['dgl', 4, 'sequential', false],
-    ['infopro', 2, 'simultaneous', false],
-    ['infopro', 4, 'simultaneous', false],
+describe('PipelinedTrainer with DGL, InfoPro, MLM, LAM and MLAAN equals LocalTrainer bit for bit', () => {
+  for (const [host, workers, mode, plugins] of [
+    ['dgl', 2, 'simultaneous', undefined],
+    ['dgl', 4, 'sequential', undefined],
+    ['infopro', 2, 'simultaneous', undefined],
+    ['infopro', 4, 'simultaneous', undefined],
     // MLM's cascade windows cross the worker boundary: cotangents go back, exact mode.
-    ['dgl', 2, 'simultaneous', true],
+    ['dgl', 2, 'simultaneous', 'mlm'],
+    // LAM's twins read later workers' blocks: their weights come back after every step.
+    ['dgl', 2, 'simultaneous', 'lam'],
+    ['infopro', 2, 'simultaneous', 'mlaan'],
   ] as const) {
-    it(`${host}${mlm ? ' + MLM' : ''}, ${mode}, K = 4, W = ${workers}`, async () => {
+    it(`${host}${plugins ? ` + ${plugins}` : ''}, ${mode}, K = 4, W = ${workers}`, async () => {
       const batches = Array.from({ length: 3 }, (_, i) => randomBatch({ size: 4, seed: 30 + i }));
-      const local = new LocalTrainer(await loadRecipe(recipe({ host, mode, mlm })));
+      const local = new LocalTrainer(await loadRecipe(recipe({ host, mode, plugins })));
       const expected = batches.map((b) => local.step(b));
-      const pipelined = await PipelinedTrainer.create({ recipe: recipe({ host, mode, mlm }), workers, placement: 'count' });
+      const pipelined = await PipelinedTrainer.create({ recipe: recipe({ host, mode, plugins }), workers, placement: 'count' });
       try {
         const results = [];
         for await (const r of pipelined.train(batches.map((b) => ({ ...b, inputs: b.inputs.clone(), labels: b.labels.clone() })))) results.push(r);

@@ -41,6 +41,10 @@ export function crossesBoundaries(trainer: LocalTrainer, first: number, end: num
  * for a round trip. Terms that began before `first` are not supported then (a term over three
  * workers), which the pipelined trainer rejects.
  *
+ * With `beforeUpdate` (plugins with `afterBackward`, LAM), it is awaited after the parameter
+ * backward (the caller brings later workers' weights up to this step) and the plugins' hooks run
+ * before the optimizer step, as in `LocalTrainer.step`.
+ *
  * Returns the losses and the cotangents for the worker before (in term order).
  */
 export async function stepWithExchange(
@@ -51,6 +55,7 @@ export async function stepWithExchange(
   input: tf.Tensor,
   exchange: (output: tf.Tensor) => Promise<TermCotangent[]>,
   delayed?: { previousInput: tf.Tensor | undefined },
+  beforeUpdate?: () => Promise<void>,
 ): Promise<{ losses: Record<string, number>; loss: number; upstream: TermCotangent[] }> {
   checkBatch(batch, trainer.backbone);
   const termsByName = new Map(trainer.terms.map((t) => [t.name, t]));
@@ -109,6 +114,11 @@ export async function stepWithExchange(
       }
       for (const r of received) walk(r.term, termsByName.get(r.term)!.span[0], end - 1, tf.tensor(r.data, r.shape));
       parameterBackward(trainer, first, end, activations, cotangents, sink);
+    }
+    // Plugins' state updates (LAM's twins) read later workers' pre-step weights: wait for them.
+    if (beforeUpdate) {
+      await beforeUpdate();
+      trainer.runAfterBackward();
     }
     trainer.optimizer.step(sink.gradients);
   } finally {

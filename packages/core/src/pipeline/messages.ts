@@ -57,6 +57,14 @@ export interface CreditMessage {
   type: 'credit';
 }
 
+/** A later stage's module variables after its step `index`, for the replicas of the stages before it (LAM's twins read them). */
+export interface WeightsMessage {
+  type: 'weights';
+  index: number;
+  stage: number;
+  records: TensorRecord[];
+}
+
 /** Sent back upstream, per batch, by a stage whose loss terms began before it (MLM's cascades). */
 export interface CotangentMessage {
   type: 'cotangents';

@@ -364,9 +364,8 @@ function probeBatch(trainer: LocalTrainer): Batch {
 }
 
 /**
- * What the workers would have to exchange that this trainer does not exchange yet: plugins that
- * update state after the backward from other modules (LAM's EMA twins need a later block's
- * weights). Loss terms across a worker boundary (MLM's cascades) are exchanged exactly.
+ * The exchanges a placement needs and the ones this trainer cannot make: a term across more than
+ * one boundary with the delayed exchange, and plugin state updates (LAM) in sequential mode.
  */
 function checkExchanges(trainer: LocalTrainer, placement: Placement, exchange: PipelineExchange): void {
   if (exchange !== 'exact' && exchange !== 'delayed') throw new ConfigError(`exchange must be 'exact' or 'delayed', got ${JSON.stringify(exchange)}.`);
@@ -381,10 +380,9 @@ function checkExchanges(trainer: LocalTrainer, placement: Placement, exchange: P
     }
   }
   const stateful = trainer.plugins.find((p) => p.afterBackward);
-  if (stateful) {
+  if (stateful && trainer.mode === 'sequential') {
     throw new ConfigError(
-      `Plugin '${stateful.name}' updates state after each backward (afterBackward), which may read modules on other workers (LAM's EMA twins); ` +
-        'exchanging weights between workers is not implemented yet. Train it with workers: 1.',
+      `Plugin '${stateful.name}' updates state after each backward (afterBackward), which a pipeline of several workers runs only in mode 'simultaneous'; use mode 'simultaneous' or workers: 1.`,
     );
   }
 }

@@ -52,6 +52,15 @@ export class PipelineStage {
   readonly crossing: { before: boolean; after: boolean };
   /** `delayed`: this stage's input and index of its last batch, whose cotangents the next step applies. */
   private previous: { input: tf.Tensor; index: number } | undefined;
+  /**
+   * Plugins update state after the backward (LAM's EMA twins read later modules' weights): the
+   * stage then keeps the whole model, later workers' modules as replicas they refresh every step.
+   */
+  readonly stateful: boolean;
+  /** Every variable this worker holds, by checkpoint name (the owned ones, or all when `stateful`). */
+  private readonly held: Map<string, tf.Variable>;
+  /** The index of the last batch this stage stepped since it was built or loaded. */
+  private lastIndex: number | undefined;
 
   private constructor(
     readonly trainer: LocalTrainer,
@@ -61,8 +70,11 @@ export class PipelineStage {
   ) {
     this.owned = new Map(variablesOfRange(trainer, first, end));
     this.crossing = crossesBoundaries(trainer, first, end);
+    this.stateful = trainer.plugins.some((p) => p.afterBackward);
+    const all = [...trainer.namedParameters(), ...trainer.namedBuffers()];
+    this.held = this.stateful ? new Map(all) : this.owned;
     const ownedVariables = new Set(this.owned.values());
-    for (const [, v] of [...trainer.namedParameters(), ...trainer.namedBuffers()]) if (!ownedVariables.has(v)) v.dispose();
+    if (!this.stateful) for (const [, v] of all) if (!ownedVariables.has(v)) v.dispose();
     this.recordMemory();
   }
 
@@ -75,6 +87,24 @@ export class PipelineStage {
   resetExchange(): void {
     this.previous?.input.dispose();
     this.previous = undefined;
+    this.lastIndex = undefined;
+  }
+
+  /** Whether this stage steps through `stepExchanging` (terms across its boundaries, or plugin state updates). */
+  get exchanges(): boolean {
+    return this.crossing.before || this.crossing.after || this.stateful;
+  }
+
+  /** The owned modules' variables (not their heads'): what a `stateful` stage sends the stages before it. */
+  moduleRecords(): TensorRecord[] {
+    const names = new Set<string>();
+    for (let m = this.first; m < this.end; m++) for (const [name] of [...this.trainer.modules[m]!.namedParameters(), ...this.trainer.modules[m]!.namedBuffers()]) names.add(name);
+    return variableRecords([...this.owned].filter(([name]) => names.has(name)), this.trainer.optimizer).variables;
+  }
+
+  /** Assigns a later stage's module variables to this stage's replicas. */
+  refresh(records: readonly TensorRecord[]): void {
+    assignRecords(this.held, this.trainer.optimizer, records, []);
   }
 
   get isLast(): boolean {
@@ -131,6 +161,7 @@ export class PipelineStage {
     message: BatchMessage,
     send: (next: BatchMessage, transfer: ArrayBuffer[]) => Promise<void>,
     receive: (index: number) => Promise<TermCotangent[]>,
+    laterWeights: (index: number) => Promise<void> = async () => {},
   ): Promise<{ losses: Record<string, number>; loss: number; batchSize: number; upstream: TermCotangent[] }> {
     const started = performance.now();
     const { batch, input } = this.receive(message);
@@ -151,7 +182,18 @@ export class PipelineStage {
         else if (this.crossing.after && this.previous?.index === message.index - 1) cotangents = await receive(message.index - 1);
         waited += performance.now() - waitStarted;
         return cotangents;
-      }, this.exchange === 'delayed' ? { previousInput: this.previous?.input } : undefined);
+      },
+        this.exchange === 'delayed' ? { previousInput: this.previous?.input } : undefined,
+        this.stateful
+          ? async () => {
+              // The twins read later modules' weights before this step: those after the previous one.
+              const waitStarted = performance.now();
+              if (!this.isLast && this.lastIndex === message.index - 1) await laterWeights(message.index - 1);
+              waited += performance.now() - waitStarted;
+            }
+          : undefined,
+      );
+      this.lastIndex = message.index;
       if (this.exchange === 'delayed' && this.crossing.after) {
         this.previous?.input.dispose();
         this.previous = { input: (input ?? batch.inputs).clone(), index: message.index };
@@ -193,6 +235,8 @@ export class PipelineStage {
   /** Assigns the owned variables (and momentum buffers) found in the records; others are ignored. */
   scatter(variables: readonly TensorRecord[], momentum: readonly TensorRecord[]): void {
     assignRecords(this.owned, this.trainer.optimizer, variables, momentum);
+    // Replicas of later workers' modules take the loaded values too (no momentum: they never step here).
+    if (this.stateful) this.refresh(variables.filter((r) => !this.owned.has(r.name)));
     this.recordMemory();
   }
 }

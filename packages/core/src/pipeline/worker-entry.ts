@@ -5,7 +5,7 @@ import '../index.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AsyncQueue, CreditGate } from './flow-control.js';
 import type { TermCotangent } from './cotangent-exchange.js';
-import type { BatchMessage, CotangentMessage, CreditMessage, StageInit, StageReport, StageRequest } from './messages.js';
+import type { BatchMessage, CotangentMessage, CreditMessage, StageInit, StageReport, StageRequest, TensorRecord, WeightsMessage } from './messages.js';
 import { PipelineStage } from './stage.js';
 
 const init = workerData as StageInit;
@@ -27,9 +27,34 @@ async function run(): Promise<void> {
   init.upstream.on('message', (message: BatchMessage) => inbox.push(message));
   const cotangents = new Map<number, TermCotangent[]>();
   let cotangentWaiter: { index: number; resolve: (terms: TermCotangent[]) => void } | undefined;
-  init.downstream?.on('message', (message: CreditMessage | CotangentMessage) => {
+  // Later stages' weights by step, for the replicas (stateful stages): relayed on upstream too.
+  const weights = new Map<number, Map<number, TensorRecord[]>>();
+  const laterStages = init.stageCount - 1 - init.stage;
+  let weightsWaiter: { index: number; resolve: () => void } | undefined;
+  const weightsReady = (index: number) => (weights.get(index)?.size ?? 0) === laterStages;
+  const laterWeights = (index: number) =>
+    new Promise<void>((resolve) => {
+      const apply = () => {
+        for (const records of weights.get(index)!.values()) stage.refresh(records);
+        for (const key of [...weights.keys()]) if (key <= index) weights.delete(key);
+        resolve();
+      };
+      if (weightsReady(index)) apply();
+      else weightsWaiter = { index, resolve: apply };
+    });
+  init.downstream?.on('message', (message: CreditMessage | CotangentMessage | WeightsMessage) => {
     if (message.type === 'credit') room.release();
-    else if (cotangentWaiter?.index === message.index) {
+    else if (message.type === 'weights') {
+      if (init.stage > 0) init.upstream.postMessage(message);
+      const byStage = weights.get(message.index) ?? new Map<number, TensorRecord[]>();
+      byStage.set(message.stage, message.records);
+      weights.set(message.index, byStage);
+      if (weightsWaiter && weightsReady(weightsWaiter.index)) {
+        const { resolve } = weightsWaiter;
+        weightsWaiter = undefined;
+        resolve();
+      }
+    } else if (cotangentWaiter?.index === message.index) {
       cotangentWaiter.resolve(message.terms);
       cotangentWaiter = undefined;
     } else cotangents.set(message.index, message.terms);
@@ -56,6 +81,7 @@ async function run(): Promise<void> {
         stage.scatter(request.variables, request.momentum);
         stage.resetExchange();
         cotangents.clear();
+        weights.clear();
         report({ type: 'scattered', request: request.request });
       }
     } catch (error) {
@@ -69,11 +95,16 @@ async function run(): Promise<void> {
     stage.meters.waitingInputMs += performance.now() - waitStarted;
     stage.meters.peakQueued = Math.max(stage.meters.peakQueued, inbox.peak);
     init.upstream.postMessage({ type: 'credit' } satisfies CreditMessage);
-    if (stage.crossing.before || stage.crossing.after) {
-      const { losses, loss, batchSize, upstream } = await stage.stepExchanging(message, send, receive);
+    if (stage.exchanges) {
+      const { losses, loss, batchSize, upstream } = await stage.stepExchanging(message, send, receive, laterWeights);
       if (stage.crossing.before) {
         const reply: CotangentMessage = { type: 'cotangents', index: message.index, terms: upstream };
         init.upstream.postMessage(reply, upstream.map((t) => t.data.buffer as ArrayBuffer));
+      }
+      if (stage.stateful && init.stage > 0) {
+        const records = stage.moduleRecords();
+        const update: WeightsMessage = { type: 'weights', index: message.index, stage: init.stage, records };
+        init.upstream.postMessage(update, records.map((r) => r.data.buffer as ArrayBuffer));
       }
       report({ type: 'stepped', index: message.index, losses, loss, batchSize, meters: stage.meters });
       continue;

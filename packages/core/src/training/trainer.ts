@@ -219,6 +219,15 @@ export class LocalTrainer {
     return { gradients, losses, loss };
   }
 
+  /**
+   * The plugins' `afterBackward` hooks for the current step (LAM's EMA twins). `step` runs them
+   * itself; a pipeline stage that computes its gradients on its own calls this between its
+   * backward and its update.
+   */
+  runAfterBackward(): void {
+    this.host.afterBackward(this.stepContext());
+  }
+
   private stepContext(): StepContext {
     return { step: this.stepCount, epoch: this.epoch, backbone: this.backbone, modules: this.modules, heads: this.heads };
   }
