@@ -2,8 +2,9 @@
  * Module-parallel training (issue 17): images/s of the pipelined trainer with 2 workers (oneDNN,
  * 1 thread each) against the sequential trainer on the same machine (oneDNN with 2 threads, and
  * with 1), in one run, alternating the three in rotating order each round; ResNet-32 at K = 4 and 8
- * with DGL, InfoPro and InfoPro + MLAAN, and InfoPro + MLM (its cascades cross the worker boundary:
- * the exact exchange of cotangents, which serialises the two workers on those modules). Also records each worker's busy, waiting and transfer
+ * with DGL, InfoPro, InfoPro + MLM and InfoPro + MLAAN (MLM's cascades cross the worker boundary:
+ * the exact exchange of cotangents serialises the two workers on those modules; LAM's twins get the
+ * later blocks' weights after every step). Also records each worker's busy, waiting and transfer
  * time, the measured per-module costs and transfer sizes, and from those a projection of the
  * scaling to W devices (and where it stops: the slowest module, the transfers).
  *
