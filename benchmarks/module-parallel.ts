@@ -199,6 +199,7 @@ function project(costs: ModuleCosts, batch: number, bytesPerMs: number) {
     outputBytesPerImage: costs.outputBytesPerImage,
     bytesPerMs,
     byWorkers: rows.map((r) => ({ ...r, speedupOverOneWorker: r.imagesPerSecond / rows[0]!.imagesPerSecond })),
+    assumes: 'stages overlap fully (DGL, InfoPro); MLM windows across a boundary in exact mode make the two workers take turns on those modules, so for MLM/MLAAN this is an upper bound',
     limit: `the slowest module, ${heaviest} (${ms[heaviest]!.toFixed(0)} ms of ${total.toFixed(0)} ms per batch of ${batch}), caps the speed-up at ${(total / ms[heaviest]!).toFixed(2)}x however many devices`,
   };
 }

@@ -166,15 +166,22 @@ export class PipelineStage {
     const started = performance.now();
     const { batch, input } = this.receive(message);
     let waited = 0;
+    let copying = 0;
     try {
       const result = await stepWithExchange(this.trainer, this.first, this.end, batch, input ?? batch.inputs, async (output) => {
-        const waitStarted = performance.now();
+        let waitStarted = performance.now();
         if (!this.isLast) {
           const transfer: ArrayBuffer[] = [];
           // Copies: the output, the image and the labels stay in use for this step's backward.
           const activation = new Float32Array(output.dataSync() as Float32Array);
           const copied = { ...message, image: message.image.slice(), labels: message.labels.slice() };
-          await send(this.forward(copied, activation, output.shape, transfer).next, transfer);
+          const next = this.forward(copied, activation, output.shape, transfer).next;
+          const copiedAt = performance.now();
+          this.meters.transferMs += copiedAt - waitStarted;
+          copying += copiedAt - waitStarted;
+          waited += copiedAt - waitStarted;
+          waitStarted = copiedAt;
+          await send(next, transfer);
         }
         let cotangents: TermCotangent[] = [];
         if (this.crossing.after && this.exchange === 'exact') cotangents = await receive(message.index);
@@ -199,7 +206,7 @@ export class PipelineStage {
         this.previous = { input: (input ?? batch.inputs).clone(), index: message.index };
       }
       this.meters.busyMs += performance.now() - started - waited;
-      this.meters.waitingOutputMs += waited;
+      this.meters.waitingOutputMs += waited - copying;
       this.meters.steps += 1;
       return { ...result, batchSize: batch.inputs.shape[0] };
     } finally {
