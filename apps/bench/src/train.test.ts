@@ -179,4 +179,10 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
     expect(delayed.lossCurve[0]!.loss).toBe(exact.lossCurve[0]!.loss);
     expect(delayed.lossCurve[1]!.loss).not.toBe(exact.lossCurve[1]!.loss);
   });
+
+  it('--workers above the module count is refused in the CLI\'s words', async () => {
+    await expect(train(tiny({ trainLimit: 16, testLimit: 16 }), {}, 0, { workers: 2 })).rejects.toThrow(
+      /--workers 2 gives each worker a range of the local modules, but this configuration has 1 \(end-to-end training is one module\)\. Use --workers 1 or fewer/,
+    );
+  });
 });

@@ -112,7 +112,7 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
   const framework = FRAMEWORKS[config.framework];
   const recipeOptions = { config, classes: trainSet.classes.length };
   const trainerOptions = await benchTrainerOptions(recipeOptions);
-  const { backbone } = trainerOptions;
+  const { backbone, cuts = [] } = trainerOptions;
   // End-to-end training pools globally and takes any size; local heads are sized from backbone.inputSize.
   if (framework.local && (trainSet.height !== backbone.inputSize || trainSet.width !== backbone.inputSize)) {
     backbone.dispose();
@@ -126,6 +126,12 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
   let ownsBackbone = true;
   try {
     if ((options.workers ?? 1) > 1) {
+      const modules = cuts.length + 1;
+      if (options.workers! > modules) {
+        throw new ConfigError(
+          `--workers ${options.workers} gives each worker a range of the local modules, but this configuration has ${modules} (${framework.local ? `K=${config.K}` : 'end-to-end training is one module'}). Use --workers ${modules} or fewer${framework.local ? ', or a larger --K' : ''}.`,
+        );
+      }
       // Every worker (and the mirror) builds its own model from the same recipe and seed.
       backbone.dispose();
       ownsBackbone = false;

@@ -62,35 +62,49 @@ async function pipelined(options: Partial<PipelinedTrainerOptions> & { recipeOpt
   return PipelinedTrainer.create({ recipe: recipe(options.recipeOptions), workers: 2, placement: 'count', ...options });
 }
 
+/**
+ * Three steps of a pipeline and of `LocalTrainer` from the same recipe: the same results in order
+ * (the i-th is the i-th batch's) and the same bits in every variable and momentum buffer; `more`
+ * runs further checks on the pipeline before it closes.
+ */
+async function expectSameAsLocalTrainer(
+  recipeOptions: TinyRecipeOptions,
+  options: Partial<PipelinedTrainerOptions>,
+  more: (trainer: PipelinedTrainer) => Promise<void> = async () => {},
+): Promise<void> {
+  const data = batches(3);
+  const local = await reference(recipeOptions);
+  const expected = data.map((b) => local.step(b));
+  const trainer = await pipelined({ recipeOptions, ...options });
+  try {
+    expect(trainer.placement.ranges).toHaveLength(options.workers ?? 2);
+    const results = await collect(trainer.train(data.map((b) => ({ ...b, inputs: b.inputs.clone(), labels: b.labels.clone() }))));
+    expect(results).toEqual(expected);
+    await trainer.synchronize();
+    expectBitwiseEqual(snapshot(trainer.mirror), snapshot(local));
+    await more(trainer);
+  } finally {
+    await trainer.close();
+    local.dispose();
+    disposeBatches(data);
+  }
+}
+
 describe('PipelinedTrainer equals LocalTrainer bit for bit (forward streaming)', () => {
   for (const [mode, workers, placement] of [
     ['simultaneous', 2, 'measured'],
     ['sequential', 4, [[0, 1], [1, 2], [2, 3], [3, 4]]],
   ] as const) {
     it(`${mode}, K = 4, W = ${workers}, placement ${JSON.stringify(placement)}`, async () => {
-      const data = batches(3);
-      const local = await reference({ mode });
-      const expected = data.map((b) => local.step(b));
-      const trainer = await pipelined({ recipeOptions: { mode }, workers, placement: placement as PipelinedTrainerOptions['placement'] });
-      try {
-        expect(trainer.placement.ranges).toHaveLength(workers);
+      await expectSameAsLocalTrainer({ mode }, { workers, placement: placement as PipelinedTrainerOptions['placement'] }, async (trainer) => {
         if (placement === 'measured') expect(trainer.moduleCosts!.milliseconds).toHaveLength(4);
-        const results = await collect(trainer.train(data.map((b) => ({ ...b, inputs: b.inputs.clone(), labels: b.labels.clone() }))));
-        // Losses in order: the i-th result is the i-th batch's, as computed sequentially.
-        expect(results).toEqual(expected);
-        await trainer.synchronize();
-        expectBitwiseEqual(snapshot(trainer.mirror), snapshot(local));
         // No tensor left behind in any worker over the steps after the first.
         const meters = trainer.meters();
         expect(meters.map((m) => m.steps)).toEqual(new Array(workers).fill(3));
         const before = meters.map((m) => m.numTensors);
         for await (const _ of trainer.train(batches(2, 10)));
         expect(trainer.meters().map((m) => m.numTensors)).toEqual(before);
-      } finally {
-        await trainer.close();
-        local.dispose();
-        disposeBatches(data);
-      }
+      });
     });
   }
 
@@ -100,21 +114,7 @@ describe('PipelinedTrainer equals LocalTrainer bit for bit (forward streaming)',
       [2, [[1, 2], [0, 3]]],
       [4, [[0, 3], [2, 3]]],
     ] as const) {
-      const recipeOptions: TinyRecipeOptions = { cascades: cascades.map(([a, b]) => [a, b]) };
-      const data = batches(3);
-      const local = await reference(recipeOptions);
-      const expected = data.map((b) => local.step(b));
-      const trainer = await pipelined({ recipeOptions, workers, placement: 'count' });
-      try {
-        const results = await collect(trainer.train(data.map((b) => ({ ...b, inputs: b.inputs.clone(), labels: b.labels.clone() }))));
-        expect(results).toEqual(expected);
-        await trainer.synchronize();
-        expectBitwiseEqual(snapshot(trainer.mirror), snapshot(local));
-      } finally {
-        await trainer.close();
-        local.dispose();
-        disposeBatches(data);
-      }
+      await expectSameAsLocalTrainer({ cascades: cascades.map(([a, b]) => [a, b]) }, { workers, placement: 'count' });
     }
   });
 });
