@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+  // The pipeline's worker entry is its own file: workers start it by URL.
+  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'pipeline/worker': 'src/pipeline/worker-entry.ts' },
   format: ['esm'],
   dts: true,
   sourcemap: true,

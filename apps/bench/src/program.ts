@@ -144,7 +144,9 @@ interface CommandOptions {
   out: string;
   checkpointEvery: number;
   memoryEvery: number;
+  loaderWorkers?: number;
   workers?: number;
+  exchange?: 'exact' | 'delayed';
   keepCheckpoints?: boolean;
   force?: boolean;
   progress: ProgressMode;
@@ -217,7 +219,19 @@ function addTrainingOptions(command: Command, single: boolean): Command {
     .addOption(new Option('--export <dir>', 'write each trained final model to <dir>/<configuration id>/: PyTorch safetensors and a TensorFlow.js LayersModel'))
     .addOption(new Option('--checkpoint-every <steps>', 'also checkpoint every this many steps (0: only after each epoch)').default(50).argParser(nonNegativeInteger))
     .addOption(new Option('--memory-every <steps>', 'measure tensor memory on step 1 and every this many steps (0: never)').default(50).argParser(nonNegativeInteger))
-    .addOption(new Option('--workers <n>', 'data-loader worker threads [1 on this kind of machine]').argParser(nonNegativeInteger))
+    .addOption(new Option('--loader-workers <n>', 'data-loader worker threads (decoding, augmentation) [1 on this kind of machine]').argParser(nonNegativeInteger))
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'module-parallel training: worker threads that each train a range of the local modules, placed by measured cost (not data loading: that is --loader-workers) [1: the sequential trainer]',
+      ).argParser(positiveInteger),
+    )
+    .addOption(
+      new Option(
+        '--exchange <mode>',
+        "with --workers: how MLM's cascade cotangents cross workers; exact = the sequential result (workers take turns on the modules a window joins), delayed = one step late, no waiting [exact]",
+      ).choices(['exact', 'delayed']),
+    )
     .addOption(new Option('--keep-checkpoints', 'keep the last checkpoint of finished configurations'))
     .addOption(new Option('--force', 'train finished configurations again instead of skipping them'))
     .addOption(new Option('--progress <mode>', 'progress output: bar on a terminal, lines otherwise').choices(PROGRESS_MODES).default('auto'));
@@ -261,7 +275,9 @@ function executionFrom(options: CommandOptions): ExecutionOptions {
     download: options.download ?? false,
     checkpointEvery: options.checkpointEvery,
     memoryEvery: options.memoryEvery,
+    loaderWorkers: options.loaderWorkers,
     workers: options.workers,
+    exchange: options.exchange,
     keepCheckpoints: options.keepCheckpoints ?? false,
     force: options.force ?? false,
     exportDir: options.export === undefined ? undefined : resolve(options.export),

@@ -23,7 +23,12 @@ export interface ExecutionOptions {
   download: boolean;
   checkpointEvery: number;
   memoryEvery: number;
+  /** Data-loader threads (`--loader-workers`). */
+  loaderWorkers?: number;
+  /** Pipeline workers for module-parallel training (`--workers`; 1: the sequential trainer). */
   workers?: number;
+  /** `--exchange`: how cascade cotangents cross the pipeline's workers (default exact). */
+  exchange?: 'exact' | 'delayed';
   keepCheckpoints: boolean;
   /** Train finished configurations again instead of skipping them. */
   force: boolean;
@@ -72,9 +77,9 @@ function cannotResume(error: CorruptCheckpointError): string {
   return `its checkpoint ${error.dir} cannot be resumed (${error.problem}). Rerun the same command with --force to train this configuration from the start (that replaces the checkpoint).`;
 }
 
-export function runLabel(config: RunConfig): string {
+export function runLabel(config: RunConfig, workers = 1, exchange: 'exact' | 'delayed' = 'exact'): string {
   const K = config.K === 'per-block' ? `K=${moduleCount(config)} (per block)` : `K=${config.K}`;
-  return `${methodLabel(config)} ${K} seed ${config.seed}`;
+  return `${methodLabel(config)} ${K} seed ${config.seed}${workers > 1 ? ` on ${workers} workers${exchange === 'delayed' ? ' (delayed exchange)' : ''}` : ''}`;
 }
 
 /**
@@ -94,7 +99,7 @@ export async function runGrid(
   const data = new DatasetCache(execution.dataDir, execution.download);
   for (const [index, config] of configs.entries()) {
     const id = configId(config);
-    const header: RunHeader = { index: index + 1, total: configs.length, id, label: runLabel(config) };
+    const header: RunHeader = { index: index + 1, total: configs.length, id, label: runLabel(config, execution.workers, execution.exchange) };
     const runDir = join(runsFolder(execution.outDir), id);
     if (execution.force) {
       await rm(join(runDir, RESULT_FILE), { force: true });
@@ -127,7 +132,9 @@ export async function runGrid(
         backend: outcome.backend,
         checkpointEvery: execution.checkpointEvery,
         memoryEvery: execution.memoryEvery,
+        loaderWorkers: execution.loaderWorkers,
         workers: execution.workers,
+        exchange: execution.exchange,
         keepCheckpoint: execution.keepCheckpoints,
         observer: reporter.observer(header),
         stop,

@@ -2,22 +2,22 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Batch, ConfigError, getSplit, LocalTrainer, loadCheckpoint, saveCheckpoint, type StepResult } from '@mlaan/core';
+import { type Batch, ConfigError, LocalTrainer, PipelinedTrainer } from '@mlaan/core';
 import { createLoader, type Dataset, type Loader } from '@mlaan/data';
-import { createNetwork } from '@mlaan/models';
 import type { ActiveBackend } from './backend.js';
 import { configId, learningRateSchedule, methodLabel, type RunConfig, warmupWarning } from './config.js';
 import type { DatasetCache } from './data.js';
 import { ResultsFolderError } from './errors.js';
 import type { FinalModel } from './export.js';
 import { describeMachine } from './machine.js';
-import { datasetBytes, measuredStep, parameterCounts } from './memory.js';
+import { datasetBytes, parameterCounts } from './memory.js';
 import { EtaEstimator, type TrainingObserver } from './progress.js';
 import { describeProvenance } from './provenance.js';
-import { FRAMEWORKS, type PluginBuildContext } from './registry/frameworks.js';
-import { PLUGIN_SETS } from './registry/plugin-sets.js';
+import { FRAMEWORKS } from './registry/frameworks.js';
 import { type EpochRecord, RESULT_FORMAT, RESULT_VERSION, type RunResult, writeResult } from './results/result-format.js';
 import { addStepLosses, emptyEpochTotals, freshRunState, meanTermLosses, type RunState } from './run-state.js';
+import { benchRecipeModule, benchTrainerOptions, splitOf } from './trainer-recipe.js';
+import { PipelinedEngine, SequentialEngine, type TrainingEngine } from './training-engine.js';
 
 export type { EpochRecord, LossPoint, RunResult } from './results/result-format.js';
 export type { StepProgress, TrainingObserver } from './progress.js';
@@ -34,7 +34,11 @@ export interface TrainOptions {
   /** Measure tensor memory on step 1 and every this many steps after (profiling slows those steps). */
   memoryEvery: number;
   /** Loader worker threads (undefined: @mlaan/data's default). */
+  loaderWorkers?: number;
+  /** Pipeline workers for module-parallel training (`--workers`; 1 or undefined: the sequential trainer). */
   workers?: number;
+  /** How cascade cotangents cross the pipeline's workers (`--exchange`; default exact). */
+  exchange?: 'exact' | 'delayed';
   /** Keep the last checkpoint after the run finished (default: deleted, the result stays). */
   keepCheckpoint?: boolean;
   observer: TrainingObserver;
@@ -51,11 +55,6 @@ export type TrainOutcome = { status: 'finished'; result: RunResult } | { status:
 /** Module count of a configuration, from the split tables. */
 export function moduleCount(config: RunConfig): number {
   return splitOf(config).length + 1;
-}
-
-/** The cut points of a configuration: none for end-to-end training. */
-function splitOf(config: RunConfig) {
-  return FRAMEWORKS[config.framework].local ? getSplit({ net: config.network, K: config.K, variant: config.split }) : [];
 }
 
 /** Batches of `epoch` from batch `start` on: the same batches an uninterrupted run would see. */
@@ -110,8 +109,10 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
     options.data.get(config.dataset, 'train', config.trainLimit),
     options.data.get(config.dataset, 'test', config.testLimit),
   ]);
-  const backbone = createNetwork(config.network, { classes: trainSet.classes.length, seed: config.seed });
   const framework = FRAMEWORKS[config.framework];
+  const recipeOptions = { config, classes: trainSet.classes.length };
+  const trainerOptions = await benchTrainerOptions(recipeOptions);
+  const { backbone, cuts = [] } = trainerOptions;
   // End-to-end training pools globally and takes any size; local heads are sized from backbone.inputSize.
   if (framework.local && (trainSet.height !== backbone.inputSize || trainSet.width !== backbone.inputSize)) {
     backbone.dispose();
@@ -120,38 +121,36 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
         'which the local heads are sized from. Use a dataset of that size (CIFAR-10, SVHN) for local frameworks, or --framework e2e.',
     );
   }
-  const cuts = splitOf(config);
-  const context: PluginBuildContext = {
-    network: config.network,
-    dataset: config.dataset,
-    modules: cuts.length + 1,
-    seed: config.seed,
-    mlaanProfile: config.mlaanProfile,
-    balancedSplit: config.split === 'balanced',
-    infoproTask: config.infoproTask ?? 'contrast',
-    infoproLambda: config.infoproLambda,
-    dglHead: config.dglHead ?? 'mlp-sr',
-    infoproAuxHead: config.infoproAuxHead ?? '1c2f',
-  };
-  let trainer: LocalTrainer | undefined;
+  let engine: TrainingEngine | undefined;
   let trainLoader: Loader | undefined;
+  let ownsBackbone = true;
   try {
-    const plugins = [...(await framework.hostPlugins(context)), ...(await PLUGIN_SETS[config.plugins].plugins(context))];
-    trainer = new LocalTrainer({
-      backbone,
-      cuts,
-      plugins,
-      mode: framework.mode,
-      seed: config.seed,
-      optimizer: { learningRate: config.learningRate, momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay },
-    });
-    trainLoader = createLoader(trainSet, { batchSize: config.batchSize, augment: config.augment, seed: config.seed, workers: options.workers });
+    if ((options.workers ?? 1) > 1) {
+      const modules = cuts.length + 1;
+      if (options.workers! > modules) {
+        throw new ConfigError(
+          `--workers ${options.workers} gives each worker a range of the local modules, but this configuration has ${modules} (${framework.local ? `K=${config.K}` : 'end-to-end training is one module'}). Use --workers ${modules} or fewer${framework.local ? ', or a larger --K' : ''}.`,
+        );
+      }
+      // Every worker (and the mirror) builds its own model from the same recipe and seed.
+      backbone.dispose();
+      ownsBackbone = false;
+      const pipelined = await PipelinedTrainer.create({
+        recipe: { module: benchRecipeModule(), options: recipeOptions, backend: options.backend.choice },
+        workers: options.workers!,
+        exchange: options.exchange,
+      });
+      engine = new PipelinedEngine(pipelined);
+    } else {
+      engine = new SequentialEngine(new LocalTrainer(trainerOptions));
+    }
+    trainLoader = createLoader(trainSet, { batchSize: config.batchSize, augment: config.augment, seed: config.seed, workers: options.loaderWorkers });
     const testLoader = createLoader(testSet, { batchSize: config.evalBatchSize, augment: false, shuffle: false, workers: 0 });
-    return await new TrainingRun(config, trainer, trainLoader, testLoader, [trainSet, testSet], options).run();
+    return await new TrainingRun(config, engine, trainLoader, testLoader, [trainSet, testSet], options).run();
   } finally {
     await trainLoader?.close();
-    trainer?.dispose();
-    backbone.dispose();
+    await engine?.dispose();
+    if (ownsBackbone) backbone.dispose();
   }
 }
 
@@ -165,7 +164,7 @@ class TrainingRun {
 
   constructor(
     private readonly config: RunConfig,
-    private readonly trainer: LocalTrainer,
+    private readonly engine: TrainingEngine,
     private readonly trainLoader: Loader,
     private readonly testLoader: Loader,
     private readonly datasets: readonly Dataset[],
@@ -185,14 +184,18 @@ class TrainingRun {
     this.wallMark = now;
   }
 
+  private get trainer(): LocalTrainer {
+    return this.engine.trainer;
+  }
+
   private async checkpoint(): Promise<void> {
     this.addWall();
-    await saveCheckpoint(this.checkpointDir, this.trainer, { state: this.state });
+    await this.engine.save(this.checkpointDir, { state: this.state });
   }
 
   private async resume(): Promise<{ epoch: number; batch: number } | undefined> {
     if (!existsSync(join(this.checkpointDir, 'checkpoint.json'))) return undefined;
-    const manifest = await loadCheckpoint(this.checkpointDir, this.trainer);
+    const manifest = await this.engine.load(this.checkpointDir);
     const saved = manifest.extra.state as RunState | undefined;
     if (!saved || saved.configId !== this.id || !saved.cursor) {
       throw new ResultsFolderError(
@@ -205,7 +208,7 @@ class TrainingRun {
   }
 
   async run(): Promise<TrainOutcome> {
-    const { config, trainer, options } = this;
+    const { config, engine, options } = this;
     const { observer, stop } = options;
     const resumedAt = await this.resume();
     const schedule = learningRateSchedule(config);
@@ -220,62 +223,68 @@ class TrainingRun {
     for (let epoch = this.state.cursor.epoch; epoch < config.epochs && !diverged; epoch++) {
       const state = this.state;
       const { cursor } = state;
-      trainer.epoch = epoch;
       const learningRate = schedule(epoch);
-      trainer.learningRate = learningRate;
+      engine.setSchedule(epoch, learningRate);
       if (cursor.batch === 0) state.epoch = emptyEpochTotals();
+      const source = batchesFrom(this.trainLoader, epoch, cursor.batch)[Symbol.asyncIterator]();
+      // Batches are handed to the engine in segments that end where a checkpoint is due or a stop
+      // was asked for, so a pipelined engine has finished exactly the batches the cursor counts.
+      const every = options.checkpointEvery;
+      const segment = async function* (): AsyncGenerator<Batch> {
+        const limit = every > 0 ? every - (cursor.globalStep % every) : Infinity;
+        for (let taken = 0; taken < limit && !stop.requested; taken++) {
+          const next = await source.next();
+          if (next.done) return;
+          yield next.value;
+        }
+      };
       let lastStepEnd = performance.now();
-      for await (const batch of batchesFrom(this.trainLoader, epoch, cursor.batch)) {
-        const size = batch.inputs.shape[0];
-        const sampleMemory = options.memoryEvery > 0 && cursor.globalStep % options.memoryEvery === 1 % options.memoryEvery;
-        let result: StepResult;
-        const started = performance.now();
-        try {
-          result = sampleMemory ? await measuredStep(trainer, () => trainer.step(batch), state.memory) : trainer.step(batch);
-        } finally {
-          batch.inputs.dispose();
-          batch.labels.dispose();
-        }
-        const finished = performance.now();
-        const stepSeconds = (finished - started) / 1000;
-        // The first step of a session pays for kernel compilation and allocation, and profiled steps for
-        // the profiler: neither is the speed of training.
-        if (!sampleMemory && !firstStepOfSession) {
-          state.throughput.trainSeconds += stepSeconds;
-          state.throughput.trainImages += size;
-          state.throughput.measuredSteps += 1;
-        }
-        state.epoch.trainSeconds += stepSeconds;
-        state.epoch.images += size;
-        firstStepOfSession = false;
-        state.memory.peakRssBytes = Math.max(state.memory.peakRssBytes, process.memoryUsage.rss());
-        const imagesPerSecond = eta.stepDone((finished - lastStepEnd) / 1000, size);
-        lastStepEnd = finished;
+      try {
+        while (cursor.batch < batches && !diverged) {
+          const profile = () => options.memoryEvery > 0 && cursor.globalStep % options.memoryEvery === 1 % options.memoryEvery;
+          for await (const { result, seconds: stepSeconds, profiled } of engine.steps(segment(), profile, state.memory)) {
+            const size = result.batchSize;
+            // The first step of a session pays for kernel compilation and allocation, and profiled steps for
+            // the profiler: neither is the speed of training.
+            if (!profiled && !firstStepOfSession) {
+              state.throughput.trainSeconds += stepSeconds;
+              state.throughput.trainImages += size;
+              state.throughput.measuredSteps += 1;
+            }
+            state.epoch.trainSeconds += stepSeconds;
+            state.epoch.images += size;
+            firstStepOfSession = false;
+            state.memory.peakRssBytes = Math.max(state.memory.peakRssBytes, process.memoryUsage.rss());
+            const finished = performance.now();
+            const imagesPerSecond = eta.stepDone((finished - lastStepEnd) / 1000, size);
+            lastStepEnd = finished;
 
-        const loss = result.loss;
-        cursor.batch += 1;
-        cursor.globalStep += 1;
-        if (!Number.isFinite(loss)) {
-          diverged = true;
-          break;
+            const loss = result.loss;
+            cursor.batch += 1;
+            cursor.globalStep += 1;
+            if (!Number.isFinite(loss)) {
+              diverged = true;
+              break;
+            }
+            addStepLosses(state.epoch, loss, result.losses, size);
+            state.curve.windowSum += loss;
+            state.curve.windowCount += 1;
+            if (state.curve.windowCount >= curveWindow || cursor.batch === batches) {
+              state.curve.points.push({ epoch: epoch + cursor.batch / batches, step: cursor.globalStep, loss: state.curve.windowSum / state.curve.windowCount });
+              state.curve.windowSum = 0;
+              state.curve.windowCount = 0;
+            }
+            observer.step({ epoch, epochs: config.epochs, batch: cursor.batch, batches, loss, imagesPerSecond, etaSeconds: eta.secondsLeft(epoch, cursor.batch) });
+          }
+          if (diverged || cursor.batch >= batches) break;
+          if (stop.requested) {
+            await this.checkpoint();
+            return { status: 'interrupted', epoch: cursor.epoch, batch: cursor.batch };
+          }
+          if (every > 0 && cursor.globalStep % every === 0) await this.checkpoint();
         }
-        addStepLosses(state.epoch, loss, result.losses, size);
-        state.curve.windowSum += loss;
-        state.curve.windowCount += 1;
-        if (state.curve.windowCount >= curveWindow || cursor.batch === batches) {
-          state.curve.points.push({ epoch: epoch + cursor.batch / batches, step: cursor.globalStep, loss: state.curve.windowSum / state.curve.windowCount });
-          state.curve.windowSum = 0;
-          state.curve.windowCount = 0;
-        }
-        observer.step({ epoch, epochs: config.epochs, batch: cursor.batch, batches, loss, imagesPerSecond, etaSeconds: eta.secondsLeft(epoch, cursor.batch) });
-
-        if (stop.requested && cursor.batch < batches) {
-          await this.checkpoint();
-          return { status: 'interrupted', epoch: cursor.epoch, batch: cursor.batch };
-        }
-        if (options.checkpointEvery > 0 && cursor.globalStep % options.checkpointEvery === 0 && cursor.batch < batches) {
-          await this.checkpoint();
-        }
+      } finally {
+        await source.return?.(undefined);
       }
       if (diverged) break;
 
@@ -292,6 +301,7 @@ class TrainingRun {
     }
     this.addWall();
 
+    await engine.finish();
     const result = this.result(diverged);
     await options.finalModel?.({ backbone: this.trainer.backbone, dataset: this.trainLoader.dataset });
     await writeResult(options.runDir, result);
@@ -304,7 +314,7 @@ class TrainingRun {
     const { state } = this;
     const tensorsBefore = tf.memory().numTensors;
     const started = performance.now();
-    const evaluation = await this.trainer.evaluate(disposedAfterUse(this.testLoader.batches(0)));
+    const evaluation = await this.engine.evaluate(disposedAfterUse(this.testLoader.batches(0)));
     const seconds = (performance.now() - started) / 1000;
     state.memory.tensorsLeftByEvaluation = Math.max(state.memory.tensorsLeftByEvaluation, tf.memory().numTensors - tensorsBefore);
     eta.evaluationDone(seconds);
@@ -366,6 +376,7 @@ class TrainingRun {
         meanStepMs: throughput.measuredSteps > 0 ? (throughput.trainSeconds * 1000) / throughput.measuredSteps : NaN,
       },
       warning: this.warning ?? null,
+      pipeline: this.engine.pipeline() ?? null,
       wallSeconds: throughput.wallSeconds,
       trainSeconds: throughput.trainSeconds,
       evalSeconds: throughput.evalSeconds,

@@ -42,3 +42,22 @@ export class CorruptCheckpointError extends CheckpointError {
     super(`Checkpoint ${dir}: ${problem}. Delete the whole folder ${dir} (not one file in it) to start over.`);
   }
 }
+
+/**
+ * A pipeline worker threw, exited or was terminated. The pipelined run stopped and every worker was
+ * terminated; `worker` and `modules` say which stage failed, `cause` carries the worker's error.
+ */
+export class PipelineWorkerError extends MlaanError {
+  constructor(
+    readonly worker: number,
+    readonly modules: readonly [first: number, end: number],
+    readonly problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Pipeline worker ${worker} (modules ${modules[0]}..${modules[1] - 1}) failed: ${problem}. Every worker was stopped; ` +
+        'fix the cause and resume from the last checkpoint (loadCheckpoint), or train with workers: 1 to see the error in the main thread.',
+      options,
+    );
+  }
+}

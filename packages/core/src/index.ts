@@ -12,3 +12,4 @@ export * from './io/index.js';
 export * from './meters/index.js';
 export * from './backend/index.js';
 export * from './kernels/index.js';
+export * from './pipeline/index.js';

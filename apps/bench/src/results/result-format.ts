@@ -1,3 +1,4 @@
+import type { PipelineSummary } from '../training-engine.js';
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -132,6 +133,8 @@ export interface RunResult {
   finishedAt: string;
   machine: MachineInfo;
   provenance: Provenance;
+  /** `--workers` > 1: the pipelined trainer's placement, measured module costs and per-worker meters (busy, waiting, transfer, memory); null for the sequential trainer. Absent in older results. */
+  pipeline?: PipelineSummary | null;
 }
 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {

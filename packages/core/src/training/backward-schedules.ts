@@ -29,10 +29,19 @@ export interface BackwardPass {
   losses: [string, tf.Scalar][];
   /** Called as soon as a module's gradients (and its heads') are final (`keep` and `window` only). */
   onModuleDone?: (moduleIndex: number) => void;
+  /**
+   * Run only modules `[first, end)` (`keep` and `window` only), starting from `input`, what module
+   * `first` receives (the batch inputs by default): one pipeline stage. Every term through these
+   * modules must lie inside the range. Defaults: every module, from the batch.
+   */
+  range?: { first: number; end: number; input?: tf.Tensor };
+  /** Set when `range` is given: module `end - 1`'s detached output, owned by the caller. */
+  output?: tf.Tensor;
 }
 
 /** Forward and backward over every loss term of one batch, holding activations as `schedule` says. */
 export function runBackward(schedule: ActivationSchedule, pass: BackwardPass): void {
+  if (schedule === 'sweep' && pass.range) throw new Error("internal: the 'sweep' schedule runs every module; a module range needs 'keep' or 'window'");
   if (schedule === 'sweep') sweepBackward(pass);
   else heldBackward(pass, schedule === 'window');
 }
@@ -59,6 +68,9 @@ function headCotangent(pass: BackwardPass, headed: HeadedTerm, features: tf.Tens
 function heldBackward(pass: BackwardPass, dropAndRerun: boolean): void {
   const { modules, plan, batch, context } = pass;
   const K = modules.length;
+  const first = pass.range?.first ?? 0;
+  const end = pass.range?.end ?? K;
+  const given = pass.range?.input ?? batch.inputs;
   const activations: (Activation | undefined)[] = new Array(K);
   const cotangents: (tf.Tensor | undefined)[] = new Array(K);
   const addCotangent = (m: number, dy: tf.Tensor) => {
@@ -71,12 +83,12 @@ function heldBackward(pass: BackwardPass, dropAndRerun: boolean): void {
   const replay: ForwardContext = { ...context, updateStatistics: false };
   /** Inputs of the modules that will be dropped (shared with the previous module's output). */
   const inputs: (tf.Tensor | undefined)[] = new Array(K);
-  let input: tf.Tensor = batch.inputs;
+  let input: tf.Tensor = given;
   try {
-    for (let e = 0; e < K; e++) {
+    for (let e = first; e < end; e++) {
       // A module that from now on owes only its weight gradient waits without its activations
       // while this step's forward and heads run; it is re-run once for that gradient below.
-      for (let m = 0; m < e && dropAndRerun; m++) {
+      for (let m = first; m < e && dropAndRerun; m++) {
         if (plan.parkAt[m] === e) {
           activations[m]?.dispose();
           activations[m] = undefined;
@@ -85,7 +97,7 @@ function heldBackward(pass: BackwardPass, dropAndRerun: boolean): void {
       const activation = modules[e]!.forward(input, context);
       activations[e] = activation;
       if (dropAndRerun && plan.parkAt[e]! >= 0) inputs[e] = input.clone();
-      if (input !== batch.inputs) input.dispose();
+      if (input !== given) input.dispose();
       input = activation.output.clone();
       for (const headed of pass.headedTerms[e]!) {
         let dy = headCotangent(pass, headed, activation.output);
@@ -99,7 +111,7 @@ function heldBackward(pass: BackwardPass, dropAndRerun: boolean): void {
         }
         dy.dispose();
       }
-      for (let m = 0; m <= e; m++) {
+      for (let m = first; m <= e; m++) {
         if (plan.lastUse[m] !== e) continue;
         const cotangent = cotangents[m];
         if (cotangent) {
@@ -121,8 +133,12 @@ function heldBackward(pass: BackwardPass, dropAndRerun: boolean): void {
         pass.onModuleDone?.(m);
       }
     }
+    if (pass.range && input !== given) {
+      pass.output = input;
+      input = given;
+    }
   } finally {
-    if (input !== batch.inputs) input.dispose();
+    if (input !== given) input.dispose();
     for (const a of activations) a?.dispose();
     for (const c of cotangents) c?.dispose();
     for (const t of inputs) t?.dispose();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import type { LossTerm } from './plugin.js';
-import { defaultTerms, planTerms } from './term-plan.js';
+import { checkModuleRange, defaultTerms, planTerms, termsCrossing } from './term-plan.js';
 
 // Four modules, each with its own loss and a cascade over a 3-module window clipped at the front
 // (as MLM's paper profile): cascade i spans [max(0, i - 2), i].
@@ -39,5 +39,23 @@ describe('term plan (no tensors)', () => {
     expect(() => planTerms([term([0, 0], -1)], 3)).toThrow(/weights must be finite and >= 0/);
     expect(() => planTerms([term([0, 0], Infinity)], 3)).toThrow(ConfigError);
     expect(() => planTerms([term([0, 0]), term([1, 1])], 3)).toThrow(/Two loss terms are named 't'/);
+  });
+});
+
+describe('module ranges (pipeline stages)', () => {
+  const terms = [...defaultTerms(4), { name: 'window', span: [1, 2] as const, role: 'cascade' as const, weight: 1 }];
+  const plan = planTerms(terms, 4);
+
+  it('a term crosses a range when it passes through it and through a module outside it', () => {
+    expect(termsCrossing(terms, 0, 2).map((t) => t.name)).toEqual(['window']);
+    expect(termsCrossing(terms, 2, 4).map((t) => t.name)).toEqual(['window']);
+    expect(termsCrossing(terms, 1, 3)).toEqual([]);
+    expect(termsCrossing(terms, 3, 4)).toEqual([]);
+  });
+
+  it('checkModuleRange names the crossing term and rejects ranges outside the partition', () => {
+    expect(() => checkModuleRange(plan, terms, 0, 2)).toThrow(/'window' spans modules \[1, 2\], beyond the range \[0, 2\)/);
+    expect(() => checkModuleRange(plan, terms, 2, 5)).toThrow(ConfigError);
+    expect(() => checkModuleRange(plan, terms, 1, 3)).not.toThrow();
   });
 });

@@ -77,3 +77,22 @@ export function planTerms(terms: readonly LossTerm[], moduleCount: number): Term
     spansSeveralModules: terms.some((t) => t.span[0] !== t.span[1]),
   };
 }
+
+/** The terms that pass through modules `[first, end)` but also through a module outside it. */
+export function termsCrossing(terms: readonly LossTerm[], first: number, end: number): LossTerm[] {
+  return terms.filter((t) => t.span[0] < end && t.span[1] >= first && (t.span[0] < first || t.span[1] >= end));
+}
+
+/** A module range a trainer can step on its own: inside the partition, no term leaving it. */
+export function checkModuleRange(plan: TermPlan, terms: readonly LossTerm[], first: number, end: number): void {
+  if (!(Number.isInteger(first) && Number.isInteger(end) && 0 <= first && first < end && end <= plan.moduleCount)) {
+    throw new ConfigError(`Module range [${first}, ${end}) is outside the ${plan.moduleCount} modules; give 0 <= first < end <= ${plan.moduleCount}.`);
+  }
+  const crossing = termsCrossing(terms, first, end);
+  if (crossing.length) {
+    throw new ConfigError(
+      `Loss term '${crossing[0]!.name}' spans modules [${crossing[0]!.span.join(', ')}], beyond the range [${first}, ${end}); ` +
+        'a range that is stepped on its own must hold every module its terms pass through.',
+    );
+  }
+}

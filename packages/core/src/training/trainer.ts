@@ -19,7 +19,7 @@ import { countErrors, crossEntropy } from './losses.js';
 import { SgdOptimizer, SgdOptions } from './optimizer.js';
 import type { Batch, Head, LocalLearningPlugin, LossTerm, SetupContext, StepContext } from './plugin.js';
 import { collectNamedVariables, headKey, moduleParameterMaps, PluginHost } from './plugin-host.js';
-import { defaultTerms, planTerms, TermPlan } from './term-plan.js';
+import { checkModuleRange, defaultTerms, planTerms, TermPlan } from './term-plan.js';
 
 export type TrainingMode = 'simultaneous' | 'sequential';
 
@@ -48,6 +48,19 @@ export interface StepResult {
   /** The last module's loss (its widest-span term): the E2E-comparable training loss. */
   loss: number;
   batchSize: number;
+}
+
+/** Modules `[first, end)` of one step, from `input` (what module `first` receives): one pipeline stage. */
+export interface ModuleRange {
+  first: number;
+  end: number;
+  /** Module `first`'s input; the batch inputs by default (and always for module 0). */
+  input?: tf.Tensor;
+}
+
+/** `stepModules`' result: the range's losses and module `end - 1`'s detached output (caller disposes). */
+export interface ModuleRangeStepResult extends StepResult {
+  output: tf.Tensor | undefined;
 }
 
 export interface GradientResult {
@@ -161,7 +174,12 @@ export class LocalTrainer {
   }
 
   /** Forward and backward over every loss term into `sink`; the unweighted losses read back. */
-  private backwardPass(batch: Batch, sink: GradientSink, onModuleDone?: (moduleIndex: number) => void): { losses: Record<string, number>; loss: number } {
+  private backwardPass(
+    batch: Batch,
+    sink: GradientSink,
+    onModuleDone?: (moduleIndex: number) => void,
+    range?: ModuleRange,
+  ): { losses: Record<string, number>; loss: number; output?: tf.Tensor } {
     checkBatch(batch, this.backbone);
     const pass: BackwardPass = {
       modules: this.modules,
@@ -173,11 +191,13 @@ export class LocalTrainer {
       sink,
       losses: [],
       onModuleDone,
+      range: range && { first: range.first, end: range.end, input: range.input },
     };
     try {
       runBackward(this.schedule, pass);
     } catch (error) {
       for (const [, t] of pass.losses) t.dispose();
+      pass.output?.dispose();
       throw error;
     }
     const losses: Record<string, number> = {};
@@ -185,7 +205,8 @@ export class LocalTrainer {
       losses[name] = t.dataSync()[0]!;
       t.dispose();
     }
-    return { losses, loss: this.plan.finalTerm ? losses[this.plan.finalTerm]! : NaN };
+    const loss = this.plan.finalTerm === undefined ? undefined : losses[this.plan.finalTerm];
+    return { losses, loss: loss ?? NaN, output: pass.output };
   }
 
   /** Accumulated gradients of every local loss, named, before weight decay; no step is taken. */
@@ -198,6 +219,15 @@ export class LocalTrainer {
     return { gradients, losses, loss };
   }
 
+  /**
+   * The plugins' `afterBackward` hooks for the current step (LAM's EMA twins). `step` runs them
+   * itself; a pipeline stage that computes its gradients on its own calls this between its
+   * backward and its update.
+   */
+  runAfterBackward(): void {
+    this.host.afterBackward(this.stepContext());
+  }
+
   private stepContext(): StepContext {
     return { step: this.stepCount, epoch: this.epoch, backbone: this.backbone, modules: this.modules, heads: this.heads };
   }
@@ -207,8 +237,21 @@ export class LocalTrainer {
    * `sequential` mode each module and its heads first step as soon as their gradients are final).
    */
   step(batch: Batch): StepResult {
+    const { output, ...result } = this.stepModules(batch);
+    output?.dispose();
+    return result;
+  }
+
+  /**
+   * `step` over modules `[range.first, range.end)` only (every module by default): the same
+   * forwards, backwards and updates for those modules, bit for bit, so a pipeline stage that owns
+   * them matches this trainer. Every loss term through the range must lie inside it. With a range,
+   * the result carries module `end - 1`'s detached output (the caller disposes it).
+   */
+  stepModules(batch: Batch, range?: ModuleRange): ModuleRangeStepResult {
+    if (range) checkModuleRange(this.plan, this.terms, range.first, range.end);
     const sink = new GradientSink();
-    let result: { losses: Record<string, number>; loss: number };
+    let result: { losses: Record<string, number>; loss: number; output?: tf.Tensor };
     try {
       if (this.mode === 'sequential') {
         const owned = this.moduleOwnedVariables();
@@ -216,17 +259,22 @@ export class LocalTrainer {
           const part = sink.take(owned[m]!);
           this.optimizer.step(part);
           for (const g of part.values()) g.dispose();
-        });
+        }, range);
       } else {
-        result = this.backwardPass(batch, sink);
+        result = this.backwardPass(batch, sink, undefined, range);
       }
-      this.host.afterBackward(this.stepContext());
-      this.optimizer.step(sink.gradients);
+      try {
+        this.host.afterBackward(this.stepContext());
+        this.optimizer.step(sink.gradients);
+      } catch (error) {
+        result.output?.dispose();
+        throw error;
+      }
     } finally {
       sink.dispose();
     }
     this.stepCount += 1;
-    return { ...result, batchSize: batch.inputs.shape[0] };
+    return { losses: result.losses, loss: result.loss, output: result.output, batchSize: batch.inputs.shape[0] };
   }
 
   /** Variables each module steps in sequential mode: its own and those of heads at its output. */

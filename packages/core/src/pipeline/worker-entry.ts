@@ -1,0 +1,125 @@
+// The entry of a pipeline worker thread: builds its stage from `workerData` (a `StageInit`), then
+// takes batches from upstream in order, steps them, and passes each output downstream once the
+// next stage has room. Every failure is reported to the main thread, which stops the run.
+import '../index.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import { AsyncQueue, CreditGate } from './flow-control.js';
+import type { TermCotangent } from './cotangent-exchange.js';
+import type { BatchMessage, CotangentMessage, CreditMessage, StageInit, StageReport, StageRequest, TensorRecord, WeightsMessage } from './messages.js';
+import { PipelineStage } from './stage.js';
+
+const init = workerData as StageInit;
+const port = parentPort!;
+const report = (message: StageReport, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+function fail(error: unknown): void {
+  const e = error instanceof Error ? error : new Error(String(error));
+  report({ type: 'failed', message: e.message, stack: e.stack });
+  // The main thread terminates every worker; nothing more runs here.
+  init.upstream.close();
+  init.downstream?.close();
+}
+
+async function run(): Promise<void> {
+  const stage = await PipelineStage.create(init.recipe, init.first, init.end, init.exchange);
+  const inbox = new AsyncQueue<BatchMessage>();
+  const room = new CreditGate(init.capacity);
+  init.upstream.on('message', (message: BatchMessage) => inbox.push(message));
+  const cotangents = new Map<number, TermCotangent[]>();
+  let cotangentWaiter: { index: number; resolve: (terms: TermCotangent[]) => void } | undefined;
+  // Later stages' weights by step, for the replicas (stateful stages): relayed on upstream too.
+  const weights = new Map<number, Map<number, TensorRecord[]>>();
+  const laterStages = init.stageCount - 1 - init.stage;
+  let weightsWaiter: { index: number; resolve: () => void } | undefined;
+  const weightsReady = (index: number) => (weights.get(index)?.size ?? 0) === laterStages;
+  const laterWeights = (index: number) =>
+    new Promise<void>((resolve) => {
+      const apply = () => {
+        for (const records of weights.get(index)!.values()) stage.refresh(records);
+        for (const key of [...weights.keys()]) if (key <= index) weights.delete(key);
+        resolve();
+      };
+      if (weightsReady(index)) apply();
+      else weightsWaiter = { index, resolve: apply };
+    });
+  init.downstream?.on('message', (message: CreditMessage | CotangentMessage | WeightsMessage) => {
+    if (message.type === 'credit') room.release();
+    else if (message.type === 'weights') {
+      if (init.stage > 0) init.upstream.postMessage(message);
+      const byStage = weights.get(message.index) ?? new Map<number, TensorRecord[]>();
+      byStage.set(message.stage, message.records);
+      weights.set(message.index, byStage);
+      if (weightsWaiter && weightsReady(weightsWaiter.index)) {
+        const { resolve } = weightsWaiter;
+        weightsWaiter = undefined;
+        resolve();
+      }
+    } else if (cotangentWaiter?.index === message.index) {
+      cotangentWaiter.resolve(message.terms);
+      cotangentWaiter = undefined;
+    } else cotangents.set(message.index, message.terms);
+  });
+  const receive = (index: number) =>
+    new Promise<TermCotangent[]>((resolve) => {
+      const ready = cotangents.get(index);
+      if (ready) {
+        cotangents.delete(index);
+        resolve(ready);
+      } else cotangentWaiter = { index, resolve };
+    });
+  const send = async (next: BatchMessage, transfer: ArrayBuffer[]) => {
+    await room.acquire();
+    init.downstream!.postMessage(next, transfer);
+  };
+  port.on('message', (request: StageRequest) => {
+    try {
+      if (request.type === 'gather') {
+        const { variables, momentum } = stage.gather();
+        const buffers = [...variables, ...momentum].map((r) => r.data.buffer as ArrayBuffer);
+        report({ type: 'gathered', request: request.request, variables, momentum }, buffers);
+      } else if (request.type === 'scatter') {
+        stage.scatter(request.variables, request.momentum);
+        stage.resetExchange();
+        cotangents.clear();
+        weights.clear();
+        report({ type: 'scattered', request: request.request });
+      }
+    } catch (error) {
+      fail(error);
+    }
+  });
+  report({ type: 'ready', meters: stage.meters });
+  for (;;) {
+    const waitStarted = performance.now();
+    const message = await inbox.next();
+    stage.meters.waitingInputMs += performance.now() - waitStarted;
+    stage.meters.peakQueued = Math.max(stage.meters.peakQueued, inbox.peak);
+    init.upstream.postMessage({ type: 'credit' } satisfies CreditMessage);
+    if (stage.exchanges) {
+      const { losses, loss, batchSize, upstream } = await stage.stepExchanging(message, send, receive, laterWeights);
+      if (stage.crossing.before) {
+        const reply: CotangentMessage = { type: 'cotangents', index: message.index, terms: upstream };
+        init.upstream.postMessage(reply, upstream.map((t) => t.data.buffer as ArrayBuffer));
+      }
+      if (stage.stateful && init.stage > 0) {
+        const records = stage.moduleRecords();
+        const update: WeightsMessage = { type: 'weights', index: message.index, stage: init.stage, records };
+        init.upstream.postMessage(update, records.map((r) => r.data.buffer as ArrayBuffer));
+      }
+      report({ type: 'stepped', index: message.index, losses, loss, batchSize, meters: stage.meters });
+      continue;
+    }
+    const { losses, loss, batchSize, next, transfer } = stage.step(message);
+    if (next) {
+      const blocked = performance.now();
+      await room.acquire();
+      const posting = performance.now();
+      stage.meters.waitingOutputMs += posting - blocked;
+      init.downstream!.postMessage(next, transfer);
+      stage.meters.transferMs += performance.now() - posting;
+    }
+    report({ type: 'stepped', index: message.index, losses, loss, batchSize, meters: stage.meters });
+  }
+}
+
+run().catch(fail);
