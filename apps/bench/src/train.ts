@@ -144,8 +144,12 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
     } else {
       engine = new SequentialEngine(new LocalTrainer(trainerOptions));
     }
-    trainLoader = createLoader(trainSet, { batchSize: config.batchSize, augment: config.augment, seed: config.seed, workers: options.loaderWorkers });
-    const testLoader = createLoader(testSet, { batchSize: config.evalBatchSize, augment: false, shuffle: false, workers: 0 });
+    // The bench disposes every batch once trained on or evaluated and never keeps its arrays, so the
+    // loaders may write later batches into them: 77 MB a batch on ImageNet, whose fresh pages cost
+    // about as much CPU as decoding the JPEGs (benchmarks/README.md, JPEG section).
+    const reuseInputBuffers = true;
+    trainLoader = createLoader(trainSet, { batchSize: config.batchSize, augment: config.augment, seed: config.seed, workers: options.loaderWorkers, reuseInputBuffers });
+    const testLoader = createLoader(testSet, { batchSize: config.evalBatchSize, augment: false, shuffle: false, workers: 0, reuseInputBuffers });
     return await new TrainingRun(config, engine, trainLoader, testLoader, [trainSet, testSet], options).run();
   } finally {
     await trainLoader?.close();
