@@ -25,13 +25,21 @@ interface EngineInternals {
   removeDataId(dataId: object, backend: unknown): void;
 }
 
+/** A running count of the distinct data buffers made since it started; `stop` ends it. */
+export interface BufferTracking {
+  /** Stops counting (restores the engine) and returns the peak and the bytes still held. */
+  stop(): { peak: number; held: number };
+}
+
 /**
- * Follows distinct data buffers while `fn` runs. tfjs's own byte count is per tensor handle, and
- * this library clones (shares) activations freely, so that count overstates memory; the engine
- * records a buffer when its first handle is made and forgets it when the backend frees it, and
- * those two points are what is counted here.
+ * Follows distinct data buffers from now until `stop()`. tfjs's own byte count is per tensor
+ * handle, and this library clones (shares) activations freely, so that count overstates memory;
+ * the engine records a buffer when its first handle is made and forgets it when the backend frees
+ * it, and those two points are what is counted here. It may span awaits (a pipeline worker's
+ * step waits for its neighbours): everything the engine allocates meanwhile is counted, so use it
+ * where nothing else runs on this engine (one step of a worker thread).
  */
-function trackBuffers<T>(fn: () => T): { result: T; peak: number; held: number } {
+export function startBufferTracking(): BufferTracking {
   const engine = tf.engine() as unknown as EngineInternals;
   const track = engine.trackTensor;
   const remove = engine.removeDataId;
@@ -50,13 +58,41 @@ function trackBuffers<T>(fn: () => T): { result: T; peak: number; held: number }
     remove.call(engine, dataId, backend);
     if (info && info.backend === backend && !engine.state.tensorInfo.has(dataId)) current -= info.bytes;
   };
+  return {
+    stop() {
+      engine.trackTensor = track;
+      engine.removeDataId = remove;
+      return { peak, held: current };
+    },
+  };
+}
+
+function trackBuffers<T>(fn: () => T): { result: T; peak: number; held: number } {
+  const tracking = startBufferTracking();
+  let counted: { peak: number; held: number } | undefined;
   try {
     const result = fn();
-    return { result, peak, held: current };
+    counted = tracking.stop();
+    return { result, ...counted };
   } finally {
-    engine.trackTensor = track;
-    engine.removeDataId = remove;
+    if (!counted) tracking.stop();
   }
+}
+
+/** Bytes of float32 tensors (trainer variables and momentum buffers are float32). */
+export function float32Bytes(tensors: Iterable<tf.Tensor>): number {
+  let total = 0;
+  for (const tensor of tensors) total += tensor.size * 4;
+  return total;
+}
+
+/**
+ * Whether step `index` (0-based, counted over the whole run) is one that memory is sampled on:
+ * step 1 and every `every` steps after it (all of them for 1; none for 0). The bench's sequential
+ * run and the pipeline's workers use this one rule, so they sample the same steps.
+ */
+export function isMemorySampledStep(index: number, every: number): boolean {
+  return every > 0 && index % every === 1 % every;
 }
 
 /**

@@ -24,6 +24,8 @@ export interface StageInit {
   /** Batches that may wait in the next stage's inbox. */
   capacity: number;
   exchange: PipelineExchange;
+  /** Measure the step's memory on step 1 and every this many steps (`isMemorySampledStep`; 0: never). */
+  memoryEvery: number;
   /** Where batches come from (main or the previous stage); credits go back on it. */
   upstream: MessagePort;
   /** Where this stage's outputs go; absent for the last stage. */
@@ -72,7 +74,7 @@ export interface CotangentMessage {
   terms: TermCotangent[];
 }
 
-/** Cumulative meters of one worker (milliseconds since it started; memory after its last step). */
+/** Cumulative meters of one worker (milliseconds since it started). */
 export interface StageMeters {
   steps: number;
   /** Computing its modules' steps. */
@@ -86,9 +88,26 @@ export interface StageMeters {
   bytesSent: number;
   /** The most batches that waited in this stage's inbox at once (never above the capacity). */
   peakQueued: number;
+  /** `tf.memory()` of the worker after its last step: tensors and their bytes (per handle). */
   numTensors: number;
   numBytes: number;
-  peakBytes: number;
+  /** The largest `numBytes` seen between steps: what the worker keeps, not what a step needs. */
+  peakBytesBetweenSteps: number;
+  /**
+   * The worker's step memory, measured as the sequential bench measures a step (on sampled steps,
+   * largest seen): `stateBytes` plus `stepAllocationBytes`. 0 with `sampledSteps` 0: not measured.
+   */
+  stepPeakBytes: number;
+  /**
+   * What the worker keeps between steps when a sampled step begins: the variables it holds (its
+   * modules' and heads', plus the replicas of later modules that LAM's twins read), their momentum
+   * buffers, and with the delayed exchange the previous batch's input it keeps.
+   */
+  stateBytes: number;
+  /** The most bytes of distinct data buffers a sampled step held at once on top of that state. */
+  stepAllocationBytes: number;
+  /** Steps whose memory was measured. */
+  sampledSteps: number;
 }
 
 export interface ReadyReport {

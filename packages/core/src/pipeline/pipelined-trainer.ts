@@ -30,11 +30,16 @@ export interface PipelinedTrainerOptions {
   queueCapacity?: number;
   /** Loss terms across a worker boundary (MLM): `exact` (default, the sequential result) or `delayed` (one step late, no waiting). */
   exchange?: PipelineExchange;
+  /**
+   * Each worker measures its step's memory (its state plus what the step allocates, as
+   * `measureMemory` counts it) on step 1 and every this many steps; 0 (default): never.
+   */
+  memoryEvery?: number;
   /** The worker entry (default: core's own). */
   workerEntry?: URL;
 }
 
-/** One worker's place in the pipeline and its meters (cumulative; memory after its last step). */
+/** One worker's place in the pipeline and its meters (time cumulative; step memory the largest sampled). */
 export interface PipelineWorkerMeters extends StageMeters {
   worker: number;
   modules: [first: number, end: number];
@@ -90,6 +95,8 @@ export class PipelinedTrainer {
   private readonly latestMeters: StageMeters[];
   private failure: PipelineWorkerError | undefined;
   private closing = false;
+  /** The step count the mirror's weights and momentum are current at (undefined: not yet gathered). */
+  private mirrorStep: number | undefined;
 
   private constructor(mirror: LocalTrainer, placement: Placement, costs: ModuleCosts | undefined, options: PipelinedTrainerOptions) {
     this.mirror = mirror;
@@ -113,7 +120,7 @@ export class PipelinedTrainer {
     this.threads = placement.ranges.map(([first, end], stage) => {
       const upstream = channels[stage]!.port2;
       const downstream = stage + 1 < W ? channels[stage + 1]!.port1 : undefined;
-      const init: StageInit = { recipe: options.recipe, stage, stageCount: W, first, end, capacity: this.capacity, exchange: this.exchange, upstream, downstream };
+      const init: StageInit = { recipe: options.recipe, stage, stageCount: W, first, end, capacity: this.capacity, exchange: this.exchange, memoryEvery: options.memoryEvery ?? 0, upstream, downstream };
       const worker = launchWorker(entry, { ...init }, downstream ? [upstream, downstream] : [upstream], typescript);
       worker.on('message', (report: StageReport) => this.onReport(stage, report));
       worker.on('error', (error) => this.fail(stage, error.message, error));
@@ -137,6 +144,8 @@ export class PipelinedTrainer {
       if (!(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= K)) {
         throw new ConfigError(`workers must be an integer from 1 to the number of modules (${K}), got ${options.workers}.`);
       }
+      const every = options.memoryEvery ?? 0;
+      if (!(Number.isInteger(every) && every >= 0)) throw new ConfigError(`memoryEvery must be a whole number of steps (0: never), got ${every}.`);
       const choice = options.placement ?? 'measured';
       if (choice === 'count') placement = placeByCount(K, options.workers);
       else if (choice === 'measured') {
@@ -227,9 +236,17 @@ export class PipelinedTrainer {
     this.throwIfFailed();
   }
 
-  /** Waits for the pipeline to drain and copies every worker's variables and momentum into the mirror. */
+  /**
+   * Waits for the pipeline to drain and copies every worker's variables and momentum into the
+   * mirror; nothing to copy when no step ran since the last time (evaluate after synchronize).
+   */
   async synchronize(): Promise<void> {
     await this.drain();
+    if (this.mirrorStep === this.stepCount) {
+      this.mirror.epoch = this.epoch;
+      this.mirror.learningRate = this.learningRate;
+      return;
+    }
     const replies = await this.request((request) => ({ type: 'gather', request }), 'gathered');
     const byName = new Map([...this.mirror.namedParameters(), ...this.mirror.namedBuffers()]);
     for (const reply of replies) {
@@ -238,6 +255,7 @@ export class PipelinedTrainer {
     this.mirror.stepCount = this.stepCount;
     this.mirror.epoch = this.epoch;
     this.mirror.learningRate = this.learningRate;
+    this.mirrorStep = this.stepCount;
   }
 
   /** `LocalTrainer.evaluate` on the mirror, after `synchronize()`. Takes ownership of the batches. */
@@ -264,6 +282,7 @@ export class PipelinedTrainer {
     this.stepCount = manifest.step;
     this.epoch = manifest.epoch;
     this.learningRate = manifest.learningRate;
+    this.mirrorStep = manifest.step;
     return manifest;
   }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedVariable } from '../layers/layer.js';
+import { type BufferTracking, float32Bytes, isMemorySampledStep, startBufferTracking } from '../meters/meters.js';
 import { headKey } from '../training/plugin-host.js';
 import type { LocalTrainer } from '../training/trainer.js';
 import type { Batch } from '../training/plugin.js';
@@ -44,7 +45,11 @@ export class PipelineStage {
     peakQueued: 0,
     numTensors: 0,
     numBytes: 0,
-    peakBytes: 0,
+    peakBytesBetweenSteps: 0,
+    stepPeakBytes: 0,
+    stateBytes: 0,
+    stepAllocationBytes: 0,
+    sampledSteps: 0,
   };
   /** Owned variables by their checkpoint names. */
   private readonly owned: Map<string, tf.Variable>;
@@ -67,6 +72,8 @@ export class PipelineStage {
     readonly first: number,
     readonly end: number,
     readonly exchange: PipelineExchange,
+    /** Measure the step's memory on step 1 and every this many steps (0: never). */
+    readonly memoryEvery: number,
   ) {
     this.owned = new Map(variablesOfRange(trainer, first, end));
     this.crossing = crossesBoundaries(trainer, first, end);
@@ -78,9 +85,9 @@ export class PipelineStage {
     this.recordMemory();
   }
 
-  static async create(recipe: TrainerRecipe, first: number, end: number, exchange: PipelineExchange = 'exact'): Promise<PipelineStage> {
+  static async create(recipe: TrainerRecipe, first: number, end: number, exchange: PipelineExchange = 'exact', memoryEvery = 0): Promise<PipelineStage> {
     const trainer = await buildRecipeTrainer(recipe);
-    return new PipelineStage(trainer, first, end, exchange);
+    return new PipelineStage(trainer, first, end, exchange, memoryEvery);
   }
 
   /** Forgets the delayed cotangents' batch (after a checkpoint is loaded, the next step starts afresh). */
@@ -115,7 +122,33 @@ export class PipelineStage {
     const memory = tf.memory();
     this.meters.numTensors = memory.numTensors;
     this.meters.numBytes = memory.numBytes;
-    this.meters.peakBytes = Math.max(this.meters.peakBytes, memory.numBytes);
+    this.meters.peakBytesBetweenSteps = Math.max(this.meters.peakBytesBetweenSteps, memory.numBytes);
+  }
+
+  /**
+   * What this worker keeps between steps: the variables it holds (owned, plus replicas when
+   * `stateful`), the momentum buffers of those it steps, and the delayed exchange's kept input.
+   * Counted as the sequential bench counts a trainer's state, so the two step peaks compare.
+   */
+  stateBytes(): number {
+    const kept = this.previous ? float32Bytes([this.previous.input]) : 0;
+    return float32Bytes(this.held.values()) + float32Bytes(this.trainer.optimizer.state().values()) + kept;
+  }
+
+  /** On a sampled step: the state now, and the count of what the step allocates from here on. */
+  private startStepMemory(index: number): { stateBytes: number; tracking: BufferTracking } | undefined {
+    if (!isMemorySampledStep(index, this.memoryEvery)) return undefined;
+    return { stateBytes: this.stateBytes(), tracking: startBufferTracking() };
+  }
+
+  private finishStepMemory(sample: { stateBytes: number; tracking: BufferTracking } | undefined): void {
+    if (!sample) return;
+    const { peak } = sample.tracking.stop();
+    const meters = this.meters;
+    meters.stateBytes = Math.max(meters.stateBytes, sample.stateBytes);
+    meters.stepAllocationBytes = Math.max(meters.stepAllocationBytes, peak);
+    meters.stepPeakBytes = Math.max(meters.stepPeakBytes, sample.stateBytes + peak);
+    meters.sampledSteps += 1;
   }
 
   /**
@@ -127,10 +160,13 @@ export class PipelineStage {
     const started = performance.now();
     const { batch, input } = this.receive(message);
     const built = performance.now();
+    // The batch and input are made before the count starts, as the sequential bench's batch is.
+    const sample = this.startStepMemory(message.index);
     let result;
     try {
       result = this.trainer.stepModules(batch, { first: this.first, end: this.end, input });
     } finally {
+      this.finishStepMemory(sample);
       tf.dispose([batch.inputs, batch.labels, ...(input ? [input] : [])]);
     }
     const stepped = performance.now();
@@ -167,6 +203,7 @@ export class PipelineStage {
     const { batch, input } = this.receive(message);
     let waited = 0;
     let copying = 0;
+    const sample = this.startStepMemory(message.index);
     try {
       const result = await stepWithExchange(this.trainer, this.first, this.end, batch, input ?? batch.inputs, async (output) => {
         let waitStarted = performance.now();
@@ -210,6 +247,7 @@ export class PipelineStage {
       this.meters.steps += 1;
       return { ...result, batchSize: batch.inputs.shape[0] };
     } finally {
+      this.finishStepMemory(sample);
       tf.dispose([batch.inputs, batch.labels, ...(input ? [input] : [])]);
       this.recordMemory();
     }

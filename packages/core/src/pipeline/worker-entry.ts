@@ -21,7 +21,7 @@ function fail(error: unknown): void {
 }
 
 async function run(): Promise<void> {
-  const stage = await PipelineStage.create(init.recipe, init.first, init.end, init.exchange);
+  const stage = await PipelineStage.create(init.recipe, init.first, init.end, init.exchange, init.memoryEvery);
   const inbox = new AsyncQueue<BatchMessage>();
   const room = new CreditGate(init.capacity);
   init.upstream.on('message', (message: BatchMessage) => inbox.push(message));
