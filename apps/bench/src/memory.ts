@@ -1,15 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type LocalTrainer, measureMemory } from '@mlaan/core';
+import { float32Bytes, type LocalTrainer, measureMemory, type PipelineWorkerMeters } from '@mlaan/core';
 import type { Dataset } from '@mlaan/data';
 import { backendMemoryFields } from './backend.js';
-import type { ParameterCounts } from './results/result-format.js';
-
-/** Bytes of float32 tensors (every trainer variable is float32). */
-function float32Bytes(tensors: Iterable<tf.Tensor>): number {
-  let total = 0;
-  for (const tensor of tensors) total += tensor.size * 4;
-  return total;
-}
+import type { ParameterCounts, WorkerStepMemory } from './results/result-format.js';
 
 /**
  * What the trainer itself keeps between steps: every parameter and buffer (backbone, heads,
@@ -59,6 +51,8 @@ export interface MemoryPeaks {
   peakRssBytes: number;
   backendFields: Record<string, number>;
   sampledSteps: number;
+  /** `--workers` > 1: each worker's step memory (largest over sessions; the step fields above are the largest worker's). */
+  perWorker?: WorkerStepMemory[];
 }
 
 export function emptyMemoryPeaks(): MemoryPeaks {
@@ -94,4 +88,28 @@ export async function measuredStep<T>(trainer: LocalTrainer, step: () => T, peak
     peaks.backendFields[key] = Math.max(peaks.backendFields[key] ?? 0, value);
   }
   return result;
+}
+
+/**
+ * Folds the pipeline workers' step memory (measured in each worker on the sampled steps) into
+ * `peaks`: per worker, the largest of this session's meters and `earlier` sessions'; the step
+ * fields become the largest worker's, since each worker stands for its own device.
+ */
+export function foldWorkerMemory(peaks: MemoryPeaks, meters: readonly PipelineWorkerMeters[], earlier: readonly WorkerStepMemory[]): void {
+  peaks.perWorker = meters.map((m, i) => {
+    const before = earlier[i];
+    return {
+      worker: m.worker,
+      modules: m.modules,
+      stepPeakBytes: Math.max(before?.stepPeakBytes ?? 0, m.stepPeakBytes),
+      stateBytes: Math.max(before?.stateBytes ?? 0, m.stateBytes),
+      stepAllocationBytes: Math.max(before?.stepAllocationBytes ?? 0, m.stepAllocationBytes),
+      sampledSteps: (before?.sampledSteps ?? 0) + m.sampledSteps,
+    };
+  });
+  const largest = peaks.perWorker.reduce((a, b) => (b.stepPeakBytes > a.stepPeakBytes ? b : a));
+  peaks.stepPeakBytes = largest.stepPeakBytes;
+  peaks.stateBytes = largest.stateBytes;
+  peaks.stepAllocationBytes = largest.stepAllocationBytes;
+  peaks.sampledSteps = largest.sampledSteps;
 }

@@ -103,12 +103,19 @@ function epochLine(header: RunHeader, record: EpochRecord, epochs: number, eta: 
   );
 }
 
+/** `step memory 95 MiB`, or per worker for a pipelined run; never a 0 that was not measured. */
+export function stepMemoryLabel(step: RunResult['memory']['step']): string {
+  if (step.sampledSteps === 0) return 'step memory not measured (--memory-every 0)';
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  if (!step.workers) return `step memory ${mib(step.stepPeakBytes)}`;
+  return `step memory ${mib(step.stepPeakBytes)} per worker (largest of ${step.workers.count}; ${mib(step.workers.stepPeakBytesSum)} over all)`;
+}
+
 function finishedLine(header: RunHeader, result: RunResult): string {
-  const memory = result.memory.step.stepPeakBytes / 2 ** 20;
   const status = result.status === 'diverged' ? ' · DIVERGED (loss not finite)' : '';
   return (
     `${prefix(header)} · done · best test error ${result.testErrorPercent.best.toFixed(2)}% (epoch ${result.testErrorPercent.bestEpoch}), ` +
-    `last ${result.testErrorPercent.last.toFixed(2)}% · step memory ${memory.toFixed(0)} MiB · ${formatRate(result.throughput.imagesPerSecond)} · ` +
+    `last ${result.testErrorPercent.last.toFixed(2)}% · ${stepMemoryLabel(result.memory.step)} · ${formatRate(result.throughput.imagesPerSecond)} · ` +
     `${formatDuration(result.wallSeconds)}${status}`
   );
 }

@@ -153,9 +153,9 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
 
   it('--workers 2 (module-parallel) trains the same steps as the sequential trainer and records each worker', async () => {
     const config = tiny({ frameworks: ['dgl'], Ks: [4], trainLimit: 16, batchSize: 8, testLimit: 16, dglHead: 'linear' });
-    const sequential = await train(config, {}, 0);
+    const sequential = await train(config, {}, 1);
     // A checkpoint after every step: the pipeline is drained at each one.
-    const pipelined = await train(config, {}, 0, { workers: 2, checkpointEvery: 1 });
+    const pipelined = await train(config, {}, 1, { workers: 2, checkpointEvery: 1 });
     expect(pipelined.lossCurve).toEqual(sequential.lossCurve);
     expect(pipelined.epochs[0]!.testErrorPercent).toBe(sequential.epochs[0]!.testErrorPercent);
     expect(sequential.pipeline).toBeNull();
@@ -167,17 +167,42 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
       expect(worker.busyMs).toBeGreaterThan(0);
       expect(worker.numBytes).toBeGreaterThan(0);
     }
+    // Step memory: each worker's own step, measured in the worker; the column is the largest worker's.
+    expect(sequential.memory.step.workers).toBeNull();
+    const { workers, stepPeakBytes, sampledSteps } = pipelined.memory.step;
+    expect(workers!.count).toBe(2);
+    for (const worker of workers!.perWorker) {
+      expect(worker.sampledSteps).toBe(2);
+      expect(worker.stateBytes).toBeGreaterThan(0);
+      expect(worker.stepPeakBytes).toBe(worker.stateBytes + worker.stepAllocationBytes);
+      expect(worker.stepAllocationBytes).toBeGreaterThan(0);
+    }
+    const peaks = workers!.perWorker.map((worker) => worker.stepPeakBytes);
+    expect(stepPeakBytes).toBe(Math.max(...peaks));
+    expect(workers!.stepPeakBytesSum).toBe(peaks[0]! + peaks[1]!);
+    expect(sampledSteps).toBe(2);
+    // A worker holds and steps part of the model only.
+    expect(stepPeakBytes).toBeLessThan(sequential.memory.step.stepPeakBytes);
+    expect(pipelined.memory.data.tensorsLeftByEvaluation).toBe(0);
   });
 
   it('--workers 2 with MLM: --exchange exact and delayed both train; delayed applies the cascade one step late', async () => {
     const config = tiny({ frameworks: ['dgl'], pluginSets: ['mlm'], Ks: [4], trainLimit: 16, batchSize: 8, testLimit: 16, dglHead: 'linear' });
     const exact = await train(config, {}, 0, { workers: 2 });
-    const delayed = await train(config, {}, 0, { workers: 2, exchange: 'delayed' });
+    const delayed = await train(config, {}, 1, { workers: 2, exchange: 'delayed' });
     expect([exact.pipeline!.exchange, delayed.pipeline!.exchange]).toEqual(['exact', 'delayed']);
     expect(delayed.status).toBe('completed');
     // The first step's losses come before any update; the second sees weights that differ.
     expect(delayed.lossCurve[0]!.loss).toBe(exact.lossCurve[0]!.loss);
     expect(delayed.lossCurve[1]!.loss).not.toBe(exact.lossCurve[1]!.loss);
+    // Workers that exchange cotangents measure their steps too; the earlier one keeps its last input.
+    for (const worker of delayed.memory.step.workers!.perWorker) {
+      expect(worker.sampledSteps).toBe(2);
+      expect(worker.stepAllocationBytes).toBeGreaterThan(0);
+    }
+    // No checkpoint before the epoch's evaluation: the mirror first takes the workers' state (and
+    // makes its momentum buffers) there, which is model state, not something evaluation left.
+    expect(delayed.memory.data.tensorsLeftByEvaluation).toBe(0);
   });
 
   it('--workers above the module count is refused in the CLI\'s words', async () => {

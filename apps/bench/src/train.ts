@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Batch, ConfigError, LocalTrainer, PipelinedTrainer } from '@mlaan/core';
+import { type Batch, ConfigError, isMemorySampledStep, LocalTrainer, PipelinedTrainer } from '@mlaan/core';
 import { createLoader, type Dataset, type Loader } from '@mlaan/data';
 import type { ActiveBackend } from './backend.js';
 import { configId, learningRateSchedule, methodLabel, type RunConfig, warmupWarning } from './config.js';
@@ -139,6 +139,7 @@ export async function trainConfiguration(config: RunConfig, options: TrainOption
         recipe: { module: benchRecipeModule(), options: recipeOptions, backend: options.backend.choice },
         workers: options.workers!,
         exchange: options.exchange,
+        memoryEvery: options.memoryEvery,
       });
       engine = new PipelinedEngine(pipelined);
     } else {
@@ -245,7 +246,7 @@ class TrainingRun {
       let lastStepEnd = performance.now();
       try {
         while (cursor.batch < batches && !diverged) {
-          const profile = () => options.memoryEvery > 0 && cursor.globalStep % options.memoryEvery === 1 % options.memoryEvery;
+          const profile = () => isMemorySampledStep(cursor.globalStep, options.memoryEvery);
           for await (const { result, seconds: stepSeconds, profiled } of engine.steps(segment(), profile, state.memory)) {
             const size = result.batchSize;
             // The first step of a session pays for kernel compilation and allocation, and profiled steps for
@@ -316,6 +317,9 @@ class TrainingRun {
   /** Evaluates on the test set and closes the epoch's record. */
   private async evaluate(epoch: number, learningRate: number, eta: EtaEstimator): Promise<EpochRecord> {
     const { state } = this;
+    // The pipelined trainer's mirror takes the workers' weights (and, the first time, creates its
+    // momentum buffers) before evaluating: model state, not what evaluation leaves behind.
+    await this.engine.finish();
     const tensorsBefore = tf.memory().numTensors;
     const started = performance.now();
     const evaluation = await this.engine.evaluate(disposedAfterUse(this.testLoader.batches(0)));
@@ -363,9 +367,13 @@ class TrainingRun {
           stepPeakBytes: memory.stepPeakBytes,
           stateBytes: memory.stateBytes,
           stepAllocationBytes: memory.stepAllocationBytes,
-          peakTensorHandleBytes: memory.peakTensorHandleBytes,
+          // Pipeline workers measure distinct buffers only.
+          peakTensorHandleBytes: memory.perWorker ? null : memory.peakTensorHandleBytes,
           tensorBytesOnGpu: backend.gpu,
           sampledSteps: memory.sampledSteps,
+          workers: memory.perWorker
+            ? { count: memory.perWorker.length, stepPeakBytesSum: memory.perWorker.reduce((sum, w) => sum + w.stepPeakBytes, 0), perWorker: memory.perWorker }
+            : null,
         },
         data: {
           datasetBytes: this.datasets.reduce((sum, dataset) => sum + datasetBytes(dataset), 0),

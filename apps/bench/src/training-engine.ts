@@ -1,6 +1,7 @@
 import type { Batch, CheckpointManifest, EvaluationResult, LocalTrainer, ModuleCosts, PipelinedTrainer, PipelineWorkerMeters, Placement, StepResult } from '@mlaan/core';
 import { loadCheckpoint, saveCheckpoint } from '@mlaan/core';
-import { measuredStep, type MemoryPeaks } from './memory.js';
+import { foldWorkerMemory, measuredStep, type MemoryPeaks } from './memory.js';
+import type { WorkerStepMemory } from './results/result-format.js';
 
 /** One finished training step as the run loop books it. */
 export interface EngineStep {
@@ -87,6 +88,9 @@ export class SequentialEngine implements TrainingEngine {
 }
 
 export class PipelinedEngine implements TrainingEngine {
+  /** Workers' step memory from earlier sessions of the run (its checkpoint's), taken at the first step of this one. */
+  private earlierWorkerMemory: readonly WorkerStepMemory[] | undefined;
+
   constructor(private readonly pipelined: PipelinedTrainer) {}
 
   get trainer(): LocalTrainer {
@@ -98,13 +102,20 @@ export class PipelinedEngine implements TrainingEngine {
     this.pipelined.learningRate = learningRate;
   }
 
-  async *steps(batches: AsyncIterable<Batch>): AsyncGenerator<EngineStep> {
+  /**
+   * The workers measure their own step memory on the sampled steps (`memoryEvery` given to the
+   * trainer); each step folds their figures into `memory`. The pipelined steps are not profiled
+   * here, so none of their time is left out of the speed.
+   */
+  async *steps(batches: AsyncIterable<Batch>, _profile: () => boolean, memory: MemoryPeaks): AsyncGenerator<EngineStep> {
+    this.earlierWorkerMemory ??= memory.perWorker ?? [];
     let mark = performance.now();
     for await (const result of this.pipelined.train(batches)) {
       // From one step's exit to the next: the pipeline keeps running while the loop books a step.
       const now = performance.now();
       const seconds = (now - mark) / 1000;
       mark = now;
+      foldWorkerMemory(memory, this.pipelined.meters(), this.earlierWorkerMemory);
       yield { result, seconds, profiled: false };
     }
   }

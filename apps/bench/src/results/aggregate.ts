@@ -25,8 +25,10 @@ export interface Summary {
   epochs: number;
   bestErrorPercent: Statistic;
   lastErrorPercent: Statistic;
-  /** The training step's own peak (trainer state + what the step allocates), as mlaan-cost measures it. */
+  /** The training step's own peak (trainer state + what the step allocates), as mlaan-cost measures it; per worker for pipelined runs. */
   stepMemoryMiB: Statistic;
+  /** Worker counts of the pipelined runs among these (their step memory is the largest worker's); empty when all are sequential. */
+  stepMemoryWorkers: number[];
   /** What the input pipeline holds: the datasets in host memory plus tensors alive outside the trainer. */
   dataMiB: Statistic;
   peakRssMiB: Statistic;
@@ -63,6 +65,16 @@ export interface Section {
 /** JSON turns NaN into null; read such fields back as NaN. */
 export function numberOrNaN(value: unknown): number {
   return typeof value === 'number' ? value : NaN;
+}
+
+/** A run's step memory column: its step peak (the largest worker's with `--workers`), NaN when no step was measured. */
+export function stepPeakBytes(run: RunResult): number {
+  return run.memory.step.sampledSteps > 0 ? numberOrNaN(run.memory.step.stepPeakBytes) : NaN;
+}
+
+/** Workers of a pipelined run (its step memory is per worker), 1 for the sequential trainer. */
+export function stepMemoryWorkers(run: RunResult): number {
+  return run.memory.step.workers?.count ?? 1;
 }
 
 export function statistic(values: number[]): Statistic {
@@ -163,7 +175,8 @@ function summarise(section: string, runs: RunResult[]): Summary {
     epochs: config.epochs,
     bestErrorPercent: statistic(runs.map((run) => numberOrNaN(run.testErrorPercent.best))),
     lastErrorPercent: statistic(runs.map((run) => numberOrNaN(run.testErrorPercent.last))),
-    stepMemoryMiB: statistic(runs.map((run) => mib(run.memory.step.stepPeakBytes))),
+    stepMemoryMiB: statistic(runs.map((run) => mib(stepPeakBytes(run)))),
+    stepMemoryWorkers: [...new Set(runs.map(stepMemoryWorkers).filter((workers) => workers > 1))],
     dataMiB: statistic(runs.map((run) => mib(run.memory.data.datasetBytes + run.memory.data.tensorsOutsideTrainerBytes))),
     peakRssMiB: statistic(runs.map((run) => mib(run.memory.process.peakRssBytes))),
     backboneParameters: first.parameters.backbone,

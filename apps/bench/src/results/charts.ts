@@ -1,6 +1,6 @@
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { numberOrNaN, type Section } from './aggregate.js';
+import { numberOrNaN, type Section, stepMemoryWorkers, stepPeakBytes } from './aggregate.js';
 
 export interface Chart {
   /** File name under charts/. */
@@ -183,7 +183,8 @@ export async function sectionCharts(section: Section): Promise<Chart[]> {
     svg: await renderSvg(versusKSpec('Test error (best epoch) vs K', 'test error (%)', localError, e2eError, publishedErrors, false)),
   });
 
-  const [localMemory, e2eMemory] = split(points((run) => numberOrNaN(run.memory.step.stepPeakBytes) / 2 ** 20));
+  // Pipelined runs' step memory is one worker's, not the model's: not plotted against the sequential runs.
+  const [localMemory, e2eMemory] = split(points((run) => (stepMemoryWorkers(run) > 1 ? NaN : stepPeakBytes(run) / 2 ** 20)));
   charts.push({
     file: `${section.slug}-memory-vs-k.svg`,
     title: 'Training step memory vs K',

@@ -61,11 +61,37 @@ export interface StepMemory {
   stateBytes: number;
   /** The largest number of bytes a step allocated on top of the state. */
   stepAllocationBytes: number;
-  /** tfjs's own per-handle peak (charges shared clones again), for comparison with tf.memory(). */
-  peakTensorHandleBytes: number;
+  /** tfjs's own per-handle peak (charges shared clones again), for comparison with tf.memory(). Null: not measured (`--workers` > 1). */
+  peakTensorHandleBytes: number | null;
   /** True when those tensors live in GPU memory (tensorflow-gpu). */
   tensorBytesOnGpu: boolean;
+  /** Steps measured (0: none, and the byte fields above are not measurements). */
   sampledSteps: number;
+  /**
+   * `--workers` > 1: each worker's own step peak, measured the same way in the worker (its state:
+   * the variables it holds and their momentum; plus what its step allocates). Each worker stands
+   * for one device, so the fields above are the largest worker's, not the whole model's. Null or
+   * absent for the sequential trainer.
+   */
+  workers?: WorkersStepMemory | null;
+}
+
+/** One pipeline worker's step memory (largest over its sampled steps). */
+export interface WorkerStepMemory {
+  worker: number;
+  /** Its modules `[first, end)`. */
+  modules: [number, number];
+  stepPeakBytes: number;
+  stateBytes: number;
+  stepAllocationBytes: number;
+  sampledSteps: number;
+}
+
+export interface WorkersStepMemory {
+  count: number;
+  /** The workers' step peaks added up: what all the devices together hold at most. */
+  stepPeakBytesSum: number;
+  perWorker: WorkerStepMemory[];
 }
 
 export interface DataMemory {

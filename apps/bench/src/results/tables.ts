@@ -1,6 +1,6 @@
 import { formatDuration } from '../progress.js';
 import type { RunResult } from './result-format.js';
-import { numberOrNaN, type Section, type Statistic, type Summary } from './aggregate.js';
+import { numberOrNaN, type Section, type Statistic, stepMemoryWorkers, stepPeakBytes, type Summary } from './aggregate.js';
 
 /** A table as data, rendered to Markdown and HTML alike. */
 export interface TableModel {
@@ -85,6 +85,7 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
       let cell = formatStatistic(definition.pick(summary), definition.digits);
       const published = definition.published(summary);
       if (published !== undefined) cell += ` (paper ${metric === 'memory' ? `${(published / 1000).toFixed(2)} GB` : published.toFixed(2)})`;
+      if (metric === 'memory' && summary.stepMemoryWorkers.length > 0) cell += ` (per worker, largest of ${summary.stepMemoryWorkers.join('/')})`;
       if (summary.diverged > 0) cell += ` (${summary.diverged} diverged)`;
       return cell;
     }),
@@ -100,9 +101,10 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
           ? 'On tensorflow-gpu these tensors are in GPU memory (TensorFlow’s allocator reserves more).'
           : 'In host memory on this backend.'),
     );
+    if (section.summaries.some((s) => s.stepMemoryWorkers.length > 0)) notes.push(PER_WORKER_NOTE);
     if (e2e && Number.isFinite(e2e.stepMemoryMiB.mean)) {
       const ratios = section.summaries
-        .filter((s) => s.framework !== 'e2e' && Number.isFinite(s.stepMemoryMiB.mean))
+        .filter((s) => s.framework !== 'e2e' && s.stepMemoryWorkers.length === 0 && Number.isFinite(s.stepMemoryMiB.mean))
         .map((s) => `${s.method} K=${s.modules} ${((100 * s.stepMemoryMiB.mean) / e2e.stepMemoryMiB.mean).toFixed(0)} %`);
       if (ratios.length) notes.push(`Against E2E (${e2e.stepMemoryMiB.mean.toFixed(0)} MiB): ${ratios.join(', ')}.`);
     }
@@ -119,6 +121,11 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
   for (const source of sources) notes.push(`Paper numbers in parentheses: ${source}; our setting may differ (epochs, subset, schedule).`);
   return { title: definition.title, header: ['Method', ...section.columns.map((m) => columnLabel(section, m))], rows, notes };
 }
+
+const PER_WORKER_NOTE =
+  '“per worker, largest of W”: a run on W pipeline workers (--workers W); each worker, its own device, measures its own step the same way ' +
+  '(its modules’ and heads’ variables, the replicas LAM reads, their momentum, plus what its step allocates), and the cell is the largest ' +
+  'worker’s, not the whole model’s; the sum over workers is in results.json (memory.step.workers).';
 
 const fixed = (value: unknown, digits: number) => (Number.isFinite(numberOrNaN(value)) ? numberOrNaN(value).toFixed(digits) : '–');
 
@@ -142,7 +149,7 @@ export function runsTable(runs: readonly RunResult[]): TableModel {
       String(run.config.epochs),
       fixed(run.testErrorPercent.best, 2),
       fixed(run.testErrorPercent.last, 2),
-      mebibytes(run.memory.step.stepPeakBytes),
+      mebibytes(stepPeakBytes(run)) + (stepMemoryWorkers(run) > 1 ? ` (per worker, largest of ${stepMemoryWorkers(run)})` : ''),
       mebibytes(run.memory.data.datasetBytes + run.memory.data.tensorsOutsideTrainerBytes),
       formatParameters(run),
       fixed(run.throughput.imagesPerSecond, 1),
@@ -154,6 +161,7 @@ export function runsTable(runs: readonly RunResult[]): TableModel {
     notes: [
       ...[...new Set(runs.map((run) => run.warning).filter((warning): warning is string => !!warning))].map((warning) => `lr warning: ${warning}`),
       'Parameters: backbone + auxiliary (heads, decoders, leap nets; EMA twins are buffers, not counted).',
+      ...(runs.some((run) => stepMemoryWorkers(run) > 1) ? [PER_WORKER_NOTE] : []),
       'Load: the machine’s 1-minute load average when the run ended; above the core count, other work slowed the timings.',
     ],
   };
@@ -253,9 +261,12 @@ const CSV_COLUMNS: [string, (run: RunResult) => unknown][] = [
   ['dgl_head', (r) => r.config.dglHead],
   ['infopro_aux_head', (r) => r.config.infoproAuxHead],
   ['infopro_task', (r) => r.config.infoproTask],
-  ['step_peak_bytes', (r) => r.memory.step.stepPeakBytes],
+  ['step_peak_bytes', (r) => stepPeakBytes(r)],
   ['step_state_bytes', (r) => r.memory.step.stateBytes],
   ['step_allocation_bytes', (r) => r.memory.step.stepAllocationBytes],
+  // 1: the sequential trainer; W: the step_* bytes are the largest pipeline worker's.
+  ['step_memory_workers', (r) => stepMemoryWorkers(r)],
+  ['step_peak_bytes_sum_over_workers', (r) => r.memory.step.workers?.stepPeakBytesSum ?? null],
   ['tensor_bytes_on_gpu', (r) => r.memory.step.tensorBytesOnGpu],
   ['dataset_bytes', (r) => r.memory.data.datasetBytes],
   ['tensors_outside_trainer_bytes', (r) => r.memory.data.tensorsOutsideTrainerBytes],
