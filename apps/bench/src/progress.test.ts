@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createReporter, formatDuration } from './progress.js';
+import { createReporter, formatDuration, stepMemoryLabel } from './progress.js';
 
 function capture(isTTY: boolean) {
   const chunks: string[] = [];
@@ -59,5 +59,15 @@ describe('reporters', () => {
     reporter.close();
     // The bar is cleared before the epoch line, so the line is not glued to it.
     expect(sink.text()).toContain('\r\x1b[2K[2/3] DGL K=4 seed 0 · epoch 1/2');
+  });
+
+  it('labels step memory per worker for a pipelined run and never prints an unmeasured 0', () => {
+    const MiB = 2 ** 20;
+    const step = { stepPeakBytes: 95 * MiB, stateBytes: 5 * MiB, stepAllocationBytes: 90 * MiB, peakTensorHandleBytes: 120 * MiB, tensorBytesOnGpu: false, sampledSteps: 1 };
+    expect(stepMemoryLabel(step)).toBe('step memory 95 MiB');
+    const worker = (index: number, bytes: number) => ({ worker: index, modules: [index, index + 1] as [number, number], stepPeakBytes: bytes, stateBytes: MiB, stepAllocationBytes: bytes - MiB, sampledSteps: 1 });
+    const pipelined = { ...step, peakTensorHandleBytes: null, workers: { count: 2, stepPeakBytesSum: 155 * MiB, perWorker: [worker(0, 95 * MiB), worker(1, 60 * MiB)] } };
+    expect(stepMemoryLabel(pipelined)).toBe('step memory 95 MiB per worker (largest of 2; 155 MiB over all)');
+    expect(stepMemoryLabel({ ...step, stepPeakBytes: 0, sampledSteps: 0 })).toBe('step memory not measured (--memory-every 0)');
   });
 });

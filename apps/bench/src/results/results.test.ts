@@ -102,6 +102,28 @@ describe('aggregate and tables', () => {
     expect(memory.rows.flat().join(' ')).not.toContain('paper');
   });
 
+  it('marks a pipelined run’s step memory as per worker, keeps it out of the E2E ratio, and shows no unmeasured 0', () => {
+    const perWorker = (worker: number, stepPeakBytes: number) => ({ worker, modules: [worker * 2, worker * 2 + 2] as [number, number], stepPeakBytes, stateBytes: 2 ** 20, stepAllocationBytes: stepPeakBytes - 2 ** 20, sampledSteps: 1 });
+    const pipelined = runs.map((run) =>
+      run.method === 'DGL' && run.modules === 4
+        ? { ...run, memory: { ...run.memory, step: { ...run.memory.step, stepPeakBytes: 30 * 2 ** 20, workers: { count: 2, stepPeakBytesSum: 50 * 2 ** 20, perWorker: [perWorker(0, 30 * 2 ** 20), perWorker(1, 20 * 2 ** 20)] } } } }
+        : run.method === 'DGL' && run.modules === 2
+          ? { ...run, memory: { ...run.memory, step: { ...run.memory.step, stepPeakBytes: 0, stateBytes: 0, stepAllocationBytes: 0, sampledSteps: 0 } } }
+          : run,
+    );
+    const memory = metricTable(aggregate(pipelined)[0]!, 'memory');
+    expect(memory.rows[1]).toEqual(['DGL', '–', '–', '30 ± 0 (per worker, largest of 2)']);
+    expect(memory.notes.join(' ')).toContain('per worker, largest of W');
+    expect(memory.notes.join(' ')).not.toMatch(/Against E2E.*DGL K=4/);
+    const csv = runsToCsv(pipelined.filter((run) => run.method === 'DGL' && run.config.seed === 0)).trim().split('\n');
+    const header = csv[0]!.split(',');
+    const rows = csv.slice(1).map((line) => line.split(','));
+    const cell = (row: string[], name: string) => row[header.indexOf(name)];
+    const [k2, k4] = [rows.find((row) => cell(row, 'modules') === '2')!, rows.find((row) => cell(row, 'modules') === '4')!];
+    expect([cell(k2, 'step_peak_bytes'), cell(k2, 'step_memory_workers')]).toEqual(['', '1']);
+    expect([cell(k4, 'step_memory_workers'), cell(k4, 'step_peak_bytes_sum_over_workers')]).toEqual(['2', String(50 * 2 ** 20)]);
+  });
+
   it('writes one CSV row per run, empty cells for NaN, quoted cells where needed', () => {
     const csv = runsToCsv([{ ...runs[0]!, method: 'E2E, "quoted"', testErrorPercent: { best: NaN, bestEpoch: 0, last: NaN } }]);
     const [header, row] = csv.trim().split('\n');
