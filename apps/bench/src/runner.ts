@@ -83,6 +83,17 @@ export function runLabel(config: RunConfig, workers = 1, exchange: 'exact' | 'de
 }
 
 /**
+ * The folder of a configuration's run under `runs/`: its id, and for a pipelined run the worker
+ * count and exchange, so that `--workers 2` never skips a configuration because its sequential
+ * run finished in the same output folder (the id itself does not name the workers: the pipelined
+ * trainer computes the same model).
+ */
+export function runFolderName(config: RunConfig, workers = 1, exchange: 'exact' | 'delayed' = 'exact'): string {
+  const id = configId(config);
+  return workers > 1 ? `${id}-workers${workers}-${exchange}` : id;
+}
+
+/**
  * Runs every configuration of a grid in order. Finished ones (result.json present) are skipped,
  * an interrupted one continues from its checkpoint, and the reports are rewritten at the end from
  * every finished configuration of the grid, also after an interruption.
@@ -98,7 +109,7 @@ export async function runGrid(
   const outcome: GridOutcome = { results: [], failures: [], interrupted: false, skipped: 0 };
   const data = new DatasetCache(execution.dataDir, execution.download);
   for (const [index, config] of configs.entries()) {
-    const id = configId(config);
+    const id = runFolderName(config, execution.workers, execution.exchange);
     const header: RunHeader = { index: index + 1, total: configs.length, id, label: runLabel(config, execution.workers, execution.exchange) };
     const runDir = join(runsFolder(execution.outDir), id);
     if (execution.force) {
