@@ -49,9 +49,11 @@ const { values } = parseArgs({
   },
 });
 
-type Variant = 'sequential-2-threads' | 'sequential-1-thread' | 'pipelined-2-workers';
+type Variant = 'sequential-2-threads' | 'sequential-1-thread' | 'pipelined-2-workers' | 'pipelined-2-workers-delayed';
 const VARIANTS: Variant[] = ['sequential-2-threads', 'sequential-1-thread', 'pipelined-2-workers'];
-const THREADS: Record<Variant, number> = { 'sequential-2-threads': 2, 'sequential-1-thread': 1, 'pipelined-2-workers': 1 };
+const THREADS: Record<Variant, number> = { 'sequential-2-threads': 2, 'sequential-1-thread': 1, 'pipelined-2-workers': 1, 'pipelined-2-workers-delayed': 1 };
+/** The variants measured for a method: the delayed exchange only where cascades cross workers (MLM). */
+const variantsOf = (method: Method): Variant[] => (method.includes('+') ? [...VARIANTS, 'pipelined-2-workers-delayed'] : VARIANTS);
 
 interface Job {
   variant: Variant;
@@ -108,7 +110,7 @@ async function measure(job: Job): Promise<Measurement> {
     const images = job.steps * job.batch;
     return { imagesPerSecond: images / wallSeconds, cpuMsPerImage: (used.user + used.system) / 1000 / images, wallSeconds };
   };
-  if (job.variant !== 'pipelined-2-workers') {
+  if (!job.variant.startsWith('pipelined')) {
     const trainer = new LocalTrainer(resnet32Recipe(options));
     const moduleCosts = job.variant === 'sequential-1-thread' ? measureModuleCosts(trainer, batch) : undefined;
     for (let i = 0; i < 2; i++) trainer.step(batch);
@@ -124,6 +126,7 @@ async function measure(job: Job): Promise<Measurement> {
       recipe: { module: pathToFileURL(join(here, 'lib', 'resnet32-recipe.ts')).href, options, backend: job.backend },
       workers: 2,
       probe: batch,
+      exchange: job.variant === 'pipelined-2-workers-delayed' ? 'delayed' : 'exact',
     });
   } catch (error) {
     return { imagesPerSecond: NaN, cpuMsPerImage: NaN, wallSeconds: 0, loadAverage: loadavg() as [number, number, number], unsupported: (error as Error).message };
@@ -215,7 +218,8 @@ for (let round = 0; round < rounds; round++) {
   for (const method of methods) {
     for (const K of ks) {
       // A/B/C in rotating order, so drift in the machine's load falls on each variant alike.
-      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
+      const variants = variantsOf(method);
+      const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
       for (const variant of order) {
         const key = `${method} K=${K} ${variant}`;
         const m = runChild({ variant, method, K, steps, batch, backend: values.backend! });
@@ -240,9 +244,14 @@ for (const method of methods) {
     rows.push({
       method,
       K,
-      imagesPerSecond: Object.fromEntries(VARIANTS.map((v) => [v, of(v).map((m) => m.imagesPerSecond)])),
-      cpuMsPerImage: Object.fromEntries(VARIANTS.map((v) => [v, of(v).map((m) => m.cpuMsPerImage)])),
+      imagesPerSecond: Object.fromEntries(variantsOf(method).map((v) => [v, of(v).map((m) => m.imagesPerSecond)])),
+      cpuMsPerImage: Object.fromEntries(variantsOf(method).map((v) => [v, of(v).map((m) => m.cpuMsPerImage)])),
       pipelinedOverFastestSequential: pipelined[0]?.unsupported ? null : speed('pipelined-2-workers') / fastestSequential,
+      delayedOverFastestSequential:
+        variantsOf(method).includes('pipelined-2-workers-delayed') && !of('pipelined-2-workers-delayed')[0]?.unsupported
+          ? speed('pipelined-2-workers-delayed') / fastestSequential
+          : null,
+      delayedWorkers: variantsOf(method).includes('pipelined-2-workers-delayed') ? of('pipelined-2-workers-delayed').map((m) => m.workers ?? null) : null,
       unsupported: pipelined[0]?.unsupported ?? null,
       placement: pipelined[0]?.placement ?? null,
       workers: pipelined.map((m) => m.workers ?? null),
@@ -250,9 +259,17 @@ for (const method of methods) {
     });
   }
 }
-for (const row of rows as { method: string; K: number; pipelinedOverFastestSequential: number | null; unsupported: string | null; projection: { limit: string } }[]) {
+for (const row of rows as {
+  method: string;
+  K: number;
+  pipelinedOverFastestSequential: number | null;
+  delayedOverFastestSequential: number | null;
+  unsupported: string | null;
+  projection: { limit: string };
+}[]) {
   const ratio = row.pipelinedOverFastestSequential;
-  console.log(`${row.method} K=${row.K}: pipelined/fastest sequential ${ratio === null ? `n/a (${row.unsupported!.split(';')[0]})` : ratio.toFixed(2)}; ${row.projection.limit}`);
+  const delayed = row.delayedOverFastestSequential === null ? '' : `, delayed exchange ${row.delayedOverFastestSequential.toFixed(2)}`;
+  console.log(`${row.method} K=${row.K}: pipelined/fastest sequential ${ratio === null ? `n/a (${row.unsupported!.split(';')[0]})` : ratio.toFixed(2)}${delayed}; ${row.projection.limit}`);
 }
 writeResults(values.out!, {
   command: `npx tsx benchmarks/module-parallel.ts ${process.argv.slice(2).join(' ')}`.trim(),

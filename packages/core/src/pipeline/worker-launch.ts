@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, type TransferListItem } from 'node:worker_threads';
+import { ConfigError } from '../errors.js';
 
 /** Where the stage entry is: beside this file in the sources, `dist/pipeline/worker.js` once built. */
 export function defaultWorkerEntry(): URL {
@@ -43,9 +44,25 @@ function typescriptBootstrap(): string {
   );
 }
 
+/** tsx and esbuild are optional peers of @mlaan/core: only TypeScript recipes (or core's own sources) need them. */
+function requireTypescriptLoader(): void {
+  const require = createRequire(import.meta.url);
+  for (const name of ['tsx/esm/api', 'esbuild']) {
+    try {
+      require.resolve(name);
+    } catch {
+      throw new ConfigError(
+        `PipelinedTrainer: recipe.module is TypeScript, which the workers load through tsx and esbuild, but '${name}' cannot be found. ` +
+          'Install them (npm install --save-dev tsx esbuild) or point recipe.module at built JavaScript.',
+      );
+    }
+  }
+}
+
 /** Starts one worker thread running `entry` with `workerData`; TypeScript entries or recipes go through tsx. */
 export function launchWorker(entry: URL, workerData: Record<string, unknown>, transferList: TransferListItem[], typescript: boolean): Worker {
   if (typescript || entry.pathname.endsWith('.ts')) {
+    requireTypescriptLoader();
     return new Worker(typescriptBootstrap(), { eval: true, workerData: { ...workerData, entry: entry.href }, transferList });
   }
   return new Worker(entry, { workerData, transferList });
