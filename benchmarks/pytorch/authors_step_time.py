@@ -20,9 +20,10 @@ loss's backward pass itself), then `optimizer.step()`, with SGD over `model.para
 so it runs on the CPU, without `DataParallel`. Random 32x32 images (uniform in [0, 1], normalised
 with their CIFAR-10 mean and std, which their InfoPro decoder undoes) and labels i mod 10.
 
-Configurations (see CONFIGURATIONS below for the files and arguments):
+Configurations (authors_models.py has their files and arguments):
   e2e               networks/resnetMLAAN.py, local_module_num=1 (how train.py trains E2E)
   infopro-k4        networks/resnetInfoPro.py, K=4, contrastive 1c2f heads + decoder, λ (6, 0, 1, 2)
+  dgl-k8            networks/resnetDGL.py, K=8: GAP + Linear cross-entropy heads ('0c1f')
   mlaan-k8          networks/resnetMLAAN.py, K=8 (train.py's model; run32-cifar10.txt's arguments)
   infopro+mlaan-k8  networks/resnetInfoProbin.py, K=8: InfoPro heads + cascades (kc=3) + leap nets
 
@@ -35,8 +36,6 @@ alternate the authors' steps with ours.
 """
 
 import argparse
-import importlib
-import importlib.util
 import json
 import os
 import platform
@@ -49,134 +48,22 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import step_protocol  # noqa: E402
 
-CIFAR10_MEAN = [125.3 / 255, 123.0 / 255, 113.9 / 255]
-CIFAR10_STD = [63.0 / 255, 62.1 / 255, 66.7 / 255]
-
-# The constructor arguments are train.py's (its `resnet` configuration: cifar10, image size 32,
-# wide_list (16, 16, 32, 64), dropout 0, widen 1); `arguments` are the command-line flags of
-# train.py that give the same model, for the record.
-CONFIGURATIONS = {
-    "e2e": {
-        "module": "networks.resnetMLAAN",
-        "file": "CIFAR-SVHN-STL/networks/resnetMLAAN.py",
-        "local_module_num": 1,
-        "local_loss_mode": "cross_entropy",
-        "aux_net_config": "1c2f",
-        "aux_net_feature_dim": 128,
-        "lambda": (0.0, 0.0, 0.0, 0.0),
-        "momentum": 0.995,
-        "arguments": "train.py --dataset cifar10 --model resnet --layers 32 --local_module_num 1",
-        "what": "E2E as train.py trains it: its hard-coded model networks.resnetMLAAN.resnet32 with "
-        "local_module_num=1 (the forward's E2E branch: stem, 15 blocks, fc64, cross-entropy, one backward)",
-    },
-    "infopro-k4": {
-        "module": "networks.resnetInfoPro",
-        "file": "CIFAR-SVHN-STL/networks/resnetInfoPro.py",
-        "local_module_num": 4,
-        "local_loss_mode": "contrast",
-        "aux_net_config": "1c2f",
-        "aux_net_feature_dim": 128,
-        "lambda": (6.0, 0.0, 1.0, 2.0),
-        "momentum": 0.0,
-        "arguments": "(train.py with networks.resnetInfoPro) --local_module_num 4 --local_loss_mode contrast "
-        "--aux_net_config 1c2f --aux_net_feature_dim 128 --ixx_1 6 --ixy_1 0 --ixx_2 1 --ixy_2 2",
-        "what": "InfoPro (the InfoPro authors' network, as copied into the MLAAN repository): cuts "
-        "[1,2] [2,1] [3,0]; modules 0-2 train with λ1·BCE(decoder) + λ2·SupCon(1c2f head), the last with fc + CE",
-    },
-    "mlaan-k8": {
-        "module": "networks.resnetMLAAN",
-        "file": "CIFAR-SVHN-STL/networks/resnetMLAAN.py",
-        "local_module_num": 8,
-        "local_loss_mode": "cross_entropy",
-        "aux_net_config": "1c2f",
-        "aux_net_feature_dim": 128,
-        "lambda": (5.0, 0.5, 0.0, 0.0),
-        "momentum": 0.995,
-        "arguments": "train.py --dataset cifar10 --model resnet --layers 32 --local_module_num 8 "
-        "--local_loss_mode cross_entropy --aux_net_widen 1 --aux_net_feature_dim 128 "
-        "--ixx_1 5 --ixy_1 0.5 --ixx_2 0 --ixy_2 0 --aux_net_config 1c2f --momentum 0.995 (run32-cifar10.txt)",
-        "what": "MLAAN as train.py runs it (run32-cifar10.txt): networks.resnetMLAAN with GAP + Linear "
-        "cross-entropy heads (auxMLAAN.AuxClassifier; the λ, 1c2f and loss-mode flags are ignored by "
-        "this network), cascades of kc=2 modules re-forwarded from the detached input, leap nets "
-        "(configAuxPlus_new) with an EMA twin on their first block, only the last twin updated",
-    },
-    "infopro+mlaan-k8": {
-        "module": "networks.resnetInfoProbin",
-        "file": "CIFAR-SVHN-STL/networks/resnetInfoProbin.py",
-        "local_module_num": 8,
-        "local_loss_mode": "cross_entropy",
-        "aux_net_config": "1c2f",
-        "aux_net_feature_dim": 128,
-        "lambda": (5.0, 0.5, 0.0, 0.0),
-        "momentum": 0.995,
-        "arguments": "(train.py with networks.resnetInfoProbin) --local_module_num 8 --local_loss_mode "
-        "cross_entropy --aux_net_feature_dim 128 --ixx_1 5 --ixy_1 0.5 --ixx_2 0 --ixy_2 0 "
-        "--aux_net_config 1c2f --momentum 0.995 (run32-cifar10.txt's flags)",
-        "what": "InfoPro + MLAAN: the only file with InfoPro's decoder + 1c2f heads, cascades (kc=3, "
-        "re-forwarded) and leap nets; independent branch: decoder + 1c2f head with the default "
-        "contrastive loss, cascaded branch: decoder + 1c2f cross-entropy head after the leap net",
-    },
-}
-
-
-class SetupError(SystemExit):
-    """Stops the script with a message that names the fix."""
-
-
-def find_authors_code(path):
-    """The folder that holds the authors' `networks` package: the given one, or its CIFAR-SVHN-STL."""
-    for candidate in (path, os.path.join(path, "CIFAR-SVHN-STL")):
-        if os.path.isfile(os.path.join(candidate, "networks", "resnetMLAAN.py")):
-            return os.path.abspath(candidate)
-    raise SetupError(
-        f"--authors-code {path}: no networks/resnetMLAAN.py there or in {path}/CIFAR-SVHN-STL. Pass the "
-        "CIFAR-SVHN-STL folder of the MLAAN authors' code (github Wendy231015/MLAAN), e.g. extract it with "
-        "`git clone https://github.com/Wendy231015/MLAAN /tmp/mlaan-authors` and pass "
-        "--authors-code /tmp/mlaan-authors/CIFAR-SVHN-STL."
-    )
-
-
-def require_torch():
-    if importlib.util.find_spec("torch") is None:
-        raise SetupError(
-            f"torch is not importable from this Python ({sys.executable}). Install Debian's python3-torch "
-            "(apt-get install -y python3-torch) and run this script with /usr/bin/python3."
-        )
+from authors_models import (  # noqa: E402
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    CONFIGURATIONS,
+    SetupError,
+    find_authors_code,
+    load_model,
+    require_torch,
+)
 
 
 def build(configuration, authors_code, batch, threads, lr, seed):
     """The authors' model, their optimizer and one training step, on the CPU."""
     import torch
 
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    # Their constructors and train loop call .cuda(); make it the identity instead of editing their files.
-    torch.nn.Module.cuda = lambda self, device=None: self
-    torch.Tensor.cuda = lambda self, *args, **kwargs: self
-    sys.path.insert(0, authors_code)
-    spec = CONFIGURATIONS[configuration]
-    try:
-        network = importlib.import_module(spec["module"])
-    except ImportError as error:
-        raise SetupError(f"Could not import {spec['module']} from {authors_code}: {error}. Is it the authors' CIFAR-SVHN-STL folder?")
-    build_start = time.perf_counter()
-    model = network.resnet32(
-        local_module_num=spec["local_module_num"],
-        batch_size=batch,
-        image_size=32,
-        balanced_memory=False,
-        dataset="cifar10",
-        class_num=10,
-        wide_list=(16, 16, 32, 64),
-        dropout_rate=0.0,
-        aux_net_config=spec["aux_net_config"],
-        local_loss_mode=spec["local_loss_mode"],
-        aux_net_widen=1,
-        aux_net_feature_dim=spec["aux_net_feature_dim"],
-        momentum=spec["momentum"],
-    )
-    build_seconds = time.perf_counter() - build_start
-    model.train()
+    model, spec, build_seconds = load_model(configuration, authors_code, batch, threads, seed)
     # train.py's optimizer (its lr is 0.8 for CIFAR-10; the lr does not change the step time and a
     # smaller one keeps random data from diverging).
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=1e-4)

@@ -109,6 +109,10 @@ export class LocalTrainer {
   private readonly variableNames: Map<tf.Variable, string>;
   private readonly trainable: NamedVariable[];
   private readonly state: NamedVariable[];
+  /** Per module, the variables it steps in `sequential` mode: its own and its heads' (fixed at construction). */
+  private readonly variablesSteppedByModule: tf.Variable[][];
+  /** Module ranges already checked by `stepModules`: a pipeline stage passes the same range every step. */
+  private readonly checkedRanges = new Set<string>();
 
   constructor(options: TrainerOptions) {
     this.backbone = options.backbone;
@@ -148,6 +152,7 @@ export class LocalTrainer {
     this.trainable = collectNamedVariables('parameters', this.backbone, this.heads.values(), this.host);
     this.state = collectNamedVariables('buffers', this.backbone, this.heads.values(), this.host);
     this.variableNames = new Map(this.trainable.map(([name, v]) => [v, name]));
+    this.variablesSteppedByModule = this.moduleOwnedVariables();
   }
 
   /** Whether steps re-run module forwards (`window`, `sweep`) or hold them (`keep`). */
@@ -249,12 +254,15 @@ export class LocalTrainer {
    * the result carries module `end - 1`'s detached output (the caller disposes it).
    */
   stepModules(batch: Batch, range?: ModuleRange): ModuleRangeStepResult {
-    if (range) checkModuleRange(this.plan, this.terms, range.first, range.end);
+    if (range && !this.checkedRanges.has(`${range.first}:${range.end}`)) {
+      checkModuleRange(this.plan, this.terms, range.first, range.end);
+      this.checkedRanges.add(`${range.first}:${range.end}`);
+    }
     const sink = new GradientSink();
     let result: { losses: Record<string, number>; loss: number; output?: tf.Tensor };
     try {
       if (this.mode === 'sequential') {
-        const owned = this.moduleOwnedVariables();
+        const owned = this.variablesSteppedByModule;
         result = this.backwardPass(batch, sink, (m) => {
           const part = sink.take(owned[m]!);
           this.optimizer.step(part);
