@@ -134,6 +134,17 @@ def evaluate(model, images, labels, batch):
     return 100.0 * errors / len(labels), loss_sum / len(labels)
 
 
+def recorded_command():
+    """The command line as run, with the machine's own path to the authors' code left out."""
+    words = sys.argv[1:]
+    for index, word in enumerate(words):
+        if word == "--authors-code" and index + 1 < len(words):
+            words[index + 1] = "<their CIFAR-SVHN-STL folder>"
+        elif word.startswith("--authors-code="):
+            words[index] = "--authors-code=<their CIFAR-SVHN-STL folder>"
+    return " ".join(["/usr/bin/python3", os.path.relpath(os.path.abspath(__file__), REPOSITORY_ROOT)] + words)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--authors-code", required=True, help="the CIFAR-SVHN-STL folder of github Wendy231015/MLAAN")
@@ -234,7 +245,7 @@ def main():
     trained = sum(p.numel() for p in model.parameters() if p.grad is not None)
     report = {
         "benchmark": "mlaan-authors-mini",
-        "command": " ".join(["/usr/bin/python3", os.path.relpath(os.path.abspath(__file__), REPOSITORY_ROOT)] + sys.argv[1:]),
+        "command": recorded_command(),
         "configuration": args.configuration,
         "code": spec["file"],
         "arguments": spec["arguments"],
