@@ -51,6 +51,9 @@ from authors_models import (  # noqa: E402
 REPOSITORY_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 CIFAR10_RECORD_BYTES = 1 + 3 * 32 * 32
 CLASSES = 10
+# Broadcast over (N, 3, H, W) batches.
+CIFAR10_MEAN_NCHW = [[[m]] for m in CIFAR10_MEAN]
+CIFAR10_STD_NCHW = [[[s]] for s in CIFAR10_STD]
 
 
 def read_cifar10(folder, files):
@@ -91,9 +94,7 @@ def balanced_subset(labels, limit):
 def normalise(images_uint8):
     import numpy as np
 
-    mean = np.array(CIFAR10_MEAN, dtype=np.float32).reshape(1, 3, 1, 1)
-    std = np.array(CIFAR10_STD, dtype=np.float32).reshape(1, 3, 1, 1)
-    return (images_uint8.astype(np.float32) / 255.0 - mean) / std
+    return (images_uint8.astype(np.float32) / 255.0 - np.float32(CIFAR10_MEAN_NCHW)) / np.float32(CIFAR10_STD_NCHW)
 
 
 def augment(images_uint8, generator, padding=4):

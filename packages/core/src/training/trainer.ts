@@ -111,8 +111,6 @@ export class LocalTrainer {
   private readonly state: NamedVariable[];
   /** Per module, the variables it steps in `sequential` mode: its own and its heads' (fixed at construction). */
   private readonly variablesSteppedByModule: tf.Variable[][];
-  /** Module ranges already checked by `stepModules`: a pipeline stage passes the same range every step. */
-  private readonly checkedRanges = new Set<string>();
 
   constructor(options: TrainerOptions) {
     this.backbone = options.backbone;
@@ -254,10 +252,7 @@ export class LocalTrainer {
    * the result carries module `end - 1`'s detached output (the caller disposes it).
    */
   stepModules(batch: Batch, range?: ModuleRange): ModuleRangeStepResult {
-    if (range && !this.checkedRanges.has(`${range.first}:${range.end}`)) {
-      checkModuleRange(this.plan, this.terms, range.first, range.end);
-      this.checkedRanges.add(`${range.first}:${range.end}`);
-    }
+    if (range) checkModuleRange(this.plan, this.terms, range.first, range.end);
     const sink = new GradientSink();
     let result: { losses: Record<string, number>; loss: number; output?: tf.Tensor };
     try {
