@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from './program.js';
 
-const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const repoRoot = resolve(appDir, '../..');
 const dataDir = process.env.MLAAN_DATA_DIR ?? resolve(repoRoot, '../shared/datasets');
 const haveCifar = existsSync(join(dataDir, 'cifar10/cifar-10-batches-bin/test_batch.bin')) || existsSync(join(dataDir, 'cifar-10-batches-bin/test_batch.bin'));

@@ -1,7 +1,7 @@
 import { float32Bytes, type LocalTrainer, measureMemory, type PipelineWorkerMeters } from '@mlaan/core';
 import type { Dataset } from '@mlaan/data';
-import { backendMemoryFields } from './backend.js';
-import type { ParameterCounts, WorkerStepMemory } from './results/result-format.js';
+import { backendMemoryFields } from '../backend.js';
+import type { ParameterCounts, WorkerStepMemory } from '../results/result-format.js';
 
 /**
  * What the trainer itself keeps between steps: every parameter and buffer (backbone, heads,

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataDirectoryFor } from './data.js';
+import { dataDirectoryFor } from '../data.js';
 import { main } from './program.js';
 
-const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dataRoot = process.env.MLAAN_DATA_DIR ?? resolve(appDir, '../../../shared/datasets');
 const cifarFolder = [join(dataRoot, 'cifar10/cifar-10-batches-bin'), join(dataRoot, 'cifar-10-batches-bin')].find((folder) =>
   existsSync(join(folder, 'test_batch.bin')),
