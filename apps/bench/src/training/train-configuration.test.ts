@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createLoader, loadDataset } from '@mlaan/data';
+import { cifarFolder, dataFolder } from '@mlaan/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateBackend, type ActiveBackend } from '../backend.js';
 import { expandGrid } from '../configuration/grid.js';
@@ -18,9 +17,8 @@ import { batchesFrom, disposedAfterUse } from './batches.js';
 import { trainConfiguration } from './train-configuration.js';
 import { moduleCount } from '../configuration/configuration-facts.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const dataDir = process.env.MLAAN_DATA_DIR ?? resolve(repoRoot, '../shared/datasets');
-const haveCifar = existsSync(join(dataDir, 'cifar10/cifar-10-batches-bin/test_batch.bin'));
+const dataDir = dataFolder();
+const haveCifar = cifarFolder() !== undefined;
 
 describe('moduleCount', () => {
   it('is 1 for E2E, K for the tables, one per block (15 for ResNet-32) for per-block', () => {
