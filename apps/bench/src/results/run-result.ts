@@ -12,23 +12,27 @@ import {
   type WorkerStepMemory,
 } from './result-format.js';
 
+/** The memory fields a run accumulates over its sampled steps (largest of each), as its result reads them. */
+export interface MemoryPeaks {
+  stepPeakBytes: number;
+  stateBytes: number;
+  stepAllocationBytes: number;
+  peakTensorHandleBytes: number;
+  tensorsOutsideTrainerBytes: number;
+  tensorsLeftByEvaluation: number;
+  peakRssBytes: number;
+  backendFields: Record<string, number>;
+  sampledSteps: number;
+  /** `--workers` > 1: each worker's step memory (largest over sessions; the step fields above are the largest worker's). */
+  perWorker?: WorkerStepMemory[];
+}
+
 /** What a finished run measured, as its training loop kept it (the loop's checkpointed state). */
 export interface RunMeasurements {
   history: EpochRecord[];
   curve: { points: LossPoint[] };
   throughput: { trainSeconds: number; trainImages: number; measuredSteps: number; evalSeconds: number; wallSeconds: number };
-  memory: {
-    stepPeakBytes: number;
-    stateBytes: number;
-    stepAllocationBytes: number;
-    peakTensorHandleBytes: number;
-    tensorsOutsideTrainerBytes: number;
-    tensorsLeftByEvaluation: number;
-    peakRssBytes: number;
-    backendFields: Record<string, number>;
-    sampledSteps: number;
-    perWorker?: WorkerStepMemory[];
-  };
+  memory: MemoryPeaks;
   sessions: number;
   startedAt: string;
 }
