@@ -21,6 +21,7 @@ import type { HeadedTerm, StepRange } from './step-engine.js';
 import type { StepResult } from './step-result.js';
 import { badLabelCount } from './step-verdict.js';
 import { checkModuleRange, checkRangeBounds, defaultTerms, planTerms, TermPlan } from './term-plan.js';
+import { resolveTrainerOptions } from './trainer-options.js';
 import { TrainingStep, type StepSetup, type TrainingMode } from './training-step.js';
 
 export type { TrainingMode } from './training-step.js';
@@ -100,14 +101,15 @@ export class LocalTrainer {
   private readonly setup: StepSetup;
 
   constructor(options: TrainerOptions) {
-    this.backbone = options.backbone;
-    this.modules = partition(options.backbone, options.cuts ?? []);
-    this.mode = options.mode ?? 'simultaneous';
-    const policy = options.activations ?? 'auto';
+    const resolved = resolveTrainerOptions(options);
+    this.backbone = resolved.backbone;
+    this.modules = partition(resolved.backbone, resolved.cuts ?? []);
+    this.mode = resolved.mode;
+    const policy = resolved.activations;
     checkActivationPolicy(policy, this.mode);
-    this.random = new SeededRandom(options.seed ?? 0);
-    this.optimizer = new SgdOptimizer({ learningRate: 0.1, ...options.optimizer });
-    this.host = new PluginHost(options.plugins ?? []);
+    this.random = new SeededRandom(resolved.seed);
+    this.optimizer = new SgdOptimizer(resolved.optimizer, 'new LocalTrainer({ optimizer })');
+    this.host = new PluginHost(resolved.plugins ?? []);
     this.plugins = this.host.plugins;
     let heads: Map<HeadKey, Head> | undefined;
     try {
