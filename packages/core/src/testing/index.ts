@@ -59,7 +59,7 @@ export function testStem(width: number, random: SeededRandom): BackboneBlock {
  * A ResNet-shaped backbone small enough for unit tests on the cpu backend: stem conv(3→4),
  * stage 1: two blocks of width 4, stage 2: one stride-2 block of width 8 (with projection).
  */
-export function tinyBackbone(options: { seed?: number; classes?: number; width?: number } = {}): Backbone {
+export function tinyBackbone(options: { seed?: number; classes?: number; width?: number; inputSize?: number } = {}): Backbone {
   const random = new SeededRandom(options.seed ?? 1);
   const w = options.width ?? 4;
   const classes = options.classes ?? 3;
@@ -74,7 +74,7 @@ export function tinyBackbone(options: { seed?: number; classes?: number; width?:
     ['', new GlobalAveragePool()],
     ['fc', new Linear({ inFeatures: 2 * w, outFeatures: classes, random })],
   ]);
-  return new Backbone({ id: 'tiny', stem, blocks, classifier, classes, inputSize: 8 });
+  return new Backbone({ id: 'tiny', stem, blocks, classifier, classes, inputSize: options.inputSize ?? 8 });
 }
 
 /** A random batch of NHWC images and labels, reproducible from a seed. */

@@ -335,7 +335,7 @@ export class LocalTrainer {
     try {
       for await (const batch of batches as AsyncIterable<Batch>) {
         try {
-          checkBatch(batch, this.backbone);
+          checkBatch(batch, this.backbone, { training: false });
           const n = batch.inputs.shape[0];
           const next = tf.tidy(() => {
             const logits = this.backbone.apply(batch.inputs, EVAL);
