@@ -26,6 +26,8 @@ import { LocalTrainer, selectBackend, type Batch, type BackendChoice } from '@ml
 import { resnet32 } from '@mlaan/models';
 import { CONFIGURATIONS, cutsOf } from './lib/configurations.js';
 import { timeKernels, type KernelCall } from './lib/kernel-timer.js';
+import { kernelMultiplyAdds, product } from './lib/multiply-adds.js';
+import { cpuVectorFlags, measureMachineLimits } from './lib/machine-limits.js';
 import { describeMachine, writeResults } from './lib/results.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,8 +44,6 @@ const { values } = parseArgs({
 });
 const batchSize = Number(values.batch);
 const threads = Number(values.threads);
-
-const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 type Group =
   | 'convolution forward'
@@ -65,30 +65,6 @@ const ELEMENTWISE = new Set([
 ]);
 const REDUCTION = new Set(['Sum', 'Mean', 'Max', 'Min', 'Prod', 'ArgMax', 'ArgMin']);
 const LAYOUT = new Set(['Transpose', 'PadV2', 'Slice', 'StridedSlice', 'Reshape', 'Identity', 'Concat', 'Tile', 'Pack', 'Unpack', 'Split', 'GatherV2']);
-
-/** Multiply-adds of a FLOP-bound kernel call (0 for the rest). */
-function multiplyAdds(call: KernelCall): number {
-  const [a, b] = call.inputShapes;
-  const out = call.outputShapes[0];
-  if (!a || !b || !out) return 0;
-  switch (call.name) {
-    case 'Conv2D':
-    case 'FusedConv2D':
-      return product(out) * b[0]! * b[1]! * b[2]!;
-    case 'Conv2DBackpropInput':
-      return product(a) * b[0]! * b[1]! * out[3]!;
-    case 'Conv2DBackpropFilter':
-      return product(b) * out[0]! * out[1]! * out[2]!;
-    case 'BatchMatMul':
-    case '_FusedMatMul':
-    case 'MatMul': {
-      const inner = a[a.length - 1] === out[out.length - 2] ? a[a.length - 2]! : a[a.length - 1]!;
-      return product(out) * inner;
-    }
-    default:
-      return 0;
-  }
-}
 
 function groupOf(call: KernelCall, phase: 'step' | 'optimizer'): Group {
   if (phase === 'optimizer') return 'optimizer';
@@ -120,8 +96,12 @@ function randomBatch(): Batch {
   }) as unknown as Batch;
 }
 
+// The onednn backend takes its thread count from OMP_NUM_THREADS when it registers.
+process.env.OMP_NUM_THREADS = String(threads);
 const selected = await selectBackend(values.backend as BackendChoice, { log: (m) => console.error(m) });
 const loadAverageStart = loadavg();
+const limits = [measureMachineLimits(threads, loadAverageStart[0]!)];
+console.error(`machine limit: ${limits[0]!.peakGflops} GFLOP/s FMA peak, ${limits[0]!.copyGBs} GB/s streaming copy (${threads} threads)`);
 const results: Record<string, unknown>[] = [];
 for (const name of values.configurations!.split(',').filter(Boolean)) {
   const configuration = CONFIGURATIONS[name];
@@ -162,47 +142,62 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
   const steps = stepMs.length;
   const totalMs = stepMs.reduce((a, b) => a + b, 0);
 
-  const groups = new Map<string, { ms: number; calls: number; multiplyAdds: number; bytes: number }>();
-  const byKernel = new Map<string, { ms: number; calls: number; multiplyAdds: number; bytes: number }>();
+  const groups = new Map<string, { ms: number; cpuMs: number; calls: number; multiplyAdds: number; bytes: number }>();
+  const byKernel = new Map<string, { ms: number; cpuMs: number; calls: number; multiplyAdds: number; bytes: number }>();
   for (const { call, phase: callPhase } of tagged) {
     const group = groupOf(call, callPhase);
-    const g = groups.get(group) ?? { ms: 0, calls: 0, multiplyAdds: 0, bytes: 0 };
+    const g = groups.get(group) ?? { ms: 0, cpuMs: 0, calls: 0, multiplyAdds: 0, bytes: 0 };
     g.ms += call.ms;
+    g.cpuMs += call.cpuMs;
     g.calls += 1;
-    g.multiplyAdds += multiplyAdds(call);
+    g.multiplyAdds += kernelMultiplyAdds(call);
     g.bytes += minimumBytes(call);
     groups.set(group, g);
     const key = `${group} | ${call.name} ${call.inputShapes.map((s) => `[${s.join(',')}]`).join(' ')}`;
-    const k = byKernel.get(key) ?? { ms: 0, calls: 0, multiplyAdds: 0, bytes: 0 };
+    const k = byKernel.get(key) ?? { ms: 0, cpuMs: 0, calls: 0, multiplyAdds: 0, bytes: 0 };
     k.ms += call.ms;
+    k.cpuMs += call.cpuMs;
     k.calls += 1;
-    k.multiplyAdds += multiplyAdds(call);
+    k.multiplyAdds += kernelMultiplyAdds(call);
     k.bytes += minimumBytes(call);
     byKernel.set(key, k);
   }
   const kernelMs = [...groups.values()].reduce((a, g) => a + g.ms, 0);
   const perStep = (x: number) => +(x / steps).toFixed(2);
+  const limit = limits[0]!;
+  // Each group's own roofline: FLOP-bound groups at the FMA peak, the rest at the streaming
+  // bandwidth (their minimum bytes; data that stays in cache can beat it, a fraction above 1).
+  const rooflineMs = (g: { multiplyAdds: number; bytes: number }) =>
+    g.multiplyAdds > 0 ? ((2 * g.multiplyAdds) / (limit.peakGflops * 1e9)) * 1000 : (g.bytes / (limit.copyGBs * 1e9)) * 1000;
   const table = [...groups.entries()]
     .sort((a, b) => b[1].ms - a[1].ms)
     .map(([group, g]) => ({
       group,
       msPerStep: perStep(g.ms),
+      cpuMsPerStep: perStep(g.cpuMs),
       share: +(g.ms / totalMs).toFixed(3),
       callsPerStep: g.calls / steps,
       gflopPerStep: +((2 * g.multiplyAdds) / steps / 1e9).toFixed(3),
       achievedGflops: g.multiplyAdds ? +((2 * g.multiplyAdds) / (g.ms / 1000) / 1e9).toFixed(1) : undefined,
       mbPerStep: +(g.bytes / steps / 1e6).toFixed(1),
       achievedGBs: +(g.bytes / (g.ms / 1000) / 1e9).toFixed(1),
+      bound: g.multiplyAdds > 0 ? 'FLOP' : 'memory',
+      rooflineMsPerStep: perStep(rooflineMs(g)),
+      fractionOfRoofline: +(rooflineMs(g) / g.ms).toFixed(3),
     }));
   table.push({
     group: 'outside kernels (engine, trainer)',
     msPerStep: perStep(totalMs - kernelMs),
+    cpuMsPerStep: 0,
     share: +((totalMs - kernelMs) / totalMs).toFixed(3),
     callsPerStep: 0,
     gflopPerStep: 0,
     achievedGflops: undefined,
     mbPerStep: 0,
     achievedGBs: 0,
+    bound: 'overhead',
+    rooflineMsPerStep: 0,
+    fractionOfRoofline: 0,
   });
   const top = [...byKernel.entries()]
     .sort((a, b) => b[1].ms - a[1].ms)
@@ -210,14 +205,23 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
     .map(([kernel, k]) => ({
       kernel,
       msPerStep: perStep(k.ms),
+      cpuMsPerStep: perStep(k.cpuMs),
       callsPerStep: k.calls / steps,
       achievedGflops: k.multiplyAdds ? +((2 * k.multiplyAdds) / (k.ms / 1000) / 1e9).toFixed(1) : undefined,
       achievedGBs: +(k.bytes / (k.ms / 1000) / 1e9).toFixed(1),
     }));
-  console.log(`\n${name}: ${(totalMs / steps).toFixed(1)} ms/step (${((steps * batchSize) / (totalMs / 1000)).toFixed(1)} images/s), load ${loadavg()[0]}`);
+  const gflopPerStep = table.reduce((a, g) => a + g.gflopPerStep, 0);
+  console.log(`\n${name}: ${gflopPerStep.toFixed(2)} GFLOP/step, ${((gflopPerStep * steps) / (totalMs / 1000)).toFixed(1)} GFLOP/s = ${((gflopPerStep * steps) / (totalMs / 1000) / limit.peakGflops).toFixed(3)} of the limit; ${(totalMs / steps).toFixed(1)} ms/step (${((steps * batchSize) / (totalMs / 1000)).toFixed(1)} images/s), load ${loadavg()[0]}`);
   console.table(table);
   console.table(top.slice(0, 25));
-  results.push({ configuration: name, stepMs, groups: table, kernels: top });
+  results.push({
+    configuration: name,
+    stepMs,
+    gflopPerStep: +gflopPerStep.toFixed(3),
+    achievedGflops: +((gflopPerStep * steps) / (totalMs / 1000)).toFixed(1),
+    groups: table,
+    kernels: top,
+  });
   trainer.dispose();
   backbone.dispose();
   tf.dispose([batch.inputs, batch.labels]);
@@ -226,6 +230,13 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
 writeResults(values.out!, {
   benchmark: 'step-profile',
   command: ['npx tsx benchmarks/step-profile.ts', ...process.argv.slice(2)].join(' '),
-  machine: describeMachine({ backend: selected.tfjsBackend, threads, loadAverageStart, loadAverageEnd: loadavg() }),
+  machine: describeMachine({
+    backend: selected.tfjsBackend,
+    threads,
+    cpuFlags: cpuVectorFlags(),
+    limits: [...limits, measureMachineLimits(threads, loadavg()[0]!)],
+    loadAverageStart,
+    loadAverageEnd: loadavg(),
+  }),
   results,
 });

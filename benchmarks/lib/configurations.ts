@@ -3,7 +3,7 @@
  * step-profile.ts): K and the plugins of each, matched to the MLAAN authors' code as
  * native-vs-pytorch.ts describes.
  */
-import { getSplit, type LocalLearningPlugin } from '@mlaan/core';
+import { getSplit, type CutPoint, type LocalLearningPlugin } from '@mlaan/core';
 import { dgl } from '@mlaan/dgl';
 import { infoPro, MLAAN_LAMBDA } from '@mlaan/infopro';
 import { withMLAAN } from '@mlaan/mlaan';
@@ -27,6 +27,6 @@ export const CONFIGURATIONS: Record<string, TrainingConfiguration> = {
   'infopro+mlaan-k8-paper': { K: 8, plugins: () => [infoPro({ lambda: MLAAN_LAMBDA, task: 'cross-entropy' }), ...withMLAAN()] },
 };
 
-export function cutsOf(configuration: TrainingConfiguration): number[] {
+export function cutsOf(configuration: TrainingConfiguration): CutPoint[] {
   return configuration.K === 1 ? [] : getSplit({ net: 'resnet32', K: configuration.K });
 }

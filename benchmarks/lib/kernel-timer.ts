@@ -1,5 +1,5 @@
 /**
- * Wall time of every kernel call on one tfjs backend: each kernel registered for the backend is
+ * Wall and CPU time of every kernel call on one tfjs backend: each kernel registered for the backend is
  * re-registered with a wrapper that records its name, shapes and milliseconds (outermost calls
  * only, so a kernel that runs another through the registry is not counted twice). Synchronous
  * CPU backends only (onednn, cpu): the kernel's work is done when its function returns.
@@ -11,6 +11,8 @@ export interface KernelCall {
   inputShapes: number[][];
   outputShapes: number[][];
   ms: number;
+  /** Process CPU time (every thread, user + system) over the call. */
+  cpuMs: number;
 }
 
 export interface KernelTimer {
@@ -38,12 +40,14 @@ export function timeKernels(backendName: string): KernelTimer {
       kernelFunc: (args) => {
         if (depth > 0) return inner(args);
         depth += 1;
+        const cpuBefore = process.cpuUsage();
         const started = performance.now();
         try {
           const result = inner(args);
           const ms = performance.now() - started;
+          const cpu = process.cpuUsage(cpuBefore);
           const inputShapes = Object.values(args.inputs).flatMap((t) => (t ? [[...(t as tf.TensorInfo).shape]] : []));
-          calls.push({ name: config.kernelName, inputShapes, outputShapes: shapesOf(result), ms });
+          calls.push({ name: config.kernelName, inputShapes, outputShapes: shapesOf(result), ms, cpuMs: (cpu.user + cpu.system) / 1000 });
           return result;
         } finally {
           depth -= 1;
