@@ -72,16 +72,20 @@ function groupOf(call: KernelCall, phase: 'step' | 'optimizer'): Group {
   if (call.name === 'Conv2DBackpropInput') return 'convolution backward data';
   if (call.name === 'Conv2DBackpropFilter') return 'convolution backward weights';
   if (call.name === 'BatchMatMul' || call.name === '_FusedMatMul' || call.name === 'MatMul') return 'matrix product';
-  if (call.name === 'MlaanBatchNormTraining') return 'batch norm forward';
-  if (call.name === 'MlaanBatchNormTrainingGrad') return 'batch norm backward';
+  if (call.name === 'MlaanBatchNormTraining' || call.name === 'MlaanBatchNormReluTraining') return 'batch norm forward';
+  if (call.name === 'MlaanBatchNormTrainingGrad' || call.name === 'MlaanBatchNormReluTrainingGrad') return 'batch norm backward';
   if (ELEMENTWISE.has(call.name)) return 'element-wise';
   if (REDUCTION.has(call.name)) return 'reduction';
   if (LAYOUT.has(call.name)) return 'layout';
   return 'other';
 }
 
+/** Kernels that make a view of their input: no data moves. */
+const VIEWS = new Set(['Reshape', 'Identity']);
+
 /** Bytes a call must at least move: its inputs read and its outputs written once (float32). */
 function minimumBytes(call: KernelCall): number {
+  if (VIEWS.has(call.name)) return 0;
   return 4 * [...call.inputShapes, ...call.outputShapes].reduce((sum, shape) => sum + product(shape), 0);
 }
 
@@ -132,10 +136,14 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
     phase = 'step';
   };
   const stepMs: number[] = [];
+  let stepCpuMs = 0;
   for (let i = 0; i < Number(values.steps); i++) {
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     trainer.step(batch);
     stepMs.push(performance.now() - started);
+    const cpu = process.cpuUsage(cpuBefore);
+    stepCpuMs += (cpu.user + cpu.system) / 1000;
     flush();
   }
   timer.restore();
@@ -163,6 +171,7 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
     byKernel.set(key, k);
   }
   const kernelMs = [...groups.values()].reduce((a, g) => a + g.ms, 0);
+  const kernelCpuMs = [...groups.values()].reduce((a, g) => a + g.cpuMs, 0);
   const perStep = (x: number) => +(x / steps).toFixed(2);
   const limit = limits[0]!;
   // Each group's own roofline: FLOP-bound groups at the FMA peak, the rest at the streaming
@@ -188,7 +197,7 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
   table.push({
     group: 'outside kernels (engine, trainer)',
     msPerStep: perStep(totalMs - kernelMs),
-    cpuMsPerStep: 0,
+    cpuMsPerStep: perStep(stepCpuMs - kernelCpuMs),
     share: +((totalMs - kernelMs) / totalMs).toFixed(3),
     callsPerStep: 0,
     gflopPerStep: 0,
@@ -217,6 +226,7 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
   results.push({
     configuration: name,
     stepMs,
+    cpuMsPerStep: perStep(stepCpuMs),
     gflopPerStep: +gflopPerStep.toFixed(3),
     achievedGflops: +((gflopPerStep * steps) / (totalMs / 1000)).toFixed(1),
     groups: table,
