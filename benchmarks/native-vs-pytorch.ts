@@ -337,6 +337,15 @@ async function runWorker(name: string): Promise<void> {
 
 type Message = { event: string } & Record<string, unknown>;
 
+/** Every worker started and not yet closed: stopped with the driver (Ctrl-C, kill). */
+const running = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of running) child.kill();
+    process.exit(130);
+  });
+}
+
 /** One worker process: ours on a backend, our PyTorch ResNet-32, or one of the authors' configurations. */
 class Participant {
   readonly samples: Message[] = [];
@@ -357,6 +366,8 @@ class Participant {
     env: NodeJS.ProcessEnv,
   ) {
     this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
+    running.add(this.child);
+    this.child.on('exit', () => running.delete(this.child));
     this.child.on('error', (error) => this.fail(`${label} could not start (${command}): ${error.message}`));
     this.child.on('exit', (code, signal) => this.fail(`${label} exited (${signal ?? `status ${code}`}); its error is above`));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
