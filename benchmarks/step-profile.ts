@@ -89,6 +89,25 @@ function minimumBytes(call: KernelCall): number {
   return 4 * [...call.inputShapes, ...call.outputShapes].reduce((sum, shape) => sum + product(shape), 0);
 }
 
+interface Totals {
+  ms: number;
+  cpuMs: number;
+  calls: number;
+  multiplyAdds: number;
+  bytes: number;
+}
+
+/** Adds one call's times, multiply-adds and bytes to the totals under `key`. */
+function addCall(totals: Map<string, Totals>, key: string, call: KernelCall): void {
+  const t = totals.get(key) ?? { ms: 0, cpuMs: 0, calls: 0, multiplyAdds: 0, bytes: 0 };
+  t.ms += call.ms;
+  t.cpuMs += call.cpuMs;
+  t.calls += 1;
+  t.multiplyAdds += kernelMultiplyAdds(call);
+  t.bytes += minimumBytes(call);
+  totals.set(key, t);
+}
+
 function randomBatch(): Batch {
   const mean = [125.3 / 255, 123.0 / 255, 113.9 / 255];
   const std = [63.0 / 255, 62.1 / 255, 66.7 / 255];
@@ -150,25 +169,12 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
   const steps = stepMs.length;
   const totalMs = stepMs.reduce((a, b) => a + b, 0);
 
-  const groups = new Map<string, { ms: number; cpuMs: number; calls: number; multiplyAdds: number; bytes: number }>();
-  const byKernel = new Map<string, { ms: number; cpuMs: number; calls: number; multiplyAdds: number; bytes: number }>();
+  const groups = new Map<string, Totals>();
+  const byKernel = new Map<string, Totals>();
   for (const { call, phase: callPhase } of tagged) {
     const group = groupOf(call, callPhase);
-    const g = groups.get(group) ?? { ms: 0, cpuMs: 0, calls: 0, multiplyAdds: 0, bytes: 0 };
-    g.ms += call.ms;
-    g.cpuMs += call.cpuMs;
-    g.calls += 1;
-    g.multiplyAdds += kernelMultiplyAdds(call);
-    g.bytes += minimumBytes(call);
-    groups.set(group, g);
-    const key = `${group} | ${call.name} ${call.inputShapes.map((s) => `[${s.join(',')}]`).join(' ')}`;
-    const k = byKernel.get(key) ?? { ms: 0, cpuMs: 0, calls: 0, multiplyAdds: 0, bytes: 0 };
-    k.ms += call.ms;
-    k.cpuMs += call.cpuMs;
-    k.calls += 1;
-    k.multiplyAdds += kernelMultiplyAdds(call);
-    k.bytes += minimumBytes(call);
-    byKernel.set(key, k);
+    addCall(groups, group, call);
+    addCall(byKernel, `${group} | ${call.name} ${call.inputShapes.map((s) => `[${s.join(',')}]`).join(' ')}`, call);
   }
   const kernelMs = [...groups.values()].reduce((a, g) => a + g.ms, 0);
   const kernelCpuMs = [...groups.values()].reduce((a, g) => a + g.cpuMs, 0);

@@ -114,9 +114,10 @@ export function chainForward(entries: readonly NamedLayer[], x: tf.Tensor, conte
 }
 
 /**
- * The shortcut's share of a block's backward: its parameter gradients (under `prefix.`) into
- * `result`, and the input gradient `mainInput` plus the shortcut's (or plus `dsum` for the
- * identity). Consumes `mainInput`; returns the sum when the input gradient is requested.
+ * The end of a block's backward: the shortcut's parameter gradients (under `prefix.`) into
+ * `result`, and when the input gradient is requested, `mainInput` plus the shortcut's input
+ * gradient (plus `dsum` itself for the identity) as `result.input`. Consumes `dsum` (the gradient
+ * of the block's sum) and `mainInput`.
  */
 function addShortcutGradient(
   skip: Activation | undefined,
@@ -125,22 +126,22 @@ function addShortcutGradient(
   mainInput: tf.Tensor | undefined,
   request: BackwardRequest,
   result: BackwardResult,
-): tf.Tensor | undefined {
+): BackwardResult {
+  let shortcutInput: tf.Tensor | undefined;
   if (skip) {
     const s = skip.backward(dsum, request);
     if (s.parameters && result.parameters) {
       for (const [k, g] of Object.entries(s.parameters)) result.parameters[`${prefix}.${k}`] = g;
     }
-    if (!request.input) return undefined;
-    const sum = tf.add(mainInput!, s.input!);
-    mainInput!.dispose();
-    s.input!.dispose();
-    return sum;
+    shortcutInput = s.input;
   }
-  if (!request.input) return undefined;
-  const sum = tf.add(mainInput!, dsum);
-  mainInput!.dispose();
-  return sum;
+  if (request.input) {
+    result.input = tf.add(mainInput!, shortcutInput ?? dsum);
+    mainInput!.dispose();
+    shortcutInput?.dispose();
+  }
+  dsum.dispose();
+  return result;
 }
 
 export interface ResidualOptions {
@@ -211,10 +212,7 @@ export class Residual extends Layer {
         const m = main.backward(dsum, request);
         const result: BackwardResult = {};
         if (request.parameters) result.parameters = { ...m.parameters };
-        const dx = addShortcutGradient(skip, shortcutPrefix, dsum, m.input, request, result);
-        dsum.dispose();
-        if (request.input) result.input = dx;
-        return result;
+        return addShortcutGradient(skip, shortcutPrefix, dsum, m.input, request, result);
       },
       dispose() {
         main.dispose();
@@ -261,10 +259,7 @@ export class Residual extends Layer {
           result.parameters = { ...m.parameters };
           for (const [k, g] of Object.entries(c.parameters ?? {})) result.parameters[`${normName}.${k}`] = g;
         }
-        const dx = addShortcutGradient(skip, shortcutPrefix, dsum, m.input, request, result);
-        dsum.dispose();
-        if (request.input) result.input = dx;
-        return result;
+        return addShortcutGradient(skip, shortcutPrefix, dsum, m.input, request, result);
       },
       dispose() {
         head.dispose();
