@@ -149,7 +149,9 @@ describe.skipIf(addonUnavailableReason !== null)(suiteTitle('batch norm fused wi
       const expected = separate(t, withResidual);
       const actual = fused(t, withResidual);
       expect(actual.dResidual === undefined).toBe(!withResidual);
-      for (const name of ['y', 'mean', 'variance', 'dx', 'dScale', 'dOffset', ...(withResidual ? ['dResidual'] : [])] as const) {
+      const names: ('y' | 'mean' | 'variance' | 'dx' | 'dScale' | 'dOffset' | 'dResidual')[] = ['y', 'mean', 'variance', 'dx', 'dScale', 'dOffset'];
+      if (withResidual) names.push('dResidual');
+      for (const name of names) {
         const a = actual[name]!.dataSync();
         const e = expected[name].dataSync();
         // The same float32 operations in the same order: equal up to the sign of zeros.
