@@ -38,11 +38,16 @@ export function resnet8(seed = 0): Backbone {
 }
 
 /**
- * A CIFAR ResNet with `blocksPerStage` BasicBlocks per stage (widths 16/32/64). Its id is not a
+ * A CIFAR ResNet with `blocksPerStage` BasicBlocks per stage (widths 16/32/64), for `inputSize`²
+ * images (32 by default; tests train on 8x8 ones for speed). Its id is not a
  * paper network's, so no per-network table (leap lists, InfoPro lambdas) applies to it.
  */
-export function smallResNet(blocksPerStage: number, seed = 0, classes = 10): Backbone {
-  return cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes });
+export function smallResNet(blocksPerStage: number, seed = 0, classes = 10, inputSize = 32): Backbone {
+  const built = cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes });
+  if (inputSize === built.inputSize) return built;
+  // The same network for smaller test images: the heads are sized from inputSize.
+  const { id, stem, blocks, classifier } = built;
+  return new Backbone({ id, stem, blocks, classifier, classes, inputSize });
 }
 
 /**
