@@ -43,10 +43,17 @@ export function resnet8(seed = 0): Backbone {
  * paper network's, so no per-network table (leap lists, InfoPro lambdas) applies to it.
  */
 export function smallResNet(blocksPerStage: number, seed = 0, classes = 10, inputSize = 32): Backbone {
-  const built = cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes });
-  if (inputSize === built.inputSize) return built;
-  // The same network for smaller test images: the heads are sized from inputSize.
-  const { id, stem, blocks, classifier } = built;
+  return atInputSize(cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes }), inputSize);
+}
+
+/**
+ * The same network (the same layers and variables) declared for `inputSize`² images: tests train
+ * the paper networks on small images for speed, and a trainer sizes its heads, and checks its
+ * batches, by the backbone's inputSize.
+ */
+export function atInputSize(backbone: Backbone, inputSize: number): Backbone {
+  if (inputSize === backbone.inputSize) return backbone;
+  const { id, stem, blocks, classifier, classes } = backbone;
   return new Backbone({ id, stem, blocks, classifier, classes, inputSize });
 }
 
