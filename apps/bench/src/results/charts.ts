@@ -88,7 +88,7 @@ function versusKSpec(title: string, yTitle: string, local: Point[], e2e: Point[]
     ...(e2e.length ? ['dashed: E2E (K=1), drawn across every K'] : []),
     ...(shownPublished.length ? ['◇: published (InfoPro paper, the same protocol)'] : []),
     ...(severalSeeds ? ['bars: ± 1 std over seeds'] : []),
-  ].join(' · ');
+  ];
   const methods = [...new Set([...local, ...e2e].map((p) => p.method))];
   const e2eMethods = new Set(e2e.map((p) => p.method));
   const y = (aggregate?: 'mean') => ({
@@ -128,7 +128,8 @@ function versusKSpec(title: string, yTitle: string, local: Point[], e2e: Point[]
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: subtitle ? { text: title, subtitle } : title,
+    // One note a line: vega measures text without a canvas and overestimates long lines, widening the chart.
+    title: subtitle.length ? { text: title, subtitle } : title,
     width: WIDTH,
     height: HEIGHT,
     background: 'white',

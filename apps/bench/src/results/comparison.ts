@@ -164,3 +164,13 @@ function describeEffectShort(effect: PluginEffect): string {
   const pluginName = effect.withPlugins.method.slice(effect.host.method.length + 1) || effect.withPlugins.plugins;
   return `${pluginName} on ${configurationLabel(effect.host)}: ${effect.withPluginsError.mean.toFixed(2)} % against ${effect.hostError.mean.toFixed(2)} % test error in this run, ${points(effect.difference)}`;
 }
+
+/**
+ * The runs of the section that holds the most recently finished run: an output folder reused
+ * across protocols (the main job's, after a change of preset) also holds older sections.
+ */
+export function latestSectionRuns(results: readonly RunResult[]): RunResult[] {
+  if (results.length === 0) return [];
+  const latest = [...results].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1)!;
+  return aggregate(results).find((section) => section.runs.some((run) => run.id === latest.id))!.runs;
+}

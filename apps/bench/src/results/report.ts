@@ -118,6 +118,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1200
 table { border-collapse: collapse; margin: 0.5rem 0 0.25rem; }
 th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; }
 td { white-space: nowrap; }
+td.text { white-space: normal; overflow-wrap: anywhere; text-align: left; }
 table { max-width: 100%; }
 thead th, tbody th { text-align: left; background: #f5f5f5; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }

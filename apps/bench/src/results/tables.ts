@@ -264,9 +264,14 @@ export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Cells longer than this are text, not a number: they may wrap. */
+const LONG_CELL = 40;
+
 export function tableToHtml(table: TableModel): string {
   const head = `<tr>${table.header.map((cell) => `<th>${escapeHtml(cell)}</th>`).join('')}</tr>`;
-  const body = table.rows.map((row) => `<tr>${row.map((cell, i) => (i === 0 ? `<th>${escapeHtml(cell)}</th>` : `<td>${escapeHtml(cell)}</td>`)).join('')}</tr>`).join('\n');
+  // Numbers stay on one line; long text (commits, activation schedules) wraps instead of widening the page.
+  const td = (cell: string) => (cell.length > LONG_CELL ? `<td class="text">${escapeHtml(cell)}</td>` : `<td>${escapeHtml(cell)}</td>`);
+  const body = table.rows.map((row) => `<tr>${row.map((cell, i) => (i === 0 ? `<th>${escapeHtml(cell)}</th>` : td(cell))).join('')}</tr>`).join('\n');
   const notes = table.notes.length ? `<ul class="notes">${table.notes.map((note) => `<li>${escapeHtml(note)}</li>`).join('')}</ul>` : '';
   return `<h3>${escapeHtml(table.title)}</h3>\n<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>\n${notes}`;
 }
