@@ -1,4 +1,4 @@
-import { paperRecipe, type Settings } from '../settings.js';
+import { paperRecipe, type Settings } from '../configuration/settings.js';
 
 /**
  * A preset fills in settings; options given on the command line override it. Settings may depend
@@ -29,9 +29,9 @@ export function imagenetRecipe(): Partial<Settings> {
     schedule: 'cosine',
     warmupEpochs: 0,
     augment: true,
-    infoproTask: 'cross-entropy',
-    // GAP → Linear → ReLU → Linear: the 1c2f heads take only the CIFAR widths (16-64 channels).
-    infoproAuxHead: '0c2f',
+    // Cross-entropy as the authors' runs; GAP → Linear → ReLU → Linear heads: the 1c2f heads take only
+    // the CIFAR widths (16-64 channels).
+    frameworkOptions: { infopro: { task: 'cross-entropy', auxHead: '0c2f' } },
   };
 }
 
@@ -87,7 +87,7 @@ export const PRESETS = {
   demo: {
     name: 'demo',
     description:
-      'The main job, about 5–6 minutes of training on 2 idle CPU cores with the onednn backend (estimated, benchmarks/demo/README.md): ' +
+      'The main job, an estimated 6–6.5 minutes of training on 2 idle CPU cores with the onednn backend (benchmarks/demo/README.md): ' +
       'ResNet-32 on 5,120 CIFAR-10 training images and 2,000 test images, 3 epochs, batch 64, lr 0.05 cosine annealing; E2E, and DGL K=8 ' +
       'with GAP+Linear heads with and without MLAAN (the authors’ CIFAR code: reference profile). Shows what MLAAN changes, beside the ' +
       'spread of the seed runs in benchmarks/demo/seeds/, and what each method’s step costs; not the paper’s numbers.',
@@ -96,7 +96,7 @@ export const PRESETS = {
       frameworks: ['e2e', 'dgl'],
       pluginSets: ['none', 'mlaan'],
       // K=8 with GAP+Linear heads: the mini grid's largest MLAAN gain with the smallest seed spread
-      // (benchmarks/mini/README.md), and on this protocol beyond its seeds' spread (benchmarks/demo/README.md).
+      // (benchmarks/mini/README.md); on this protocol 2.3 points, within its seeds' spread (benchmarks/demo/README.md).
       Ks: [8],
       seeds: [0],
       network: 'resnet32',
@@ -108,7 +108,7 @@ export const PRESETS = {
       warmupEpochs: 0,
       trainLimit: 5120,
       testLimit: 2000,
-      dglHead: 'linear',
+      frameworkOptions: { dgl: { head: 'linear' } },
       mlaanProfile: 'reference',
     }),
   },

@@ -156,6 +156,8 @@ interface PerEpochOptions {
   zero?: boolean;
   format?: string;
   legend?: string;
+  /** The subtitle's first line: what the chart is of (a configuration). */
+  about?: string;
   /** Extra subtitle lines: what the chart cannot say by itself. */
   notes?: string[];
   /** Colour by module and dash by kind of term (module losses) instead of one colour per line. */
@@ -184,14 +186,14 @@ function perEpochSpec(title: string, yTitle: string, points: EpochPoint[], optio
   const color = { field: colorField, type: 'nominal', title: options.byModuleAndKind ? 'Module' : (options.legend ?? 'Configuration'), scale: { scheme: colorScheme(colors) }, legend };
   const kinds = [...new Set(points.map((p) => p.kind ?? ''))];
   // A dash legend has no colour of its own: draw its symbols grey and long enough to show the dash.
-  const dashLegend = { ...legend, symbolSize: 400, encode: { symbols: { update: { stroke: { value: '#444' } } } } };
+  const dashLegend = { ...legend, columns: 1, symbolSize: 400, encode: { symbols: { update: { stroke: { value: '#444' } } } } };
   const dash = options.byModuleAndKind
     ? { strokeDash: { field: 'kind', type: 'nominal', title: 'Loss term', scale: { domain: kinds, range: kinds.map((_, i) => KIND_DASHES[i % KIND_DASHES.length]) }, legend: dashLegend } }
     : {};
   const detail = { detail: { field: 'configuration', type: 'nominal' } };
   const layers: object[] = [{ mark: { type: 'line', point: points.length <= 400 }, encoding: { x, y: { ...y, aggregate: 'mean', field: 'value' }, color, ...dash, ...detail } }];
   if (seeds > 1) layers.push({ mark: { type: 'errorband', extent: 'stdev', opacity: 0.15 }, encoding: { x, y: { ...y, field: 'value' }, color, ...detail } });
-  const subtitle = [...(seeds > 1 ? [`line: mean over ${seeds} seeds · band: ± 1 std over seeds`] : []), ...(options.notes ?? [])];
+  const subtitle = [...(options.about ? [options.about] : []), ...(seeds > 1 ? [`line: mean over ${seeds} seeds · band: ± 1 std over seeds`] : []), ...(options.notes ?? [])];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: subtitle.length ? { text: title, subtitle } : title,
@@ -294,8 +296,10 @@ async function epochCharts(section: Section): Promise<Chart[]> {
       file: `${section.slug}-module-losses-${index + 1}.svg`,
       title: `Module losses: ${configuration}`,
       svg: await renderSvg(
-        perEpochSpec(`Training loss of each loss term: ${configuration}`, 'epoch mean of the term', points, {
+        // The configuration on a line of its own: a long label in the bold title widens the chart.
+        perEpochSpec('Training loss of each loss term', 'epoch mean of the term', points, {
           byModuleAndKind: true,
+          about: configuration,
           notes: withMlm ? mlmIndependentNote(runs[0]!.config.mlaanProfile) : [],
         }),
       ),

@@ -1,4 +1,5 @@
-import { stableStringify, type RunConfig } from '../config.js';
+import { stableStringify } from '../configuration/configuration-id.js';
+import type { RunConfig } from '../configuration/settings.js';
 import { aggregate, numberOrNaN, type Section, statistic, type Statistic, type Summary } from './aggregate.js';
 import { configurationLabel } from './labels.js';
 import type { RunResult } from './result-format.js';

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeMachine } from '../machine.js';
-import { readAllResults } from '../runner.js';
+import { readAllResults } from './results-folder.js';
 import { writeReports } from './report.js';
 
 /**

@@ -1,4 +1,6 @@
-import { configId, methodLabel, type RunConfig } from '../config.js';
+import { configId } from '../configuration/configuration-id.js';
+import { methodLabel } from '../configuration/labels.js';
+import type { RunConfig } from '../configuration/settings.js';
 import { describeMachine } from '../machine.js';
 import { type RunResult, RESULT_VERSION } from './result-format.js';
 
