@@ -136,7 +136,7 @@ export function mainJobSummary(fresh: readonly RunResult[], reference: readonly 
   const referenceSections = aggregate(reference);
   for (const section of aggregate(fresh)) {
     const seeds = [...new Set(section.runs.map((run) => run.config.seed))].join(', ');
-    lines.push(`Side by side (this run, seed ${seeds}; test error of the last epoch on ${section.runs[0]!.testImages} test images):`, '');
+    lines.push(`Side by side (this run, seed ${seeds}; test error of the last epoch on ${section.runs[0]!.testImages.toLocaleString('en-US')} test images):`, '');
     const table: string[][] = [['Configuration', 'Test error %', 'Step memory MiB', 'Images/s']];
     for (const summary of section.summaries) {
       table.push([configurationLabel(summary), summary.lastErrorPercent.mean.toFixed(2), summary.stepMemoryMiB.mean.toFixed(0), summary.imagesPerSecond.mean.toFixed(1)]);
