@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
-import { type HostMemoryBackend, hostOutput } from './host-memory.js';
+import { type HostMemoryBackend, hostOutput, hostValues } from './host-memory.js';
 import { RUNNING_STATISTICS_KERNEL, type RunningStatisticsAttrs, type RunningStatisticsInputs } from './kernel-names.js';
 
 /**
@@ -12,7 +12,7 @@ export function createRunningStatisticsConfig(backendName: string): KernelConfig
     const { runningMean, runningVariance, mean, biasedVariance } = inputs as unknown as RunningStatisticsInputs;
     const { momentum, count } = attrs as unknown as RunningStatisticsAttrs;
     const host = backend as unknown as HostMemoryBackend;
-    const [oldMean, oldVariance, batchMean, batchVariance] = [runningMean, runningVariance, mean, biasedVariance].map((t) => host.readSync(t.dataId));
+    const [oldMean, oldVariance, batchMean, batchVariance] = [runningMean, runningVariance, mean, biasedVariance].map((t) => hostValues(host, t));
     const f = Math.fround;
     const keep = f(1 - momentum);
     const take = f(momentum);

@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import type { HostMemoryBackend } from './host-memory.js';
+import { type HostMemoryBackend, hostValues } from './host-memory.js';
 import { SELECT_BY_FLAG_KERNEL } from './kernel-names.js';
 
 /**
@@ -12,7 +12,7 @@ import { SELECT_BY_FLAG_KERNEL } from './kernel-names.js';
 export function createSelectByFlagConfig(backendName: string): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, backend }) => {
     const host = backend as unknown as HostMemoryBackend;
-    const side = host.readSync((inputs.flag as TensorInfo).dataId)[0] ? 'whenTrue' : 'whenFalse';
+    const side = hostValues(host, inputs.flag as TensorInfo)[0] ? 'whenTrue' : 'whenFalse';
     const outputs: TensorInfo[] = [];
     for (let i = 0; `whenTrue${i}` in inputs; i++) {
       const chosen = inputs[`${side}${i}`] as TensorInfo;

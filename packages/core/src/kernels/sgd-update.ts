@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { type HostMemoryBackend, hostOutput } from './host-memory.js';
+import { type HostMemoryBackend, hostOutput, hostValues } from './host-memory.js';
 import { SGD_UPDATE_KERNEL, type SgdUpdateAttrs, type SgdUpdateInputs } from './kernel-names.js';
 
 /**
@@ -12,9 +12,9 @@ export function createSgdUpdateConfig(backendName: string): KernelConfig {
     const { variable, gradient, momentumBuffer } = inputs as unknown as SgdUpdateInputs;
     const { learningRate, momentum, nesterov, weightDecay, dampening, firstStep } = attrs as unknown as SgdUpdateAttrs;
     const host = backend as unknown as HostMemoryBackend;
-    const values = host.readSync(variable.dataId);
-    const gradients = host.readSync(gradient.dataId);
-    const buffer = momentumBuffer === undefined || firstStep ? undefined : host.readSync(momentumBuffer.dataId);
+    const values = hostValues(host, variable);
+    const gradients = hostValues(host, gradient);
+    const buffer = momentumBuffer === undefined || firstStep ? undefined : hostValues(host, momentumBuffer);
     const size = values.length;
     const nextValues = new Float32Array(size);
     const nextBuffer = momentum !== 0 ? new Float32Array(size) : undefined;

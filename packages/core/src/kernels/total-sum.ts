@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { type HostMemoryBackend, hostOutput } from './host-memory.js';
+import { type HostMemoryBackend, hostOutput, hostValues } from './host-memory.js';
 import { TOTAL_SUM_KERNEL } from './kernel-names.js';
 
 /**
@@ -13,7 +13,7 @@ export function createTotalSumConfig(backendName: string): KernelConfig {
     const host = backend as unknown as HostMemoryBackend;
     let total = 0;
     for (const input of Object.values(inputs) as TensorInfo[]) {
-      const values = host.readSync(input.dataId);
+      const values = hostValues(host, input);
       for (let i = 0; i < values.length; i++) total += values[i]!;
     }
     return hostOutput(host, [], Float32Array.of(total));
