@@ -15,3 +15,13 @@ export function quoteArgument(argument: string): string {
 export function commandLine(argv: readonly string[]): string {
   return ['mlaan-bench', ...argv].map(quoteArgument).join(' ');
 }
+
+/** `argv` without `option` and its value (`--shard 2/4` or `--shard=2/4`). */
+export function withoutOption(argv: readonly string[], option: string): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === option) i += 1;
+    else if (!argv[i]!.startsWith(`${option}=`)) kept.push(argv[i]!);
+  }
+  return kept;
+}

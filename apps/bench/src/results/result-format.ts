@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModuleCosts, PipelineWorkerMeters, Placement } from '@mlaan/core';
 import type { RunConfig } from '../configuration/settings.js';
 import { ResultsFolderError } from '../errors.js';
 import type { MachineInfo } from '../machine.js';
 import type { Provenance } from '../provenance.js';
+import { writeJsonAtomic } from './atomic-write.js';
 import { READABLE_RESULT_VERSIONS, upgradeResult } from './result-versions.js';
 
 /**
@@ -170,14 +171,9 @@ export interface RunResult {
   pipeline?: PipelineSummary | null;
 }
 
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const temporary = `${path}.partial-${process.pid}`;
-  await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(temporary, path);
-}
-
-export function writeResult(runDir: string, result: RunResult): Promise<void> {
-  return writeJsonAtomic(join(runDir, RESULT_FILE), result);
+export async function writeResult(runDir: string, result: RunResult): Promise<void> {
+  await mkdir(runDir, { recursive: true });
+  await writeJsonAtomic(join(runDir, RESULT_FILE), result);
 }
 
 /** The finished result of a configuration folder, or undefined when it has none yet. */
