@@ -5,6 +5,7 @@ import { benchVersion } from '../version.js';
 import { registryHelp } from './help.js';
 import { EXIT, type IO } from './io.js';
 import { reportCommand } from './report-command.js';
+import { addSlurmOptions, slurmCommand } from './slurm-command.js';
 import { trainCommand } from './train-command.js';
 import { shardArgument } from './option-parsers.js';
 import { addTrainingOptions, DEFAULT_OUT_DIR } from './training-options.js';
@@ -56,6 +57,23 @@ export function createProgram(io: IO, setExitCode: (code: number) => void, argv:
     .action(async (_options: unknown, command: Command) => {
       setExitCode(await trainCommand('ablation', command, argv, io));
     });
+
+  const slurm = program
+    .command('slurm')
+    .description('write an sbatch script that trains the grid (the ablation options) as a Slurm job array, with a report job after it')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  mlaan-bench slurm --preset mini --backend onednn --data-dir /shared/datasets --out /shared/runs/mini --script mini.sbatch\n' +
+        '  mlaan-bench slurm --preset paper --backend tensorflow-gpu --out /shared/runs/paper --partition gpu --max-time 2-00:00:00 --script paper.sbatch\n' +
+        '  bash mini.sbatch        # submits the array, then the report job (afterany)\n\n' +
+        "Each task trains --shard t+1/<tasks> of the grid into --out, which all tasks share. The time limit is estimated from the speeds\n" +
+        'finished runs measured (the ones committed under benchmarks/, or --throughput-from), unless --time gives it.' +
+        registryHelp(),
+    );
+  addSlurmOptions(addTrainingOptions(slurm, false)).action(async (_options: unknown, command: Command) => {
+    setExitCode(await slurmCommand(command, argv, io));
+  });
 
   program
     .command('report')

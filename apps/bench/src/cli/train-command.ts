@@ -17,7 +17,7 @@ import { commandLine, EXIT, type IO, withoutOption } from './io.js';
 import { executionFrom, presetFrom, progressFrom, settingsFrom } from './training-options.js';
 
 /** Before anything trains: each host's own checks of its configurations (InfoPro's λ). */
-async function checkConfigurations(configs: readonly RunConfig[]): Promise<void> {
+export async function checkConfigurations(configs: readonly RunConfig[]): Promise<void> {
   for (const config of configs) await frameworkDefinition(config.framework).checkConfiguration?.(pluginBuildContext(config), optionsOfConfig(config));
 }
 
