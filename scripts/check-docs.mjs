@@ -26,8 +26,8 @@ for (const name of [...(first ?? '').matchAll(/npm run ([\w:-]+)/g)].map((m) => 
   check(`README's \`npm run ${name}\` is a script of package.json`, scripts[name] ? undefined : 'no such script');
 }
 
-// 2. Every option in the options table of apps/bench/README.md is an option of `run` or `ablation`.
-const help = [[], ['run'], ['ablation']]
+// 2. Every option in the option tables of apps/bench/README.md is an option of `run`, `ablation`, `slurm` or `report`.
+const help = [[], ['run'], ['ablation'], ['slurm'], ['report']]
   .map((command) => execFileSync(process.execPath, [join(root, 'apps/bench/dist/cli.js'), ...command, '--help'], { encoding: 'utf8' }))
   .join('\n');
 const known = new Set(help.match(/--[a-z][\w-]*/g));
@@ -37,7 +37,7 @@ const table = read('apps/bench/README.md')
   .map((line) => line.split('|')[1]);
 const named = [...new Set(table.flatMap((cell) => cell.match(/--[a-z][\w-]*/g) ?? []))];
 check('apps/bench/README.md names options in its table', named.length > 10 ? undefined : `only ${named.length} found`);
-for (const option of named) check(`apps/bench/README.md's ${option} is a mlaan-bench option`, known.has(option) ? undefined : 'not in mlaan-bench, run or ablation --help');
+for (const option of named) check(`apps/bench/README.md's ${option} is a mlaan-bench option`, known.has(option) ? undefined : 'not in mlaan-bench, run, ablation, slurm or report --help');
 
 const failed = results.filter((result) => result.problem).length;
 console.log(`check-docs: ${results.length - failed} passed, ${failed} failed`);

@@ -1,11 +1,9 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configId } from '../configuration/configuration-id.js';
 import { runLabel } from '../configuration/labels.js';
 import type { RunConfig } from '../configuration/settings.js';
 import { ResultsFolderError } from '../errors.js';
-import { writeJsonAtomic } from './atomic-write.js';
+import { readJsonFile, writeJsonAtomic } from './json-files.js';
 import { runFolderName } from './results-folder.js';
 
 /**
@@ -47,13 +45,8 @@ export function writeGridManifest(outDir: string, manifest: GridManifest): Promi
 /** The folder's grid, or undefined when no `ablation` wrote one there. */
 export async function readGridManifest(outDir: string): Promise<GridManifest | undefined> {
   const path = join(outDir, GRID_FILE);
-  if (!existsSync(path)) return undefined;
-  let parsed: Partial<GridManifest>;
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<GridManifest>;
-  } catch (error) {
-    throw new ResultsFolderError(`${path} is not valid JSON (${(error as Error).message}). Delete it; the next mlaan-bench ablation into ${outDir} writes it again.`);
-  }
+  const parsed = (await readJsonFile(path, `Delete it; the next mlaan-bench ablation into ${outDir} writes it again.`)) as Partial<GridManifest> | undefined;
+  if (!parsed) return undefined;
   if (parsed.format !== GRID_FORMAT || parsed.version !== 1 || !Array.isArray(parsed.configurations) || !Array.isArray(parsed.commands)) {
     throw new ResultsFolderError(`${path} is not an mlaan-bench grid (format '${String(parsed.format)}', version ${String(parsed.version)}). Delete it or use another folder.`);
   }

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MachineInfo } from '../machine.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from './json-files.js';
 import type { RunResult } from './result-format.js';
 import { aggregate, type Section } from './aggregate.js';
 import { type Chart, sectionCharts } from './charts.js';

@@ -3,13 +3,15 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeJsonAtomic } from './atomic-write.js';
+import { writeFileAtomic, writeJsonAtomic } from './json-files.js';
 
 /**
  * One process at a time trains a configuration, also when several shards (or a shard and its
  * requeued self) share a results folder on a network file system: a shard claims a run folder
  * before it trains it by creating `runs/<id>/claim/` (mkdir is atomic, on NFS too), writes who it
- * is into `claim/owner.json` and renews a heartbeat there while it trains; it removes the claim
+ * is into `claim/owner.json` once and renews a heartbeat while it trains, in a file of its own
+ * (`claim/heartbeat-<token>`: a renewal that races with a takeover lands beside the new owner's
+ * files instead of over them); it removes the claim
  * when the run finishes, fails or stops. A claim left by a process that died (SIGKILL, a lost
  * node) is taken over, by the rules of `judgeClaim`.
  */
@@ -31,6 +33,7 @@ export interface ClaimOwner {
   schedulerTask: string | null;
   command: string;
   claimedAt: string;
+  /** The last renewal (its heartbeat file), else when it claimed. */
   heartbeatAt: string;
   /** Unique per claim, so that a process only ever removes its own. */
   token: string;
@@ -155,13 +158,28 @@ export function judgeClaim(
   return { holder: 'alive', reason: `process ${holder.pid} on ${holder.host} is training it (claim renewed ${Math.max(0, Math.round(silence))} s ago)` };
 }
 
+const heartbeatFile = (token: string) => `heartbeat-${token}`;
+
 async function readOwner(claimDir: string): Promise<ClaimOwner | undefined> {
+  let owner: ClaimOwner;
   try {
-    const owner = JSON.parse(await readFile(join(claimDir, OWNER_FILE), 'utf8')) as ClaimOwner;
-    return typeof owner.token === 'string' ? owner : undefined;
+    owner = JSON.parse(await readFile(join(claimDir, OWNER_FILE), 'utf8')) as ClaimOwner;
   } catch {
     return undefined;
   }
+  if (typeof owner.token !== 'string') return undefined;
+  try {
+    const renewed = (await readFile(join(claimDir, heartbeatFile(owner.token)), 'utf8')).trim();
+    if (Date.parse(renewed) > Date.parse(owner.heartbeatAt)) owner.heartbeatAt = renewed;
+  } catch {
+    // Not renewed yet.
+  }
+  return owner;
+}
+
+/** Who holds the claim on `runDir`, with its last heartbeat; undefined when none (or it is being written). */
+export function readClaimOwner(runDir: string): Promise<ClaimOwner | undefined> {
+  return readOwner(join(runDir, CLAIM_FOLDER));
 }
 
 async function ageSeconds(path: string, now: Date): Promise<number> {
@@ -179,7 +197,7 @@ export class RunClaim {
 
   constructor(
     readonly runDir: string,
-    private owner: ClaimOwner,
+    private readonly owner: ClaimOwner,
     timing: ClaimTiming,
     private readonly onLost: (message: string) => void,
   ) {
@@ -202,9 +220,8 @@ export class RunClaim {
       }
       return;
     }
-    this.owner = { ...this.owner, heartbeatAt: new Date().toISOString() };
     try {
-      await writeJsonAtomic(join(this.claimDir, OWNER_FILE), this.owner);
+      await writeFileAtomic(join(this.claimDir, heartbeatFile(this.owner.token)), new Date().toISOString());
     } catch {
       // The folder went away between the read and the write: the next renewal reports it.
     }

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { ResultsFolderError } from '../errors.js';
+
+// The files of a results folder: written whole or not at all, read back with a message that says what to do.
 
 /**
  * Writes `content` to a temporary file beside `path`, then renames it into place: a reader sees
@@ -21,4 +25,17 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
 
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * The parsed JSON of a results folder's file, or undefined when there is none; a file that is not
+ * JSON is an error whose message ends with `fix`.
+ */
+export async function readJsonFile(path: string, fix: string): Promise<Record<string, unknown> | undefined> {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new ResultsFolderError(`${path} is not valid JSON (${(error as Error).message}). ${fix}`);
+  }
 }
