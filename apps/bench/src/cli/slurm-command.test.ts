@@ -8,7 +8,8 @@ import { expandGrid } from '../configuration/grid.js';
 import { resolveSettings } from '../configuration/resolve-settings.js';
 import { readGridManifest } from '../results/grid-manifest.js';
 import { writeResult } from '../results/result-format.js';
-import { removeScratchFolders, resultOf, runCli, scratchFolder } from '../testing.js';
+import { result } from '../results/result.fixture.js';
+import { removeScratchFolders, runCli, scratchFolder } from '../testing.js';
 import { ablationArguments, addSlurmOptions } from './slurm-command.js';
 import { addTrainingOptions, executionFrom, presetFrom, settingsFrom } from './training-options.js';
 
@@ -52,7 +53,7 @@ describe('mlaan-bench slurm', () => {
     const measured = await scratchFolder('slurm-measured');
     const [config] = expandGrid(resolveSettings(undefined, { frameworks: ['dgl'], Ks: [4], epochs: 2, trainLimit: 100, testLimit: 50, backend: 'cpu' }));
     // 2 epochs, 100 training and 50 test images: (2400 - 400) s / 200 = 10 s per training image, 400 s / 100 = 4 s per test image.
-    const run = { ...resultOf(config!, 4, 10, 2 ** 20, 30), wallSeconds: 2400, evalSeconds: 400 };
+    const run = { ...result(config!, 4, 10, 2 ** 20, 30), wallSeconds: 2400, evalSeconds: 400 };
     run.epochs = [run.epochs[0]!, { ...run.epochs[0]!, epoch: 2 }];
     await writeResult(join(measured, 'runs', run.id), run);
     const out = await scratchFolder('slurm-out');

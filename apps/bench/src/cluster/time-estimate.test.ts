@@ -3,13 +3,13 @@ import { expandGrid } from '../configuration/grid.js';
 import { resolveSettings } from '../configuration/resolve-settings.js';
 import type { RunConfig } from '../configuration/settings.js';
 import type { FoundRun } from '../results/results-folder.js';
-import { resultOf } from '../testing.js';
+import { result as finishedResult } from '../results/result.fixture.js';
 import { parseSlurmTime, formatSlurmTime } from './slurm-time.js';
 import { committedMeasurementFolders, estimateRow, imagesOf, measuredRuns } from './time-estimate.js';
 
 /** A measured run: `wall` seconds in all, `evaluation` of them evaluating, over `epochs` epochs. */
 function measuredRun(config: RunConfig, wall: number, evaluation: number, load: number, epochs = 2): FoundRun {
-  const result = resultOf(config, config.framework === 'e2e' ? 1 : Number(config.K), 10, 2 ** 20, 100);
+  const result = finishedResult(config, config.framework === 'e2e' ? 1 : Number(config.K), 10, 2 ** 20, 100);
   result.wallSeconds = wall;
   result.evalSeconds = evaluation;
   result.epochs = Array.from({ length: epochs }, (_, i) => ({ ...result.epochs[0]!, epoch: i + 1 }));

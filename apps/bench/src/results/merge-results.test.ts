@@ -6,7 +6,8 @@ import { expandGrid } from '../configuration/grid.js';
 import { resolveSettings } from '../configuration/resolve-settings.js';
 import { selectShard } from '../configuration/shard.js';
 import type { RunConfig } from '../configuration/settings.js';
-import { removeScratchFolders, resultOf, runCli, runFolders, scratchFolder } from '../testing.js';
+import { removeScratchFolders, runCli, runFolders, scratchFolder } from '../testing.js';
+import { result } from './result.fixture.js';
 import { gridManifest, writeGridManifest } from './grid-manifest.js';
 import { disagreements, mergeResultFolders } from './merge-results.js';
 import { type RunResult, writeResult } from './result-format.js';
@@ -16,14 +17,14 @@ afterAll(removeScratchFolders);
 
 // Four configurations, trained as two shards into two folders.
 const grid = expandGrid(resolveSettings(undefined, { frameworks: ['e2e', 'dgl'], pluginSets: ['none'], Ks: [2], seeds: [0, 1], epochs: 1, backend: 'cpu' }));
-const finished = (config: RunConfig, error: number): RunResult => resultOf(config, config.framework === 'e2e' ? 1 : 2, error, 2 ** 20, 40);
+const finished = (config: RunConfig, error: number): RunResult => result(config, config.framework === 'e2e' ? 1 : 2, error, 2 ** 20, 40);
 
 async function shardFolder(name: string, shardIndex: number, results: (config: RunConfig) => RunResult | undefined): Promise<string> {
   const folder = await scratchFolder(name);
   await writeGridManifest(folder, gridManifest(grid, 'mlaan-bench ablation --framework e2e,dgl --K 2 --seeds 0,1 --epochs 1 --backend cpu'));
   for (const config of selectShard(grid, { index: shardIndex, count: 2 })) {
-    const result = results(config);
-    if (result) await writeResult(join(runsFolder(folder), configId(config)), result);
+    const run = results(config);
+    if (run) await writeResult(join(runsFolder(folder), configId(config)), run);
   }
   return folder;
 }
