@@ -4,7 +4,7 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ function onPath(program: string): boolean {
 export function slurmUnavailableReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'the Slurm daemons are started as root, and this is not root';
   const missing = [...DAEMONS, ...CLIENTS].filter((program) => !onPath(program));
-  if (missing.length > 0) return `${missing.join(', ')} not installed (scripts/install-slurm.sh installs slurm-wlm and munge)`;
+  if (missing.length > 0) return `${missing.join(', ')} not installed (scripts/install-test-packages.sh installs slurm-wlm and munge, as root)`;
   return undefined;
 }
 
@@ -43,15 +43,41 @@ async function waitUntil(condition: () => Promise<boolean> | boolean, what: stri
   }
 }
 
+/**
+ * Processes of this cluster still alive: every process started from it (the daemons, slurmctld's
+ * script helper, slurmd's step daemons, the jobs' shells and the bench in them) inherits its
+ * SLURM_CONF, which names this cluster's own folder.
+ */
+async function processesOf(conf: string): Promise<{ pid: number; command: string }[]> {
+  const marker = `SLURM_CONF=${conf}\0`;
+  const found: { pid: number; command: string }[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (!(await readFile(`/proc/${pid}/environ`, 'latin1')).includes(marker)) continue;
+      found.push({ pid, command: (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ').trim() });
+    } catch {
+      // Ended while we looked, or not ours to read.
+    }
+  }
+  return found;
+}
+
 export interface SingleNodeSlurm {
   /** The environment Slurm's commands need (SLURM_CONF), on top of this process's. */
   environment: NodeJS.ProcessEnv;
   folder: string;
   /** Runs a Slurm command (sbatch, squeue, scontrol, ...) against this cluster; rejects with its output when it fails. */
   command(program: string, args: readonly string[], options?: { cwd?: string }): Promise<string>;
+  /** The processes of this cluster alive now (daemons, step daemons, jobs), as `stop` checks none is left. */
+  processes(): Promise<{ pid: number; command: string }[]>;
   /** The daemons' logs, for a failure's message. */
   logs(): Promise<string>;
-  /** Cancels every job, waits for them to end, stops the daemons and deletes the folder. */
+  /**
+   * Cancels every job, waits for them to end, stops the daemons and deletes the folder. Rejects,
+   * naming them, when any process of the cluster outlived that (it kills them first).
+   */
   stop(): Promise<void>;
 }
 
@@ -171,7 +197,20 @@ export async function startSingleNodeSlurm(): Promise<SingleNodeSlurm> {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     process.off('exit', killAll);
+    let left = await processesOf(conf);
+    for (let waited = 0; left.length > 0 && waited < 10_000; waited += 250) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      left = await processesOf(conf);
+    }
+    for (const { pid } of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
     await rm(folder, { recursive: true, force: true });
+    if (left.length > 0) throw new Error(`The single-node Slurm left ${left.length} process(es) running after it was stopped (now killed): ${left.map((p) => `${p.pid} ${p.command}`).join('; ')}`);
   };
-  return { environment, folder, command, logs, stop };
+  return { environment, folder, command, processes: () => processesOf(conf), logs, stop };
 }

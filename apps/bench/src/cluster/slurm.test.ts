@@ -13,7 +13,7 @@ import { type SingleNodeSlurm, slurmUnavailableReason, startSingleNodeSlurm } fr
 const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const noCifar = cifarFolder() === undefined ? 'no CIFAR-10 copy in $MLAAN_DATA_DIR' : undefined;
 const unavailable = slurmUnavailableReason();
-// CI installs Slurm (scripts/install-slurm.sh) and runs as root: there, a missing Slurm fails the suite instead of skipping it.
+// CI installs Slurm (scripts/install-test-packages.sh) and runs as root: there, a missing Slurm fails the suite instead of skipping it.
 const required = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== '0';
 const skipReason = noCifar ?? (required ? undefined : unavailable);
 
@@ -53,10 +53,17 @@ describe.skipIf(skipReason !== undefined)(`a grid as a Slurm job array on a sing
   beforeAll(async () => {
     if (unavailable) throw new Error(`CI is set, so the Slurm test must run, but ${unavailable}.`);
     slurm = await startSingleNodeSlurm();
+    // What stop() checks is left afterwards (none) it must see now: the three daemons.
+    const daemons = (await slurm.processes()).map((p) => p.command.split(' ')[0]);
+    for (const daemon of ['munged', 'slurmctld', 'slurmd']) expect(daemons, JSON.stringify(daemons)).toContain(daemon);
   });
   afterAll(async () => {
-    await slurm?.stop();
-    await removeScratchFolders();
+    try {
+      // Rejects when any process of the cluster (daemon, step daemon, job) outlives it.
+      await slurm?.stop();
+    } finally {
+      await removeScratchFolders();
+    }
   });
 
   it('trains every configuration once, survives a requeue mid-configuration, and reports what one process computes', { timeout: 900_000 }, async () => {
