@@ -109,7 +109,7 @@ export async function trainCommand(kind: 'run' | 'ablation', command: Command, a
         io.stdout.write(`\n## ${section.title}\n\n${tables.join('\n\n')}\n`);
       }
       io.stdout.write(`\nReport: ${execution.outDir}/report.html (also results.json, results.csv, results.md, charts/)\n`);
-    } else if (shard && outcome.results.length > 0) {
+    } else if (shard && outcome.results.length > 0 && !outcome.interrupted && outcome.failures.length === 0) {
       io.stdout.write(`\nShard ${shard.index}/${shard.count} done. The grid's report, once every shard has finished: mlaan-bench report --out ${execution.outDir} (or mlaan-bench report --out <dir> <each shard's folder>)\n`);
     }
     if (outcome.failures.length > 0) {
