@@ -1,6 +1,6 @@
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BackendNotAvailableError, CorruptCheckpointError } from '@mlaan/core';
+import { BackendNotAvailableError, CorruptCheckpointError, recoverCheckpoint } from '@mlaan/core';
 import { DataError } from '@mlaan/data';
 import { type ActiveBackend, activateBackend, skippedBackendAdvice } from './backend.js';
 import type { RunConfig } from './configuration/settings.js';
@@ -13,6 +13,7 @@ import type { Reporter, RunHeader } from './progress.js';
 import { writeReports, type WrittenReport } from './results/report.js';
 import { readResult, RESULT_FILE, type RunResult } from './results/result-format.js';
 import { runFolderName, runsFolder } from './results/results-folder.js';
+import { claimRun } from './results/run-claim.js';
 import { trainConfiguration } from './training/train-configuration.js';
 import { CHECKPOINT_FOLDER } from './training/training-run.js';
 
@@ -35,6 +36,11 @@ export interface ExecutionOptions {
   force: boolean;
   /** `--export <dir>`: write each trained configuration's final model there (export.ts). */
   exportDir?: string;
+  /**
+   * `--shard i/n`: the configurations are one slice of a grid whose other slices other processes
+   * train, maybe into the same folder; the folder's reports are then left to `mlaan-bench report`.
+   */
+  shard?: { index: number; count: number };
 }
 
 export interface GridOutcome {
@@ -43,6 +49,8 @@ export interface GridOutcome {
   failures: { id: string; label: string; message: string }[];
   interrupted: boolean;
   skipped: number;
+  /** Configurations another process was training (its claim on the run folder is alive): left to it. */
+  busy: { id: string; label: string; reason: string }[];
   report?: WrittenReport;
   backend?: ActiveBackend;
 }
@@ -74,37 +82,60 @@ export async function runGrid(
   stop: { requested: boolean },
   command: string,
 ): Promise<GridOutcome> {
-  const outcome: GridOutcome = { results: [], failures: [], interrupted: false, skipped: 0 };
+  const outcome: GridOutcome = { results: [], failures: [], interrupted: false, skipped: 0, busy: [] };
   const data = new DatasetCache(execution.dataDir, execution.download);
   for (const [index, config] of configs.entries()) {
     const id = runFolderName(config, execution.workers, execution.exchange);
     const header: RunHeader = { index: index + 1, total: configs.length, id, label: runLabel(config, execution.workers, execution.exchange) };
     const runDir = join(runsFolder(execution.outDir), id);
-    if (execution.force) {
-      await rm(join(runDir, RESULT_FILE), { force: true });
-      await rm(join(runDir, CHECKPOINT_FOLDER), { recursive: true, force: true });
-    }
-    const finished = await readResult(runDir);
-    if (finished) {
+    const prefix = `[${header.index}/${header.total}] ${header.label} ·`;
+    const skipFinished = (finished: RunResult) => {
       outcome.results.push(finished);
       outcome.skipped += 1;
       reporter.runSkipped(header, finished);
-      if (execution.exportDir) reporter.info(`[${header.index}/${header.total}] ${header.label} · finished earlier, so nothing to export: add --force to train it again and export it.`);
+      if (execution.exportDir) reporter.info(`${prefix} finished earlier, so nothing to export: add --force to train it again and export it.`);
+    };
+    const finishedBefore = execution.force ? undefined : await readResult(runDir);
+    if (finishedBefore) {
+      skipFinished(finishedBefore);
       continue;
     }
     if (stop.requested) {
       outcome.interrupted = true;
       break;
     }
-    // The backend starts only when something has to be trained: a finished grid reports instantly.
-    if (!outcome.backend) {
-      // Core logs each skipped provider; the bench adds how to get it, and the choice comes last.
-      const lines: string[] = [];
-      outcome.backend = await activateBackend(backendChoice, (message) => lines.push(message));
-      for (const line of lines.filter((message) => !message.startsWith('backend: skipped '))) reporter.info(line);
-      for (const line of skippedBackendAdvice(outcome.backend)) reporter.info(line);
+    // One process at a time trains a configuration (shards may share this folder): claim it first.
+    const claimed = await claimRun(runDir, { command, onLost: (message) => reporter.info(`${prefix} warning: ${message}`) });
+    if (!claimed.claimed) {
+      outcome.busy.push({ id, label: header.label, reason: claimed.reason });
+      reporter.info(`${prefix} skipped: another process holds its claim (${claimed.reason}; ${join(runDir, 'claim')}).`);
+      continue;
     }
+    let failed = false;
     try {
+      if (claimed.tookOverBecause) reporter.info(`${prefix} took over its claim: ${claimed.tookOverBecause}.`);
+      if (execution.force) {
+        await rm(join(runDir, RESULT_FILE), { force: true });
+        await rm(join(runDir, CHECKPOINT_FOLDER), { recursive: true, force: true });
+      } else {
+        // Another process may have finished it between the first look and the claim.
+        const finished = await readResult(runDir);
+        if (finished) {
+          skipFinished(finished);
+          continue;
+        }
+      }
+      if ((await recoverCheckpoint(join(runDir, CHECKPOINT_FOLDER))) === 'restored') {
+        reporter.info(`${prefix} its last checkpoint save was cut off; resuming from the checkpoint before it.`);
+      }
+      // The backend starts only when something has to be trained: a finished grid reports instantly.
+      if (!outcome.backend) {
+        // Core logs each skipped provider; the bench adds how to get it, and the choice comes last.
+        const lines: string[] = [];
+        outcome.backend = await activateBackend(backendChoice, (message) => lines.push(message));
+        for (const line of lines.filter((message) => !message.startsWith('backend: skipped '))) reporter.info(line);
+        for (const line of skippedBackendAdvice(outcome.backend)) reporter.info(line);
+      }
       const trained = await trainConfiguration(config, {
         runDir,
         data,
@@ -121,7 +152,7 @@ export async function runGrid(
         finalModel: execution.exportDir
           ? async (model) => {
               const folder = await exportFinalModel(execution.exportDir!, config, model);
-              reporter.info(`[${header.index}/${header.total}] ${header.label} · exported to ${folder} (PyTorch safetensors, TensorFlow.js LayersModel)`);
+              reporter.info(`${prefix} exported to ${folder} (PyTorch safetensors, TensorFlow.js LayersModel)`);
             }
           : undefined,
       });
@@ -133,15 +164,19 @@ export async function runGrid(
       outcome.results.push(trained.result);
       reporter.runFinished(header, trained.result);
     } catch (error) {
-      await removeIfEmpty(runDir);
+      failed = true;
       // Missing data or backend stops every configuration alike: no point going on.
       if (error instanceof DataError || error instanceof BackendNotAvailableError) throw error;
       const message = error instanceof CorruptCheckpointError ? cannotResume(error) : error instanceof Error ? error.message : String(error);
       outcome.failures.push({ id, label: header.label, message });
-      reporter.info(`[${header.index}/${header.total}] ${header.label} · FAILED: ${message}`);
+      reporter.info(`${prefix} FAILED: ${message}`);
+    } finally {
+      await claimed.claim.release();
+      if (failed) await removeIfEmpty(runDir);
     }
   }
-  if (outcome.results.length > 0) {
+  // A shard's results are a slice of a grid (and its folder may be shared): `mlaan-bench report` writes the grid's.
+  if (outcome.results.length > 0 && !execution.shard) {
     outcome.report = await writeReports(execution.outDir, outcome.results, { command, machine: describeMachine() });
   }
   return outcome;

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ChecksumError, DatasetFormatError, DatasetNotFoundError, loadDataset, md5File, readMd5Sums } from './index.js';
+import { ChecksumError, DatasetFormatError, DatasetNotFoundError, datasetSpecs, loadDataset, md5File, readMd5Sums } from './index.js';
 import { sharedDataDir, temporaryFolder } from './testing/fixtures.js';
 
 const sharedCopy = [join(sharedDataDir, 'cifar10', 'cifar-10-batches-bin'), join(sharedDataDir, 'cifar-10-batches-bin')].find((path) => {
@@ -42,6 +42,7 @@ withSharedCopy(`CIFAR-10, the official binary files${skipped}`, () => {
   it('reads 50,000 training images, 5,000 per class', async () => {
     const train = await loadDataset({ name: 'cifar10', split: 'train', dataDir: sharedDataDir });
     expect(train.count).toBe(50_000);
+    expect(datasetSpecs.cifar10.images).toEqual({ train: train.count, test: 10_000 });
     const perClass = new Array(10).fill(0);
     for (const label of train.labels) perClass[label]++;
     expect(perClass).toEqual(new Array(10).fill(5000));

@@ -66,6 +66,11 @@ export interface DatasetSpec {
   folders: readonly string[];
   /** The files each split reads, relative to the dataset folder. */
   files: Readonly<Record<Split, readonly DatasetFile[]>>;
+  /**
+   * The images in each split of a complete copy, as published (the readers count what is on disk;
+   * this is for planning, e.g. a cluster job's time limit before any data is read).
+   */
+  images: Readonly<Record<Split, number>>;
   /** What to download for each split (absent: the dataset cannot be downloaded, e.g. ImageNet). */
   sources?: Readonly<Record<Split, DownloadSource>>;
   normalization: Normalization;
@@ -104,6 +109,7 @@ export const datasetSpecs: Readonly<Record<DatasetName, DatasetSpec>> = {
       ],
       test: [{ path: 'test_batch.bin', md5: '803d5f7f4d78ea53de84dbe85f74fb6d' }],
     },
+    images: { train: 50_000, test: 10_000 },
     sources: { train: CIFAR10_ARCHIVE, test: CIFAR10_ARCHIVE },
     normalization: {
       mean: [125.3 / 255, 123.0 / 255, 113.9 / 255],
@@ -120,6 +126,7 @@ export const datasetSpecs: Readonly<Record<DatasetName, DatasetSpec>> = {
       train: [{ path: 'train_32x32.mat', md5: 'e26dedcc434d2e4c54c9b2d4a06d8373' }],
       test: [{ path: 'test_32x32.mat', md5: 'eb5a983be6a315427106f1b164d9cef3' }],
     },
+    images: { train: 73_257, test: 26_032 },
     sources: {
       train: { url: 'http://ufldl.stanford.edu/housenumbers/train_32x32.mat', md5: 'e26dedcc434d2e4c54c9b2d4a06d8373', format: 'file' },
       test: { url: 'http://ufldl.stanford.edu/housenumbers/test_32x32.mat', md5: 'eb5a983be6a315427106f1b164d9cef3', format: 'file' },
@@ -142,6 +149,7 @@ export const datasetSpecs: Readonly<Record<DatasetName, DatasetSpec>> = {
         { path: 'test_y.bin', md5: '36f9794fa4beb8a2c72628de14fa638e' },
       ],
     },
+    images: { train: 5_000, test: 8_000 },
     sources: { train: STL10_ARCHIVE, test: STL10_ARCHIVE },
     normalization: HALF,
     train: { kind: 'pad-crop-flip', padding: 4, padMode: 'zero', flip: true },
@@ -153,6 +161,8 @@ export const datasetSpecs: Readonly<Record<DatasetName, DatasetSpec>> = {
     classes: [],
     folders: ['imagenet'],
     files: { train: [{ path: 'train' }], test: [{ path: 'val' }] },
+    // ILSVRC-2012: the training set and the 50 validation images per class.
+    images: { train: 1_281_167, test: 50_000 },
     normalization: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
     train: { kind: 'random-resized-crop', size: 224, scale: [0.08, 1], ratio: [3 / 4, 4 / 3], flip: true },
     eval: { kind: 'resize-centre-crop', resize: 256, size: 224 },

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { recoverCheckpoint } from '@mlaan/core';
 import { cifarFolder, dataFolder } from '@mlaan/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeScratchFolders, runCli as runInProcess, runFolders, scratchFolder } from '../testing.js';
@@ -245,6 +246,59 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
       expect(result.parameters.auxiliaryBuffers).toBeGreaterThan(0);
       expect(Number.isFinite(result.lastTrainLoss)).toBe(true);
     }
+  });
+
+  it('interrupting a shard loses only the steps since its last checkpoint, and only a whole shard says it is done', async () => {
+    // E2E, seeds 0 to 3: shard 2/2 is seeds 1 and 3 (ids sorted, dealt out in turn), 8 steps each,
+    // a checkpoint after every step. Seed 1 finishes; seed 3 is interrupted twice.
+    const out = await scratchFolder('shard');
+    const shard = [
+      'ablation', '--framework', 'e2e', '--seeds', '0,1,2,3', '--shard', '2/2', '--epochs', '1', '--train-limit', '128', '--test-limit', '32',
+      '--batch-size', '16', '--schedule', 'constant', '--lr', '0.05', '--backend', 'wasm', '--checkpoint-every', '1', '--memory-every', '0',
+      '--progress', 'lines', '--out', out,
+    ];
+    const seed3 = async () => (await runFolders(out)).find((name) => name.includes('-s3-'));
+    const savedCursor = async (): Promise<{ epoch: number; batch: number } | undefined> => {
+      const folder = await seed3();
+      if (!folder) return undefined;
+      const manifest = await readFile(join(out, 'runs', folder, 'checkpoint', 'checkpoint.json'), 'utf8').then((t) => JSON.parse(t), () => undefined);
+      return manifest?.extra?.state?.cursor;
+    };
+    const shardDone = 'Shard 2/2 done.';
+
+    // 1. SIGTERM (what Slurm sends on preemption or requeue) once seed 1 has finished: a checkpoint,
+    // exit 130, and no "done" although one configuration finished.
+    const terminated = spawnCli(shard);
+    await waitFor(async () => (await savedCursor()) !== undefined, 'a checkpoint of seed 3');
+    terminated.child.kill('SIGTERM');
+    const stopped = await terminated.done;
+    expect(stopped.stderr).toMatch(/SIGTERM: stopping after this step and saving a checkpoint/);
+    expect(stopped.stderr).toContain('[1/2] E2E K=1 seed 1 · done · ');
+    expect(stopped.code).toBe(130);
+    expect(stopped.stdout).not.toContain(shardDone);
+    const afterTerm = (await savedCursor())!;
+    expect(afterTerm.batch).toBeGreaterThan(0);
+
+    // 2. SIGKILL (a node lost, a grace period overrun): the rerun resumes exactly at the last
+    // checkpoint the killed process wrote, whatever it trained after that.
+    const killed = spawnCli(shard);
+    await waitFor(async () => ((await savedCursor())?.batch ?? 0) > afterTerm.batch, 'a checkpoint past the first session\'s');
+    killed.child.kill('SIGKILL');
+    expect((await killed.done).signal).toBe('SIGKILL');
+    // A kill between a save's renames leaves the previous checkpoint aside: repair it as the rerun will.
+    await recoverCheckpoint(join(out, 'runs', (await seed3())!, 'checkpoint'));
+    const lastCheckpoint = (await savedCursor())!;
+    expect(lastCheckpoint.batch).toBeLessThan(8);
+
+    const resumed = await spawnCli(shard).done;
+    expect(resumed.stderr).toMatch(/\[1\/2\] E2E K=1 seed 1 · already finished, skipped/);
+    expect(resumed.stderr).toContain(`resuming at epoch 1, batch ${lastCheckpoint.batch + 1}`);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain(shardDone);
+    expect((await runFolders(out)).map((name) => /-s(\d)-/.exec(name)![1])).toEqual(['1', '3']);
+    const result = JSON.parse(await readFile(join(out, 'runs', (await seed3())!, 'result.json'), 'utf8'));
+    expect(result.sessions).toBe(3);
+    expect(result.lossCurve.at(-1).step).toBe(8);
   });
 
   it('stops cleanly on SIGINT with a checkpoint and exit code 130', async () => {

@@ -63,7 +63,7 @@ describe('report without --out', () => {
   it("finds the one folder inside the default that holds results (the demo's) and reports it", async () => {
     const folder = await resultsIn(await scratchFolder('report-demo'), 'demo');
     const { printed, io: streams } = io();
-    await reportCommand(folder, false, ['report'], streams);
+    await reportCommand(folder, false, [], ['report'], streams);
     expect(printed.stderr).toMatch(/No finished configuration in .*mlaan-bench-results\/runs; reporting .*mlaan-bench-results\/demo, which holds results/);
     expect(printed.stdout).toContain(`Wrote ${join(folder, 'demo')}/report.html`);
     expect(await readFile(join(folder, 'demo', 'report.html'), 'utf8')).toContain('<svg');
@@ -71,9 +71,9 @@ describe('report without --out', () => {
 
   it('names the folders when several hold results, or says where to look when none does', async () => {
     const folder = await resultsIn(await scratchFolder('report-several'), 'demo', 'smoke');
-    await expect(reportCommand(folder, false, ['report'], io().io)).rejects.toThrow(/these folders inside it hold results: .*demo, .*smoke\. Give one with --out/);
+    await expect(reportCommand(folder, false, [], ['report'], io().io)).rejects.toThrow(/these folders inside it hold results: .*demo, .*smoke\. Give one with --out/);
     const empty = await resultsIn(await scratchFolder('report-none'));
-    await expect(reportCommand(empty, false, ['report'], io().io)).rejects.toThrow(/No finished configuration in .*runs\. Give the folder a run wrote with --out .*npm run demo/);
+    await expect(reportCommand(empty, false, [], ['report'], io().io)).rejects.toThrow(/No finished configuration in .*runs\. Give the folder a run wrote with --out .*npm run demo/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { MlaanError } from '@mlaan/core';
 import type { KValue } from '../configuration/settings.js';
+import { parseShard, type Shard } from '../configuration/shard.js';
 
 // Text from the command line to values: each names what it expected, which commander prints as
 // "option '--x <n>' argument 'y' is invalid. <message>".
@@ -89,4 +90,11 @@ export function commanderParser<T>(parse: (text: string) => T): (text: string) =
       throw error;
     }
   };
+}
+
+/** `--shard i/n`. */
+export function shardArgument(value: string): Shard {
+  const shard = parseShard(value);
+  if (typeof shard === 'string') throw new InvalidArgumentError(shard);
+  return shard;
 }

@@ -5,7 +5,9 @@ import { benchVersion } from '../version.js';
 import { registryHelp } from './help.js';
 import { EXIT, type IO } from './io.js';
 import { reportCommand } from './report-command.js';
+import { addSlurmOptions, slurmCommand } from './slurm-command.js';
 import { trainCommand } from './train-command.js';
+import { shardArgument } from './option-parsers.js';
 import { addTrainingOptions, DEFAULT_OUT_DIR } from './training-options.js';
 
 export { DEFAULT_OUT_DIR } from './training-options.js';
@@ -45,16 +47,47 @@ export function createProgram(io: IO, setExitCode: (code: number) => void, argv:
       'after',
       `\nExamples:\n  mlaan-bench ablation --preset smoke --backend wasm\n  mlaan-bench ablation --preset paper --backend tensorflow-gpu --network resnet110\n  mlaan-bench ablation --framework e2e,dgl,infopro --plugins none,mlm,lam,mlaan --K 2,4 --epochs 5 --train-limit 5000${registryHelp()}`,
     );
-  addTrainingOptions(ablation, false).action(async (_options: unknown, command: Command) => {
-    setExitCode(await trainCommand('ablation', command, argv, io));
+  addTrainingOptions(ablation, false)
+    .addOption(
+      new Option(
+        '--shard <i/n>',
+        'train only the i-th of n slices of the grid (configurations sorted by id, dealt out in turn), e.g. one Slurm array task: --shard $((SLURM_ARRAY_TASK_ID + 1))/$SLURM_ARRAY_TASK_COUNT; shards may share --out (each configuration is claimed before it trains) or write their own; mlaan-bench report merges them',
+      ).argParser(shardArgument),
+    )
+    .action(async (_options: unknown, command: Command) => {
+      setExitCode(await trainCommand('ablation', command, argv, io));
+    });
+
+  const slurm = program
+    .command('slurm')
+    .description('write an sbatch script that trains the grid (the ablation options) as a Slurm job array, with a report job after it')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  mlaan-bench slurm --preset mini --backend onednn --data-dir /shared/datasets --out /shared/runs/mini --script mini.sbatch\n' +
+        '  mlaan-bench slurm --preset paper --backend tensorflow-gpu --out /shared/runs/paper --partition gpu --max-time 2-00:00:00 --script paper.sbatch\n' +
+        '  bash mini.sbatch        # submits the array, then the report job (afterany)\n\n' +
+        "Each task trains --shard t+1/<tasks> of the grid into --out, which all tasks share. The time limit is estimated from the speeds\n" +
+        'finished runs measured (the ones committed under benchmarks/, or --throughput-from), unless --time gives it.' +
+        registryHelp(),
+    );
+  addSlurmOptions(addTrainingOptions(slurm, false)).action(async (_options: unknown, command: Command) => {
+    setExitCode(await slurmCommand(command, argv, io));
   });
 
   program
     .command('report')
-    .description('rewrite the reports of an output folder from every finished configuration in it')
-    .addOption(new Option('-o, --out <dir>', 'output folder; without it, the default or the one folder inside it that holds results (the demo\'s: mlaan-bench-results/demo)').default(DEFAULT_OUT_DIR))
-    .action(async (options: { out: string }, command: Command) => {
-      await reportCommand(options.out, command.getOptionValueSource('out') === 'cli', argv, io);
+    .description('write the reports of every finished configuration in a results folder, or merge several folders (shards, machines) into one report')
+    .argument('[folders...]', 'results folders to merge into --out (each one an ablation --out); none: report --out itself')
+    .addOption(new Option('-o, --out <dir>', 'output folder; without it and without folders, the default or the one folder inside it that holds results (the demo\'s: mlaan-bench-results/demo)').default(DEFAULT_OUT_DIR))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mlaan-bench report --out mlaan-bench-results/demo\n  mlaan-bench report --out merged runs/shard-1 runs/shard-2 runs/shard-3\n\n' +
+        'Merging: a configuration found in several folders must be the same training in each (else the report is refused, naming both\n' +
+        'folders); the configurations of the folders\' grids (grid.json, written by ablation) that none has finished are named.',
+    )
+    .action(async (folders: string[], options: { out: string }, command: Command) => {
+      await reportCommand(options.out, command.getOptionValueSource('out') === 'cli', folders, argv, io);
     });
   return program;
 }

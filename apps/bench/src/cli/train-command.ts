@@ -1,19 +1,23 @@
+import { mkdir } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { optionsOfConfig, pluginBuildContext } from '../configuration/configuration-facts.js';
 import { expandGrid } from '../configuration/grid.js';
 import { resolveSettings } from '../configuration/resolve-settings.js';
+import { selectShard, type Shard } from '../configuration/shard.js';
 import { warmupWarning } from '../configuration/schedules.js';
 import type { RunConfig } from '../configuration/settings.js';
 import { BenchOptionError } from '../errors.js';
 import { createReporter } from '../progress.js';
 import { FRAMEWORK_NAMES, frameworkDefinition } from '../registry/frameworks.js';
+import { gridManifest, writeGridManifest } from '../results/grid-manifest.js';
+import { DEFAULT_CLAIM_TIMING } from '../results/run-claim.js';
 import { metricTable, tableToMarkdown } from '../results/tables.js';
 import { runGrid } from '../runner.js';
-import { commandLine, EXIT, type IO } from './io.js';
+import { commandLine, EXIT, type IO, withoutOption } from './io.js';
 import { executionFrom, presetFrom, progressFrom, settingsFrom } from './training-options.js';
 
 /** Before anything trains: each host's own checks of its configurations (InfoPro's λ). */
-async function checkConfigurations(configs: readonly RunConfig[]): Promise<void> {
+export async function checkConfigurations(configs: readonly RunConfig[]): Promise<void> {
   for (const config of configs) await frameworkDefinition(config.framework).checkConfiguration?.(pluginBuildContext(config), optionsOfConfig(config));
 }
 
@@ -47,26 +51,53 @@ export async function trainCommand(kind: 'run' | 'ablation', command: Command, a
     // A preset's grid collapses to its first framework, plugin set and K unless the options name them.
     settings = { ...settings, frameworks: settings.frameworks.slice(0, 1), pluginSets: settings.pluginSets.slice(0, 1), Ks: settings.Ks.slice(0, 1), rows: settings.rows?.slice(0, 1) };
   }
-  const configs = expandGrid(settings);
-  await checkConfigurations(configs);
-  const execution = executionFrom(command);
+  const grid = expandGrid(settings);
+  await checkConfigurations(grid);
+  const shard = (command.opts() as { shard?: Shard }).shard;
+  const execution = { ...executionFrom(command), shard };
+  const configs = shard ? selectShard(grid, shard) : grid;
   const reporter = createReporter(progressFrom(command), io.stderr);
-  reporter.info(`mlaan-bench ${kind}: ${configs.length} configuration(s) → ${execution.outDir}`);
+  reporter.info(
+    shard
+      ? `mlaan-bench ${kind} (shard ${shard.index}/${shard.count}): ${configs.length} of the grid's ${grid.length} configuration(s) → ${execution.outDir}`
+      : `mlaan-bench ${kind}: ${configs.length} configuration(s) → ${execution.outDir}`,
+  );
   // Before anything trains: a schedule that never leaves warm-up trains at a fraction of --lr.
   for (const warning of new Set(configs.map((config) => warmupWarning(config)))) {
     if (warning) reporter.info(`warning: ${warning}`);
   }
+  if (kind === 'ablation') {
+    // The whole grid (every shard writes the same), so that `mlaan-bench report` can name what is missing.
+    await mkdir(execution.outDir, { recursive: true });
+    await writeGridManifest(execution.outDir, gridManifest(grid, commandLine(withoutOption(argv, '--shard')), execution.workers, execution.exchange));
+  }
+  if (configs.length === 0) {
+    reporter.info(`Shard ${shard!.index}/${shard!.count} has no configuration: the grid has only ${grid.length}. Nothing to train.`);
+    reporter.close();
+    return EXIT.ok;
+  }
 
   const stop = { requested: false };
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stop.requested) process.exit(EXIT.interrupted);
+    // A second Ctrl-C quits at once. A repeated SIGTERM does not: schedulers send it to every
+    // process of a job (Slurm on requeue or preemption), and a wrapper may pass it on once more,
+    // while the first one's checkpoint is being written; they follow it with SIGKILL when their
+    // grace period ends anyway.
+    if (stop.requested && signal === 'SIGINT') process.exit(EXIT.interrupted);
+    if (stop.requested) return;
     stop.requested = true;
-    reporter.info(`${signal}: stopping after this step and saving a checkpoint (send it again to quit at once).`);
+    reporter.info(`${signal}: stopping after this step and saving a checkpoint${signal === 'SIGINT' ? ' (send it again to quit at once)' : ''}.`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     const outcome = await runGrid(configs, settings.backend, execution, reporter, stop, commandLine(argv));
+    if (outcome.busy.length > 0) {
+      reporter.info(
+        `${outcome.busy.length} configuration(s) were being trained by other processes and were left to them: ${outcome.busy.map((b) => b.label).join(', ')}. ` +
+          `Their results land in ${execution.outDir} when those finish; a claim whose process died is taken over by the next run (at once on this machine or in the same Slurm job, else after ${DEFAULT_CLAIM_TIMING.staleSeconds / 60} minutes without a heartbeat).`,
+      );
+    }
     if (outcome.skipped > 0) {
       reporter.info(`${outcome.skipped} configuration(s) had finished in an earlier run and were skipped (their results are kept). Add --force to train them again.`);
     }
@@ -78,6 +109,8 @@ export async function trainCommand(kind: 'run' | 'ablation', command: Command, a
         io.stdout.write(`\n## ${section.title}\n\n${tables.join('\n\n')}\n`);
       }
       io.stdout.write(`\nReport: ${execution.outDir}/report.html (also results.json, results.csv, results.md, charts/)\n`);
+    } else if (shard && outcome.results.length > 0 && !outcome.interrupted && outcome.failures.length === 0) {
+      io.stdout.write(`\nShard ${shard.index}/${shard.count} done. The grid's report, once every shard has finished: mlaan-bench report --out ${execution.outDir} (or mlaan-bench report --out <dir> <each shard's folder>)\n`);
     }
     if (outcome.failures.length > 0) {
       io.stderr.write(`\n${outcome.failures.length} configuration(s) failed:\n${outcome.failures.map((f) => `- ${f.label}: ${f.message}`).join('\n')}\n`);

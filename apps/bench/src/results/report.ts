@@ -1,6 +1,7 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MachineInfo } from '../machine.js';
+import { writeFileAtomic } from './json-files.js';
 import type { RunResult } from './result-format.js';
 import { aggregate, type Section } from './aggregate.js';
 import { type Chart, sectionCharts } from './charts.js';
@@ -28,6 +29,8 @@ export interface ReportContext {
   command: string;
   machine: MachineInfo;
   generatedAt?: string;
+  /** Configurations of the grid without a result yet (`mlaan-bench report` over a grid's folders), and how many the grid has. */
+  missing?: { entries: readonly { run: string; label: string }[]; gridSize: number };
 }
 
 export interface WrittenReport {
@@ -38,10 +41,11 @@ export interface WrittenReport {
 
 const TABLE_METRICS: MetricName[] = ['bestError', 'lastError', 'memory', 'dataMemory', 'throughput', 'wall'];
 
-async function writeAtomic(path: string, content: string): Promise<void> {
-  const temporary = `${path}.partial-${process.pid}`;
-  await writeFile(temporary, content);
-  await rename(temporary, path);
+/** The line that says which configurations of the grid have no result yet, or undefined when none is missing. */
+function missingLine(context: ReportContext): string | undefined {
+  const missing = context.missing;
+  if (!missing || missing.entries.length === 0) return undefined;
+  return `Not finished: ${missing.entries.length} of the grid's ${missing.gridSize} configurations have no result yet: ${missing.entries.map((entry) => `${entry.label} (${entry.run})`).join(', ')}.`;
 }
 
 /** A section's tables, in reading order: what the plugins change, each metric, then the papers' numbers where they are not comparable. */
@@ -69,6 +73,7 @@ export function markdownReport(
   generatedAt: string,
 ): string {
   const trainedBy = commands(runs, context);
+  const notFinished = missingLine(context);
   const parts = [
     '# MLAAN benchmark results',
     '',
@@ -78,6 +83,7 @@ export function markdownReport(
     `- Backends: ${[...new Set(runs.map((run) => run.backend.description))].join('; ')}`,
     `- Generated: ${generatedAt}`,
     '- Files: `results.json` (everything, per-epoch history), `results.csv` (one row per run), `report.html` (tables and charts), `charts/*.svg`.',
+    ...(notFinished ? [`- ${notFinished}`] : []),
   ];
   for (const section of sections) {
     parts.push('', `## ${section.title}`, '', sectionNote(section), '');
@@ -100,6 +106,7 @@ export function markdownReport(
 }
 
 function htmlReport(sections: Section[], charts: Map<Section, Chart[]>, runs: readonly RunResult[], context: ReportContext, generatedAt: string): string {
+  const notFinished = missingLine(context);
   const body = sections
     .map((section) => {
       const tables = sectionTables(section).map(tableToHtml).join('\n');
@@ -137,7 +144,7 @@ ${commands(runs, context)
 <li>Machine: ${escapeHtml(machineLine(context.machine))}</li>
 <li>Backends: ${escapeHtml([...new Set(runs.map((run) => run.backend.description))].join('; '))}</li>
 <li>Generated: ${escapeHtml(generatedAt)}</li>
-</ul>
+${notFinished ? `<li><strong>${escapeHtml(notFinished)}</strong></li>\n` : ''}</ul>
 ${body}
 <section>
 ${tableToHtml(provenanceTable(runs))}
@@ -162,7 +169,7 @@ export async function writeReports(outDir: string, runs: readonly RunResult[], c
     charts.set(section, sectionChartList);
     for (const chart of sectionChartList) {
       const path = join(outDir, 'charts', chart.file);
-      await writeAtomic(path, chart.svg);
+      await writeFileAtomic(path, chart.svg);
       files.push(path);
     }
   }
@@ -178,6 +185,7 @@ export async function writeReports(outDir: string, runs: readonly RunResult[], c
           command: context.command,
           trainedBy: commands(runs, context),
           machine: context.machine,
+          ...(context.missing ? { grid: { configurations: context.missing.gridSize, missing: context.missing.entries } } : {}),
           summaries: sections.flatMap((section) => section.summaries),
           runs,
         },
@@ -191,7 +199,7 @@ export async function writeReports(outDir: string, runs: readonly RunResult[], c
   ];
   for (const [name, content] of outputs) {
     const path = join(outDir, name);
-    await writeAtomic(path, content);
+    await writeFileAtomic(path, content);
     files.push(path);
   }
   return { files, sections, markdown };

@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModuleCosts, PipelineWorkerMeters, Placement } from '@mlaan/core';
 import type { RunConfig } from '../configuration/settings.js';
 import { ResultsFolderError } from '../errors.js';
 import type { MachineInfo } from '../machine.js';
 import type { Provenance } from '../provenance.js';
+import { readJsonFile, writeJsonAtomic } from './json-files.js';
 import { READABLE_RESULT_VERSIONS, upgradeResult } from './result-versions.js';
 
 /**
@@ -170,26 +170,16 @@ export interface RunResult {
   pipeline?: PipelineSummary | null;
 }
 
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const temporary = `${path}.partial-${process.pid}`;
-  await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(temporary, path);
-}
-
-export function writeResult(runDir: string, result: RunResult): Promise<void> {
-  return writeJsonAtomic(join(runDir, RESULT_FILE), result);
+export async function writeResult(runDir: string, result: RunResult): Promise<void> {
+  await mkdir(runDir, { recursive: true });
+  await writeJsonAtomic(join(runDir, RESULT_FILE), result);
 }
 
 /** The finished result of a configuration folder, or undefined when it has none yet. */
 export async function readResult(runDir: string): Promise<RunResult | undefined> {
   const path = join(runDir, RESULT_FILE);
-  if (!existsSync(path)) return undefined;
-  let parsed: Partial<RunResult>;
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<RunResult>;
-  } catch (error) {
-    throw new ResultsFolderError(`${path} is not valid JSON (${(error as Error).message}). Delete it to train that configuration again.`);
-  }
+  const parsed = (await readJsonFile(path, 'Delete it to train that configuration again.')) as Partial<RunResult> | undefined;
+  if (!parsed) return undefined;
   if (parsed.format !== RESULT_FORMAT) {
     throw new ResultsFolderError(`${path} is not an mlaan-bench result (format '${String(parsed.format)}'). Delete it or use another --out folder.`);
   }

@@ -21,15 +21,28 @@ export function runFolderName(config: RunConfig, workers = 1, exchange: 'exact' 
   return workers > 1 ? `${id}-workers${workers}-${exchange}` : id;
 }
 
-/** Every finished result under `outDir/runs`, for `mlaan-bench report`. */
-export async function readAllResults(outDir: string): Promise<RunResult[]> {
+/** One finished run found in a results folder. */
+export interface FoundRun {
+  folder: string;
+  /** Its folder under `runs/`: the configuration id (plus the workers of a pipelined run). */
+  run: string;
+  result: RunResult;
+}
+
+/** Every finished run of a results folder, by run folder name. */
+export async function findRuns(outDir: string): Promise<FoundRun[]> {
   const folder = runsFolder(outDir);
   if (!existsSync(folder)) return [];
-  const results: RunResult[] = [];
+  const found: FoundRun[] = [];
   for (const entry of (await readdir(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isDirectory()) continue;
     const result = await readResult(join(folder, entry.name));
-    if (result) results.push(result);
+    if (result) found.push({ folder: outDir, run: entry.name, result });
   }
-  return results;
+  return found;
+}
+
+/** Every finished result under `outDir/runs`, for `mlaan-bench report`. */
+export async function readAllResults(outDir: string): Promise<RunResult[]> {
+  return (await findRuns(outDir)).map((found) => found.result);
 }

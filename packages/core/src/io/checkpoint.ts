@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import type { NamedVariable } from '../layers/layer.js';
 import { SeededRandom } from '../random.js';
@@ -13,6 +13,9 @@ export const CHECKPOINT_VERSION = 1;
 const TENSORS_FILE = 'tensors.safetensors';
 const MANIFEST_FILE = 'checkpoint.json';
 const MOMENTUM_PREFIX = 'optimizer.momentum.';
+// What a save writes beside `dir`: the new checkpoint while it is written, the old one while the new one moves in.
+const PARTIAL_SUFFIX = '.partial-';
+const PREVIOUS_SUFFIX = '.previous-';
 
 export interface CheckpointManifest {
   format: typeof CHECKPOINT_FORMAT;
@@ -65,12 +68,12 @@ export async function saveCheckpoint(
     sha256: createHash('sha256').update(bytes).digest('hex'),
     extra,
   };
-  const temporary = `${dir}.partial-${process.pid}`;
+  const temporary = `${dir}${PARTIAL_SUFFIX}${process.pid}`;
   await rm(temporary, { recursive: true, force: true });
   await mkdir(temporary, { recursive: true });
   await writeFile(join(temporary, TENSORS_FILE), bytes);
   await writeFile(join(temporary, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
-  const previous = `${dir}.previous-${process.pid}`;
+  const previous = `${dir}${PREVIOUS_SUFFIX}${process.pid}`;
   let hadPrevious = false;
   try {
     await rename(dir, previous);
@@ -156,4 +159,40 @@ export async function loadCheckpoint(dir: string, trainer: LocalTrainer): Promis
   const restored = new SeededRandom(manifest.randomState);
   trainer.random.restore(restored.state);
   return manifest;
+}
+
+/**
+ * Repairs what a process killed in the middle of `saveCheckpoint` left beside `dir`. Killed while
+ * writing, it left an unfinished `<dir>.partial-<pid>` (deleted here; `dir` is intact). Killed
+ * between its two renames, it left no `dir` but the previous checkpoint in `<dir>.previous-<pid>`,
+ * which is moved back, so that a resume loses only the steps since that checkpoint instead of the
+ * whole run. Call it before resuming, while no other process saves into `dir`. Returns what it did:
+ * `'restored'` (the previous checkpoint is back), or `'none'` (nothing to repair).
+ */
+export async function recoverCheckpoint(dir: string): Promise<'restored' | 'none'> {
+  const parent = dirname(dir);
+  const name = basename(dir);
+  let entries: string[];
+  try {
+    entries = await readdir(parent);
+  } catch {
+    return 'none';
+  }
+  const leftovers = async (suffix: string) => {
+    const found: { path: string; modified: number }[] = [];
+    for (const entry of entries.filter((e) => e.startsWith(name + suffix))) {
+      const path = join(parent, entry);
+      found.push({ path, modified: (await stat(path)).mtimeMs });
+    }
+    return found.sort((a, b) => b.modified - a.modified);
+  };
+  for (const partial of await leftovers(PARTIAL_SUFFIX)) await rm(partial.path, { recursive: true, force: true });
+  const previous = await leftovers(PREVIOUS_SUFFIX);
+  let outcome: 'restored' | 'none' = 'none';
+  if (previous.length > 0 && !entries.includes(name)) {
+    await rename(previous.shift()!.path, dir);
+    outcome = 'restored';
+  }
+  for (const stale of previous) await rm(stale.path, { recursive: true, force: true });
+  return outcome;
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import {
   loadCheckpoint,
   LocalTrainer,
   parseSafetensors,
+  recoverCheckpoint,
   SafetensorsError,
   saveCheckpoint,
   serializeSafetensors,
@@ -104,5 +105,35 @@ describe('checkpoints', () => {
     await writeFile(file, bytes);
     await expect(loadCheckpoint(join(dir, 'c2'), make())).rejects.toThrow(CheckpointError);
     await expect(loadCheckpoint(join(dir, 'nothing'), make())).rejects.toThrow(/No checkpoint at/);
+  });
+
+  it('a save killed between its renames leaves the previous checkpoint, which recoverCheckpoint moves back', async () => {
+    const a = make();
+    a.epoch = 5;
+    const folder = join(dir, 'killed');
+    await mkdir(folder);
+    const checkpoint = join(folder, 'checkpoint');
+    await saveCheckpoint(checkpoint, a, { note: 'previous' });
+    // The state a kill between the two renames leaves: the old checkpoint moved aside, the new one
+    // written but not yet in place.
+    await rename(checkpoint, `${checkpoint}.previous-4242`);
+    await mkdir(`${checkpoint}.partial-4242`);
+    await writeFile(join(`${checkpoint}.partial-4242`, 'tensors.safetensors'), 'unfinished');
+    await expect(loadCheckpoint(checkpoint, make())).rejects.toThrow(/No checkpoint at/);
+
+    expect(await recoverCheckpoint(checkpoint)).toBe('restored');
+    expect(await readdir(folder)).toEqual(['checkpoint']);
+    const b = make();
+    expect((await loadCheckpoint(checkpoint, b)).extra).toEqual({ note: 'previous' });
+    expect(b.epoch).toBe(5);
+
+    // Killed after the new checkpoint moved in: the intact one stays, the leftovers go.
+    await mkdir(`${checkpoint}.previous-77`);
+    await mkdir(`${checkpoint}.partial-78`);
+    expect(await recoverCheckpoint(checkpoint)).toBe('none');
+    expect(await readdir(folder)).toEqual(['checkpoint']);
+    expect(await recoverCheckpoint(join(dir, 'never-saved', 'checkpoint'))).toBe('none');
+    a.dispose();
+    b.dispose();
   });
 });
