@@ -31,6 +31,12 @@ export class SafetensorsError extends MlaanError {}
 export class ExportError extends MlaanError {}
 
 /**
+ * A kernel cannot run: its inputs are of a kind it does not take (dtype, layout, shapes that do not
+ * match), or a kernel it builds on is not registered on its backend.
+ */
+export class KernelError extends MlaanError {}
+
+/**
  * A checkpoint folder cannot be read back (unparsable manifest, missing or modified tensors file,
  * another format version). `dir` and `problem` let a caller word the fix for its own interface.
  */

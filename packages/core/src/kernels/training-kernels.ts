@@ -4,6 +4,7 @@ import { createConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { createStagedMeanConfig, createStagedSumConfig } from './reduction.js';
 import { createTileConfig } from './tile.js';
 import { createSharingIdentityConfig } from './identity.js';
+import { createNaNPropagatingKernels, nanDroppingKernels } from './nan-propagation.js';
 
 /** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
 const replacedKernels = new Map<string, KernelConfig>();
@@ -34,12 +35,21 @@ export function createTrainingKernels(backendName: string): KernelConfig[] {
     createStagedMeanConfig(backendName, fallback('Mean')),
     createSharingIdentityConfig(backendName, fallback('Identity')),
   ];
+  return composed(kernels);
+}
+
+function composed(kernels: KernelConfig[]): KernelConfig[] {
   for (const kernel of kernels) composedKernels.add(kernel);
   return kernels;
 }
 
-/** The composed training kernels for the wasm backend. */
-export const wasmTrainingKernels: readonly KernelConfig[] = createTrainingKernels('wasm');
+/** Kernels of `backendName` that keep the NaNs its own versions drop (nan-propagation.ts). */
+function nanPropagatingKernels(backendName: 'cpu' | 'wasm'): KernelConfig[] {
+  return composed(createNaNPropagatingKernels(backendName, nanDroppingKernels[backendName], (name) => replacedKernel(name, backendName)));
+}
+
+/** The composed training kernels for the wasm backend, and its kernels that keep NaN. */
+export const wasmTrainingKernels: readonly KernelConfig[] = [...createTrainingKernels('wasm'), ...nanPropagatingKernels('wasm')];
 
 /**
  * Registers `kernels`, replacing whatever the backend registered under the same names (the
@@ -64,8 +74,8 @@ export function registerTrainingKernels(kernels: readonly KernelConfig[]): void 
 
 /**
  * Adds the wasm backend's missing Conv2DBackpropFilter and replaces its slow Conv2DBackpropInput
- * and Tile with versions built on XNNPACK's Conv2D and broadcasting Add. Import
- * '@tensorflow/tfjs-backend-wasm' first.
+ * and Tile with versions built on XNNPACK's Conv2D and broadcasting Add, and its kernels that drop
+ * NaN with versions that keep it. Import '@tensorflow/tfjs-backend-wasm' first.
  */
 export function registerWasmTrainingKernels(): void {
   registerTrainingKernels(wasmTrainingKernels);
@@ -74,11 +84,12 @@ export function registerWasmTrainingKernels(): void {
 /**
  * The cpu backend's own Conv2DBackpropFilter is a scalar loop about 40x slower than its Conv2D
  * (18 s for one ResNet-32 stage-1 layer at batch 16); the composed version runs on Conv2D.
- * Its other kernels are already as fast as their compositions would be.
+ * Its other kernels are already as fast as their compositions would be. Its max pooling skips NaN;
+ * the replacement keeps it.
  */
-export const cpuTrainingKernels: readonly KernelConfig[] = [createConv2DBackpropFilterConfig('cpu')];
+export const cpuTrainingKernels: readonly KernelConfig[] = [...composed([createConv2DBackpropFilterConfig('cpu')]), ...nanPropagatingKernels('cpu')];
 
-/** Replaces the cpu backend's slow Conv2DBackpropFilter. Import '@tensorflow/tfjs-backend-cpu' first. */
+/** Replaces the cpu backend's slow Conv2DBackpropFilter and its NaN-dropping max pooling. Import '@tensorflow/tfjs-backend-cpu' first. */
 export function registerCpuTrainingKernels(): void {
   registerTrainingKernels(cpuTrainingKernels);
 }
