@@ -292,6 +292,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendNotAvailableError, selectBackend } from '@mlaan/core';
 import { isAvailable } from '@mlaan/backend-onednn';
 
+// The addon's build writes nothing outside its package (node-gyp once put node-addon-api's
+// makefiles beside it, in node_modules/@mlaan/node-addon-api/).
+if (existsSync('node_modules/@mlaan/node-addon-api')) throw new Error('the addon build left node_modules/@mlaan/node-addon-api outside its package');
 const includeDirectories = [process.env.DNNLROOT && path.join(process.env.DNNLROOT, 'include'), '/usr/include', '/usr/local/include'];
 const headersPresent = includeDirectories.some((directory) => directory && existsSync(path.join(directory, 'oneapi', 'dnnl', 'dnnl.hpp')));
 if (!headersPresent) {

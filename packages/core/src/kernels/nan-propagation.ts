@@ -6,7 +6,6 @@ import {
   FusedConv2D,
   FusedDepthwiseConv2D,
   _FusedMatMul,
-  type KernelBackend,
   type KernelConfig,
   type KernelFunc,
   MaxPool,
@@ -32,7 +31,7 @@ import { kernelWithFallback } from './kernel-fallback.js';
  */
 
 /** A tensor's float32 values in the backend's own memory (no copy), or undefined when not reachable synchronously. */
-function hostValues(backend: KernelBackend, info: TensorInfo): Float32Array | undefined {
+function hostValues(backend: unknown, info: TensorInfo): Float32Array | undefined {
   if (info.dtype !== 'float32') return undefined;
   const wasm = backend as unknown as { typedArrayFromHeap?: (tensor: TensorInfo) => unknown };
   if (typeof wasm.typedArrayFromHeap === 'function') {
@@ -75,7 +74,7 @@ function broadcastIndices(shape: readonly number[], outShape: readonly number[])
 }
 
 /** Writes NaN into every output element that reads a NaN input element (broadcasting inputs). */
-function propagateElementwise(inputs: readonly TensorInfo[], output: TensorInfo, backend: KernelBackend): void {
+function propagateElementwise(inputs: readonly TensorInfo[], output: TensorInfo, backend: unknown): void {
   const out = hostValues(backend, output);
   if (out === undefined) return;
   for (const input of inputs) {
@@ -94,7 +93,7 @@ function propagateElementwise(inputs: readonly TensorInfo[], output: TensorInfo,
 }
 
 /** Writes NaN into every pooling output whose window (NHWC, padding holding no values) reads a NaN. */
-function propagateWindows(x: TensorInfo, output: TensorInfo, attrs: NamedAttrMap, backend: KernelBackend): void {
+function propagateWindows(x: TensorInfo, output: TensorInfo, attrs: NamedAttrMap, backend: unknown): void {
   const values = hostValues(backend, x);
   const out = hostValues(backend, output);
   if (values === undefined || out === undefined || !anyNaN(values)) return;
