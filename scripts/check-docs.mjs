@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Docs that must stay true to the code, checked by CI (.ci/run) rather than by unit tests that pin
-// README text: the README's main job is a command that exists, and every option the bench README's
-// table names is an option of `mlaan-bench`. Needs the bench built (apps/bench/dist). Prints
+// README text: the README's main job is a command that exists, every option the bench README's
+// table names is an option of `mlaan-bench`, and a package that exports ES modules only says so. Needs the bench built (apps/bench/dist). Prints
 // "check-docs: N passed, M failed" and exits non-zero on a failure.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +38,21 @@ const table = read('apps/bench/README.md')
 const named = [...new Set(table.flatMap((cell) => cell.match(/--[a-z][\w-]*/g) ?? []))];
 check('apps/bench/README.md names options in its table', named.length > 10 ? undefined : `only ${named.length} found`);
 for (const option of named) check(`apps/bench/README.md's ${option} is a mlaan-bench option`, known.has(option) ? undefined : 'not in mlaan-bench, run or ablation --help');
+
+// 3. Every published package whose exports map has no `require` condition says in its README that
+// it is ESM only (a CommonJS user's `require` fails with ERR_PACKAGE_PATH_NOT_EXPORTED).
+const { workspaces } = JSON.parse(read('package.json'));
+for (const folder of workspaces.filter((pattern) => pattern.endsWith('/*')).map((pattern) => pattern.slice(0, -2))) {
+  for (const name of readdirSync(join(root, folder))) {
+    const manifestPath = join(root, folder, name, 'package.json');
+    if (!existsSync(manifestPath)) continue;
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    if (manifest.private || JSON.stringify(manifest.exports ?? {}).includes('"require"')) continue;
+    const readmeText = existsSync(join(root, folder, name, 'README.md')) ? read(join(folder, name, 'README.md')) : '';
+    check(`${manifest.name}'s README says it is ESM only`, /ESM only/.test(readmeText) ? undefined : 'add "ESM only: load it with `import` …" under its install line');
+  }
+}
+check('README.md says every package is ESM only', /ESM only/.test(readme) ? undefined : 'add it beside the package table');
 
 const failed = results.filter((result) => result.problem).length;
 console.log(`check-docs: ${results.length - failed} passed, ${failed} failed`);

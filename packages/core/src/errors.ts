@@ -4,9 +4,18 @@
  */
 export class MlaanError extends Error {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(withoutDoubledFullStops(message), options);
     this.name = new.target.name;
   }
+}
+
+/**
+ * Messages embed other messages (a cause, a worker's error, a kernel's complaint) that end with
+ * their own full stop, then end the sentence again: "No backend found in registry.. Fix…". The
+ * doubled stop before a space or the end becomes one; ranges (`0..3`) and ellipses stay.
+ */
+export function withoutDoubledFullStops(message: string): string {
+  return message.replace(/(?<!\.)\.\.(?=\s|$)/g, '.');
 }
 
 /** A backend was asked for by name but its package is not installed or failed to load. */

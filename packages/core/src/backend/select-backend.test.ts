@@ -101,6 +101,25 @@ describe('selectBackend', () => {
     }
   });
 
+  it('a cause that ends with a full stop is not followed by a second one', async () => {
+    const remove = registerBackendProvider({
+      name: 'full-stop',
+      packageName: 'full-stop-backend',
+      tfjsName: 'full-stop',
+      description: 'a provider whose load fails with a sentence',
+      async load() {
+        throw new Error('No backend found in registry.');
+      },
+    });
+    try {
+      const error = await selectionError(selectBackend('full-stop', { log: () => {} }));
+      expect(error.message).toContain('failed to load: No backend found in registry. Reinstall full-stop-backend');
+      expect(error.message).not.toMatch(/[^.]\.\.(\s|$)/);
+    } finally {
+      remove();
+    }
+  });
+
   describe('with registered providers', () => {
     const failingProvider: BackendProvider = {
       name: 'broken-native',

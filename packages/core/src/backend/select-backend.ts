@@ -86,8 +86,9 @@ async function activate(
   return { tfjsName };
 }
 
+/** The first line of a cause, without its own full stop: it is embedded in a sentence of ours. */
 function firstLine(text: string): string {
-  return text.split('\n', 1)[0] ?? text;
+  return (text.split('\n', 1)[0] ?? text).replace(/\.$/, '');
 }
 
 function selected(provider: BackendProvider, skipped: SkippedBackend[]): SelectedBackend {
