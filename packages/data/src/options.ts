@@ -9,7 +9,18 @@ import { datasetNames, type Transform } from './specs.js';
  * (a transform against its image size, a decoder that must load) stay where they are made.
  */
 
-const shown = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : typeof value === 'function' ? 'a function' : String(value));
+/** A value as a message shows it; never throws (an object without a prototype has no toString). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (value === null || typeof value !== 'object') return String(value);
+  if (Array.isArray(value)) return 'an array';
+  try {
+    return JSON.stringify(value) ?? 'an object';
+  } catch {
+    return 'an object';
+  }
+}
 
 const nonEmptyString = (what: string) =>
   option.custom<string>((value) => (typeof value === 'string' && value.length > 0 ? undefined : `must be ${what} (a non-empty string); got ${shown(value)}`));
