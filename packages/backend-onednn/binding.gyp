@@ -9,7 +9,8 @@
         "native/pooling.cc",
         "native/elementwise.cc",
         "native/layout.cc",
-        "native/normalization.cc"
+        "native/normalization.cc",
+        "native/machine-probe.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
