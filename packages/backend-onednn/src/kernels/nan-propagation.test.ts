@@ -23,6 +23,7 @@ describe.skipIf(addonUnavailableReason !== null)(suiteTitle('kernels on onednn p
     expect(dependent.flat().length, 'the poisoned input reaches some output').toBeGreaterThan(0);
     const counts = kernelCounts();
     expect(nanDroppedOutputs(testCase, dependent), 'outputs that depend on the NaN but are finite').toEqual(dependent.map(() => []));
+    expect(nanDroppedOutputs(testCase, dependent, 'negative NaN'), 'the same for a NaN with its sign bit set').toEqual(dependent.map(() => []));
     for (const name of Object.keys(countsDelta(counts, kernelCounts()).native)) native.add(name);
     expect(tf.memory().numTensors).toBe(before);
   });

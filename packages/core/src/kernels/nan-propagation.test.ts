@@ -23,6 +23,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const dependent = nanDependentOutputs(testCase);
       expect(dependent.flat().length, 'the poisoned input reaches some output').toBeGreaterThan(0);
       expect(nanDroppedOutputs(testCase, dependent), 'outputs that depend on the NaN but are finite').toEqual(dependent.map(() => []));
+      expect(nanDroppedOutputs(testCase, dependent, 'negative NaN'), 'the same for a NaN with its sign bit set').toEqual(dependent.map(() => []));
       expect(tf.memory().numTensors).toBe(before);
     });
 
@@ -47,7 +48,10 @@ describe("the replaced kernels drop NaN (why the NaN-keeping ones exist; if one 
     tf.unregisterKernel(kernelName, backend);
     tf.registerKernel(replaced);
     try {
-      const dropped = cases.map((testCase) => nanDroppedOutputs(testCase, nanDependentOutputs(testCase)).flat().length);
+      const dropped = cases.flatMap((testCase) => {
+        const dependent = nanDependentOutputs(testCase);
+        return [nanDroppedOutputs(testCase, dependent).flat().length, nanDroppedOutputs(testCase, dependent, 'negative NaN').flat().length];
+      });
       expect(Math.max(...dropped)).toBeGreaterThan(0);
     } finally {
       tf.unregisterKernel(kernelName, backend);

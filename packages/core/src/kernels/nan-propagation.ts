@@ -4,6 +4,7 @@ import {
   backend_util,
   ClipByValue,
   FusedConv2D,
+  Relu,
   FusedDepthwiseConv2D,
   _FusedMatMul,
   type KernelConfig,
@@ -23,7 +24,8 @@ import { kernelWithFallback } from './kernel-fallback.js';
  * PyTorch propagates NaN: an output that depends on a NaN input is NaN. Some kernels of
  * TensorFlow.js's own backends return a finite number there (the cpu backend's max pooling skips
  * NaN; XNNPACK, under the wasm backend, clamps with min/max instructions that drop it in ReLU6,
- * clip, maximum, minimum, both poolings and the ReLU/ReLU6 of fused kernels). A NaN that a kernel
+ * clip, maximum, minimum, both poolings and the ReLU/ReLU6 of fused kernels, and its ReLU drops a
+ * NaN whose sign bit is set, as the hardware makes them). A NaN that a kernel
  * turns finite can no longer reach the loss, so a non-finite check on the loss misses it while the
  * weights go NaN. Each kernel below runs the kernel it replaced, then, only when an input holds a
  * NaN, writes NaN into the outputs that depend on it. The cost on finite inputs is one read of the
@@ -174,6 +176,7 @@ const fusedActivationGuard =
 const guards: Record<string, Guard> = {
   [MaxPool]: windowGuard,
   [AvgPool]: windowGuard,
+  [Relu]: elementwiseGuard(['x']),
   [Relu6]: elementwiseGuard(['x']),
   [ClipByValue]: elementwiseGuard(['x']),
   [Maximum]: elementwiseGuard(['a', 'b']),
@@ -186,7 +189,7 @@ const guards: Record<string, Guard> = {
 /** The kernels of each of TensorFlow.js's CPU-side backends that drop NaN (tested per backend in nan-propagation.test.ts). */
 export const nanDroppingKernels: Readonly<Record<'cpu' | 'wasm', readonly string[]>> = {
   cpu: [MaxPool],
-  wasm: [MaxPool, AvgPool, Relu6, ClipByValue, Maximum, Minimum, FusedConv2D, FusedDepthwiseConv2D, _FusedMatMul],
+  wasm: [MaxPool, AvgPool, Relu, Relu6, ClipByValue, Maximum, Minimum, FusedConv2D, FusedDepthwiseConv2D, _FusedMatMul],
 };
 
 /**

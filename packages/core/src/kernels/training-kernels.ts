@@ -6,9 +6,19 @@ import { createTileConfig } from './tile.js';
 import { createSharingIdentityConfig } from './identity.js';
 import { createNaNPropagatingKernels, nanDroppingKernels } from './nan-propagation.js';
 
-/** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
-const replacedKernels = new Map<string, KernelConfig>();
-const composedKernels = new WeakSet<KernelConfig>();
+/**
+ * Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to
+ * them, and the composed kernels themselves. Kept on globalThis, as tfjs keeps its kernel
+ * registry: another copy of this module (a second bundle, a test file's fresh module graph) must
+ * not take the first copy's composed kernel for the backend's own and wrap it again.
+ */
+const registryKey = Symbol.for('@mlaan/core/training-kernels');
+const registry = ((globalThis as Record<symbol, unknown>)[registryKey] ??= {
+  replaced: new Map<string, KernelConfig>(),
+  composed: new WeakSet<KernelConfig>(),
+}) as { replaced: Map<string, KernelConfig>; composed: WeakSet<KernelConfig> };
+const replacedKernels = registry.replaced;
+const composedKernels = registry.composed;
 
 function kernelKey(kernelName: string, backendName: string): string {
   return `${backendName}/${kernelName}`;

@@ -1,5 +1,9 @@
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { ReLU } from '../layers/activation.js';
+import { BatchNorm } from '../layers/batch-norm.js';
+import { TRAIN } from '../layers/layer.js';
+import { Residual, Sequential } from '../layers/sequential.js';
 import { batchNormTraining } from '../ops/batch-norm.js';
 
 /**
@@ -10,6 +14,10 @@ import { batchNormTraining } from '../ops/batch-norm.js';
  * with the poison replaced by +1000 and by -999 (not symmetric: |x| and x² would not tell), and
  * every output that differs between the two
  * depends on it. With the poison NaN, each of those must be NaN.
+ *
+ * The NaN is tried with both signs: a NaN made by the hardware (Inf - Inf, 0 × Inf) has its sign
+ * bit set on x86, one written from JavaScript does not, and a kernel that tests the sign bit for
+ * "positive" keeps one and drops the other.
  *
  * Not cases, on purpose: gradients with respect to the input whose NaN decides a branch (ReLU's
  * and max pooling's backward route dy by the input's sign or position; PyTorch's do not return NaN
@@ -188,10 +196,47 @@ export const nanPropagationCases: readonly NanPropagationCase[] = [
     range: [0.1, 1],
     compute: (x, weights) => tf.grad((input: tf.Tensor) => weightedSum(tf.relu(input), weights!))(x!),
   },
+  {
+    name: 'BatchNorm then ReLU, traced (the fused kernel where the backend has it)',
+    shapes: [image],
+    poison: { input: 0, index: inner },
+    compute: (x) => tracedOutput(new Sequential([['bn', new BatchNorm({ channels: C })], ['relu', new ReLU()]]), x!),
+  },
+  {
+    name: 'residual block closing BatchNorm + shortcut + ReLU, traced (fused where the backend has it)',
+    shapes: [image],
+    poison: { input: 0, index: inner },
+    compute: (x) => tracedOutput(new Residual({ main: [['bn', new BatchNorm({ channels: C })]] }), x!),
+  },
+  {
+    name: 'BatchNorm then ReLU backward, traced (NaN in dy)',
+    shapes: [image, image],
+    // A position the ReLU passes (x there is above its channel's mean), so dy there reaches dx.
+    poison: { input: 1, index: inner - 3 },
+    compute: (x, dy) => tracedInputGradient(new Sequential([['bn', new BatchNorm({ channels: C })], ['relu', new ReLU()]]), x!, dy!),
+  },
   { name: 'ResizeBilinear', shapes: [image], poison: { input: 0, index: inner }, compute: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [2 * H, 2 * W]) },
   { name: 'Transpose', shapes: [image], poison: { input: 0, index: inner }, compute: (x) => tf.transpose(x!, [0, 3, 1, 2]) },
   { name: 'PadV2', shapes: [image], poison: { input: 0, index: inner }, compute: (x) => tf.pad(x!, [[0, 0], [1, 1], [1, 1], [0, 0]]) },
 ];
+
+/** A layer's traced training output (what the trainer runs); the layer and its activation are disposed. */
+function tracedOutput(layer: Sequential | Residual, x: tf.Tensor): tf.Tensor {
+  const activation = layer.forward(x, TRAIN);
+  const output = activation.output.clone();
+  activation.dispose();
+  layer.dispose();
+  return output;
+}
+
+/** A layer's traced input gradient for the output gradient `dy`. */
+function tracedInputGradient(layer: Sequential | Residual, x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  const activation = layer.forward(x, TRAIN);
+  const { input } = activation.backward(dy, { input: true, parameters: true });
+  activation.dispose();
+  layer.dispose();
+  return input!;
+}
 
 /** Deterministic values in [low, high) (a linear congruential sequence), the same on every backend. */
 function caseValues(size: number, seed: number, [low, high]: readonly [number, number]): Float32Array {
@@ -204,21 +249,28 @@ function caseValues(size: number, seed: number, [low, high]: readonly [number, n
   return values;
 }
 
+/** The poison: a number, or a NaN with its sign bit set (as x86 makes them: 0xffc00000). */
+export type Poison = number | 'negative NaN';
+
 /** A case's inputs with the poison set to `poison`. */
-export function nanCaseInputs(testCase: NanPropagationCase, poison: number): Float32Array[] {
+export function nanCaseInputs(testCase: NanPropagationCase, poison: Poison): Float32Array[] {
   return testCase.shapes.map((shape, input) => {
     const values = caseValues(
       shape.reduce((a, b) => a * b, 1),
       17 + 31 * input,
       testCase.range ?? [-1, 1],
     );
-    if (input === testCase.poison.input) values[testCase.poison.index] = poison;
+    if (input === testCase.poison.input) {
+      // JavaScript numbers cannot carry a NaN's sign into a Float32Array; its bits can.
+      if (poison === 'negative NaN') new Uint32Array(values.buffer)[testCase.poison.index] = 0xffc00000;
+      else values[testCase.poison.index] = poison;
+    }
     return values;
   });
 }
 
 /** Runs a case on the active backend with the poison set to `poison`; every output's values, no tensor left behind. */
-export function runNanCase(testCase: NanPropagationCase, poison: number): Float32Array[] {
+export function runNanCase(testCase: NanPropagationCase, poison: Poison): Float32Array[] {
   const inputs = nanCaseInputs(testCase, poison).map((values, index) => tf.tensor(values, [...testCase.shapes[index]!]));
   try {
     const outputs = tf.tidy(() => {
@@ -253,7 +305,7 @@ export function nanDependentOutputs(testCase: NanPropagationCase): number[][] {
  * The outputs that depend on the poison yet are not NaN when it is NaN, by output: empty arrays
  * when the backend propagates NaN as PyTorch does. `dependent` comes from nanDependentOutputs.
  */
-export function nanDroppedOutputs(testCase: NanPropagationCase, dependent: number[][]): number[][] {
-  const poisoned = runNanCase(testCase, Number.NaN);
+export function nanDroppedOutputs(testCase: NanPropagationCase, dependent: number[][], poison: Poison = Number.NaN): number[][] {
+  const poisoned = runNanCase(testCase, poison);
   return dependent.map((indices, output) => indices.filter((index) => !Number.isNaN(poisoned[output]![index]!)));
 }
