@@ -118,13 +118,13 @@ describe('wasm training kernels against the cpu backend', () => {
     registerWasmTrainingKernels();
   });
 
-  it('replaces wasm Conv2DBackpropInput, Tile, Sum, Mean and Identity and adds Conv2DBackpropFilter (and the NaN-keeping kernels), idempotently', () => {
+  it('replaces wasm Conv2DBackpropInput, Tile, Sum, Mean and Identity and adds Conv2DBackpropFilter, MlaanSelectByFlag (and the NaN-keeping kernels), idempotently', () => {
     registerWasmTrainingKernels();
     for (const config of wasmTrainingKernels) {
       expect(tf.getKernel(config.kernelName, 'wasm')).toBe(config);
     }
     expect(wasmTrainingKernels.map((config) => config.kernelName).sort()).toEqual(
-      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'Mean', 'Sum', 'Tile', ...nanDroppingKernels.wasm].sort(),
+      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'Mean', 'MlaanSelectByFlag', 'Sum', 'Tile', ...nanDroppingKernels.wasm].sort(),
     );
   });
 

@@ -5,6 +5,7 @@ import { createStagedMeanConfig, createStagedSumConfig } from './reduction.js';
 import { createTileConfig } from './tile.js';
 import { createSharingIdentityConfig } from './identity.js';
 import { createNaNPropagatingKernels, nanDroppingKernels } from './nan-propagation.js';
+import { createSelectByFlagConfig } from './select-by-flag.js';
 
 /**
  * Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to
@@ -44,6 +45,7 @@ export function createTrainingKernels(backendName: string): KernelConfig[] {
     createStagedSumConfig(backendName, fallback('Sum')),
     createStagedMeanConfig(backendName, fallback('Mean')),
     createSharingIdentityConfig(backendName, fallback('Identity')),
+    createSelectByFlagConfig(backendName),
   ];
   return composed(kernels);
 }
@@ -97,7 +99,10 @@ export function registerWasmTrainingKernels(): void {
  * Its other kernels are already as fast as their compositions would be. Its max pooling skips NaN;
  * the replacement keeps it.
  */
-export const cpuTrainingKernels: readonly KernelConfig[] = [...composed([createConv2DBackpropFilterConfig('cpu')]), ...nanPropagatingKernels('cpu')];
+export const cpuTrainingKernels: readonly KernelConfig[] = [
+  ...composed([createConv2DBackpropFilterConfig('cpu'), createSelectByFlagConfig('cpu')]),
+  ...nanPropagatingKernels('cpu'),
+];
 
 /** Replaces the cpu backend's slow Conv2DBackpropFilter and its NaN-dropping max pooling. Import '@tensorflow/tfjs-backend-cpu' first. */
 export function registerCpuTrainingKernels(): void {
