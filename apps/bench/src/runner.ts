@@ -131,7 +131,7 @@ export async function runGrid(
         break;
       }
       outcome.results.push(trained.result);
-      reporter.runFinished(header, trained.result);
+      reporter.runFinished(header, trained.result, trained.divergence);
     } catch (error) {
       await removeIfEmpty(runDir);
       // Missing data or backend stops every configuration alike: no point going on.
