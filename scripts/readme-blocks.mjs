@@ -20,13 +20,15 @@ import path from 'node:path';
 const FENCE = /^```(\S*)\s*$/;
 const MARKER = /^<!--\s*readme-check:\s*(.*?)\s*-->$/;
 
-/** The READMEs checked: the root one and each package's under packages/ (published or not). */
+/** The READMEs checked: the root one and each package's and app's (packages/*, apps/*). */
 export function readmeFiles(root) {
   const files = [path.join(root, 'README.md')];
-  const packages = path.join(root, 'packages');
-  for (const name of readdirSync(packages).sort()) {
-    const readme = path.join(packages, name, 'README.md');
-    if (existsSync(readme)) files.push(readme);
+  for (const folder of ['packages', 'apps']) {
+    const parent = path.join(root, folder);
+    for (const name of readdirSync(parent).sort()) {
+      const readme = path.join(parent, name, 'README.md');
+      if (existsSync(readme)) files.push(readme);
+    }
   }
   return files;
 }
