@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Docs that must stay true to the code, checked by CI (.ci/run) rather than by unit tests that pin
 // README text: the README's main job is a command that exists, every option the bench README's
-// table names is an option of `mlaan-bench`, and the sbatch script it shows is the one
-// `mlaan-bench slurm` writes. Needs the bench built (apps/bench/dist). Prints
-// "check-docs: N passed, M failed" and exits non-zero on a failure.
+// table names is an option of `mlaan-bench`, the sbatch script it shows is the one
+// `mlaan-bench slurm` writes, and a package that exports ES modules only says so. Needs the bench
+// built (apps/bench/dist). Prints "check-docs: N passed, M failed" and exits non-zero on a failure.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,21 @@ if (!script || !slurmCommand) {
     rmSync(folder, { recursive: true, force: true });
   }
 }
+
+// 4. Every published package whose exports map has no `require` condition says in its README that
+// it is ESM only (a CommonJS user's `require` fails with ERR_PACKAGE_PATH_NOT_EXPORTED).
+const { workspaces } = JSON.parse(read('package.json'));
+for (const folder of workspaces.filter((pattern) => pattern.endsWith('/*')).map((pattern) => pattern.slice(0, -2))) {
+  for (const name of readdirSync(join(root, folder))) {
+    const manifestPath = join(root, folder, name, 'package.json');
+    if (!existsSync(manifestPath)) continue;
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    if (manifest.private || JSON.stringify(manifest.exports ?? {}).includes('"require"')) continue;
+    const readmeText = existsSync(join(root, folder, name, 'README.md')) ? read(join(folder, name, 'README.md')) : '';
+    check(`${manifest.name}'s README says it is ESM only`, /ESM only/.test(readmeText) ? undefined : 'add "ESM only: load it with `import` …" under its install line');
+  }
+}
+check('README.md says every package is ESM only', /ESM only/.test(readme) ? undefined : 'add it beside the package table');
 
 const failed = results.filter((result) => result.problem).length;
 console.log(`check-docs: ${results.length - failed} passed, ${failed} failed`);

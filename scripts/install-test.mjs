@@ -28,6 +28,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readmePrograms } from './readme-blocks.mjs';
 
 const workspaceRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -292,6 +293,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendNotAvailableError, selectBackend } from '@mlaan/core';
 import { isAvailable } from '@mlaan/backend-onednn';
 
+// The addon's build writes nothing outside its package (node-gyp once put node-addon-api's
+// makefiles beside it, in node_modules/@mlaan/node-addon-api/).
+if (existsSync('node_modules/@mlaan/node-addon-api')) throw new Error('the addon build left node_modules/@mlaan/node-addon-api outside its package');
 const includeDirectories = [process.env.DNNLROOT && path.join(process.env.DNNLROOT, 'include'), '/usr/include', '/usr/local/include'];
 const headersPresent = includeDirectories.some((directory) => directory && existsSync(path.join(directory, 'oneapi', 'dnnl', 'dnnl.hpp')));
 if (!headersPresent) {
@@ -505,6 +509,32 @@ const SCENARIOS = [
     ],
   },
   {
+    name: 'readme-blocks',
+    description: "every ts block of the READMEs type-checks against the published .d.ts and runs as written (or says why not)",
+    packages: () => [...publishable.keys()],
+    installEnv: { MLAAN_ONEDNN_SKIP_BUILD: '1' },
+    extraInstall: [`@tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`, `typescript@${TYPESCRIPT_VERSION}`, `@types/node@${NODE_TYPES_VERSION}`],
+    files: () => ({
+      ...Object.fromEntries(readmePrograms(workspaceRoot).map((program) => [program.name, program.code])),
+      // import-all checks every .d.ts fully; here the examples' own types are what matter.
+      'tsconfig.json': JSON.stringify({ ...TSCONFIG, compilerOptions: { ...TSCONFIG.compilerOptions, skipLibCheck: true } }, null, 2),
+    }),
+    summary: () => {
+      const programs = readmePrograms(workspaceRoot);
+      const notRun = programs.filter((program) => !program.run);
+      return [
+        `${programs.length} README programs: ${programs.length - notRun.length} type-checked and run, ${notRun.length} type-checked only`,
+        ...notRun.map((program) => `  not run: ${program.source} (${program.reason})`),
+      ];
+    },
+    steps: () => [
+      { what: 'type-checking and compiling every README block (tsc)', command: 'npx', args: ['--no-install', 'tsc', '-p', 'tsconfig.json'] },
+      ...readmePrograms(workspaceRoot)
+        .filter((program) => program.run)
+        .map((program) => ({ what: `running ${program.source}`, command: 'node', args: [program.name.replace(/\.ts$/, '.js')] })),
+    ],
+  },
+  {
     name: 'onednn-native',
     description: '@mlaan/backend-onednn builds its addon at install, or fails over with the right advice',
     packages: ['@mlaan/core', '@mlaan/backend-onednn'],
@@ -621,6 +651,7 @@ async function runScenario(scenario, tarballs, temporaryRoot) {
       throw new InstallTestError(`${location} resolved to ${entry.resolved ?? 'nothing'}, not to its tarball: a dependency range that 0.1.0 tarballs do not satisfy?`);
     }
   }
+  for (const line of scenario.summary?.() ?? []) console.log(`  ${line}`);
   const steps = typeof scenario.steps === 'function' ? scenario.steps(packages) : scenario.steps;
   for (const step of steps) {
     const result = await mustRun(step.what, step.command, step.args, { cwd: project });

@@ -1,5 +1,6 @@
 import { formatDuration } from './duration.js';
 import type { EpochRecord, RunResult } from './results/result-format.js';
+import type { Divergence, RunPosition } from './training/training-run.js';
 
 export { formatDuration } from './duration.js';
 
@@ -69,7 +70,8 @@ export interface Reporter {
   info(message: string): void;
   runSkipped(header: RunHeader, result: RunResult): void;
   observer(header: RunHeader): TrainingObserver;
-  runFinished(header: RunHeader, result: RunResult): void;
+  /** A run that diverged also gets `divergence`: where, why, and the checkpoint it kept. */
+  runFinished(header: RunHeader, result: RunResult, divergence?: Divergence): void;
   runInterrupted(header: RunHeader, at: { epoch: number; batch: number }): void;
   close(): void;
 }
@@ -114,6 +116,23 @@ function finishedLine(header: RunHeader, result: RunResult): string {
   );
 }
 
+function position(at: RunPosition): string {
+  return at.batch === 0 ? `after epoch ${at.epoch} (step ${at.step})` : `at epoch ${at.epoch + 1}, batch ${at.batch} (step ${at.step})`;
+}
+
+/** Why a run stopped early, what it kept, and what to do, in the command line's words. */
+export function divergedLine(header: RunHeader, divergence: Divergence): string {
+  const { at, cause, checkpoint } = divergence;
+  const kept = checkpoint
+    ? `Its last good checkpoint, saved ${position(checkpoint)}, is kept in ${checkpoint.folder}.`
+    : 'No checkpoint was saved before it (--checkpoint-every <steps> saves them more often).';
+  return (
+    `${prefix(header)} · stopped: diverged at epoch ${at.epoch + 1}, batch ${at.batch} (step ${at.step}): ${cause}. ` +
+    `The trainer skipped that step (it changed nothing). ${kept} ` +
+    'Lower --lr (or use --schedule cosine-warmup) to train this configuration; --force trains it again from the start and replaces its checkpoint.'
+  );
+}
+
 /** One line per run start, epoch and run end: what CI logs want. */
 class LineReporter implements Reporter {
   constructor(private readonly output: Output) {}
@@ -140,8 +159,9 @@ class LineReporter implements Reporter {
     };
   }
 
-  runFinished(header: RunHeader, result: RunResult): void {
+  runFinished(header: RunHeader, result: RunResult, divergence?: Divergence): void {
     this.info(finishedLine(header, result));
+    if (divergence) this.info(divergedLine(header, divergence));
   }
 
   runInterrupted(header: RunHeader, at: { epoch: number; batch: number }): void {
@@ -216,8 +236,9 @@ class BarReporter implements Reporter {
     };
   }
 
-  runFinished(header: RunHeader, result: RunResult): void {
+  runFinished(header: RunHeader, result: RunResult, divergence?: Divergence): void {
     this.info(finishedLine(header, result));
+    if (divergence) this.info(divergedLine(header, divergence));
   }
 
   runInterrupted(header: RunHeader, at: { epoch: number; batch: number }): void {

@@ -162,7 +162,7 @@ export async function runGrid(
         break;
       }
       outcome.results.push(trained.result);
-      reporter.runFinished(header, trained.result);
+      reporter.runFinished(header, trained.result, trained.divergence);
     } catch (error) {
       failed = true;
       // Missing data or backend stops every configuration alike: no point going on.

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "context.h"
+#include "nan-propagation.h"
 
 namespace onednn_addon {
 namespace {
@@ -33,6 +34,30 @@ algorithm binaryAlgorithm(int code, const Napi::Env& env) {
     case 5: return algorithm::binary_min;
     case 6: return algorithm::binary_sub;  // squared difference: sub, then square as a post-op
     default: throw Napi::RangeError::New(env, "unknown binary operation code " + std::to_string(code));
+  }
+}
+
+// out[i] = NaN wherever a[i] or the element of b broadcast to i is NaN (the slow path of max and
+// min, taken only when an operand holds a NaN).
+void propagateBinaryNaN(const float* a, const float* b, float* out, const Dims& dimsA, const Dims& dimsB) {
+  size_t rank = dimsA.size();
+  Dims bStrides(rank, 0);
+  int64_t stride = 1;
+  for (size_t axis = rank; axis-- > 0;) {
+    bStrides[axis] = dimsB[axis] == 1 ? 0 : stride;
+    stride *= dimsB[axis];
+  }
+  Dims index(rank, 0);
+  int64_t total = product(dimsA), bOffset = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    if (isNaN(a[i])) out[i] = a[i];
+    else if (isNaN(b[bOffset])) out[i] = b[bOffset];
+    for (size_t axis = rank; axis-- > 0;) {
+      bOffset += bStrides[axis];
+      if (++index[axis] < dimsA[axis]) break;
+      bOffset -= bStrides[axis] * dimsA[axis];
+      index[axis] = 0;
+    }
   }
 }
 
@@ -86,6 +111,9 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
                                            {DNNL_ARG_SCRATCHPAD, ctx.scratchpadMemory(entry->descriptor.scratchpad_desc())},
                                        });
   ctx.stream.wait();
+  // oneDNN's max and min return the other operand where one is NaN; torch.maximum returns NaN.
+  bool maxOrMin = operation == 4 || operation == 5;
+  if (maxOrMin && (anyNaN(a, product(dimsA)) || anyNaN(b, product(dimsB)))) propagateBinaryNaN(a, b, out, dimsA, dimsB);
   return info.Env().Undefined();
 }
 
@@ -116,7 +144,8 @@ struct EltwiseEntry : CachedEntry {
   memory::desc data;
 };
 
-// eltwise(x, y, operation, alpha, beta)
+// eltwise(x, y, operation, alpha, beta). NaN inputs stay NaN: some of oneDNN's x86 kernels clamp
+// their input with max/min first (exp does), which turns NaN into a finite value.
 Napi::Value Eltwise(const Napi::CallbackInfo& info) {
   int64_t size = static_cast<int64_t>(floatLength(info[0], "x"));
   float* x = floatArray(info[0], "x", static_cast<size_t>(size));
@@ -144,6 +173,19 @@ Napi::Value Eltwise(const Napi::CallbackInfo& info) {
                                            {DNNL_ARG_SCRATCHPAD, ctx.scratchpadMemory(entry->descriptor.scratchpad_desc())},
                                        });
   ctx.stream.wait();
+  if (x != y) restoreNaN(x, y, size);
+  return info.Env().Undefined();
+}
+
+// clamp(x, y, low, high): y = min(max(x, low), high) with NaN kept, in one pass: ReLU (low 0, high
+// +infinity) and ReLU6. oneDNN's ReLU and clip return 0 for NaN, PyTorch's return NaN.
+Napi::Value Clamp(const Napi::CallbackInfo& info) {
+  int64_t size = static_cast<int64_t>(floatLength(info[0], "x"));
+  const float* x = floatArray(info[0], "x", static_cast<size_t>(size));
+  float* y = floatArray(info[1], "y", static_cast<size_t>(size));
+  float low = info[2].As<Napi::Number>().FloatValue();
+  float high = info[3].As<Napi::Number>().FloatValue();
+  clampKeepingNaN(x, y, size, low, high);
   return info.Env().Undefined();
 }
 
@@ -223,6 +265,28 @@ algorithm reductionAlgorithm(int code, const Napi::Env& env) {
   }
 }
 
+// y[j] = NaN for every output whose reduced group holds a NaN (the slow path of max and min).
+void propagateReductionNaN(const float* x, float* y, const Dims& dimsX, const Dims& dimsY) {
+  size_t rank = dimsX.size();
+  Dims yStrides(rank, 0);
+  int64_t stride = 1;
+  for (size_t axis = rank; axis-- > 0;) {
+    yStrides[axis] = dimsY[axis] == 1 ? 0 : stride;
+    stride *= dimsY[axis];
+  }
+  Dims index(rank, 0);
+  int64_t total = product(dimsX), yOffset = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    if (isNaN(x[i])) y[yOffset] = x[i];
+    for (size_t axis = rank; axis-- > 0;) {
+      yOffset += yStrides[axis];
+      if (++index[axis] < dimsX[axis]) break;
+      yOffset -= yStrides[axis] * dimsX[axis];
+      index[axis] = 0;
+    }
+  }
+}
+
 // reduce(x, y, [operation, rank, ...dimsX, ...dimsY]); each dim of y is 1 (reduced) or equal.
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
   auto p = intArray(info[2], "reduction parameters");
@@ -256,6 +320,8 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
                                            {DNNL_ARG_SCRATCHPAD, ctx.scratchpadMemory(entry->descriptor.scratchpad_desc())},
                                        });
   ctx.stream.wait();
+  // oneDNN's max and min reductions skip NaN; torch.amax and torch.amin return it.
+  if ((operation == 2 || operation == 3) && anyNaN(x, product(dimsX))) propagateReductionNaN(x, y, dimsX, dimsY);
   return info.Env().Undefined();
 }
 
@@ -321,7 +387,9 @@ struct SoftmaxEntry : CachedEntry {
   memory::desc data;
 };
 
-// softmax(x, y, rows, columns): softmax over the last axis.
+// softmax(x, y, rows, columns): softmax over the last axis. A row holding NaN or +infinity is all
+// NaN, as in PyTorch (its max, then exp(x - max), turn every entry NaN); oneDNN's max and exp drop
+// the NaN and leave the rest of the row finite.
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   int64_t rows = info[2].As<Napi::Number>().Int64Value();
   int64_t columns = info[3].As<Napi::Number>().Int64Value();
@@ -345,6 +413,15 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
                                            {DNNL_ARG_SCRATCHPAD, ctx.scratchpadMemory(entry->descriptor.scratchpad_desc())},
                                        });
   ctx.stream.wait();
+  const float infinity = std::numeric_limits<float>::infinity();
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* in = x + row * columns;
+    bool poisoned = false;
+    for (int64_t column = 0; column < columns; ++column) poisoned |= isNaN(in[column]) || in[column] == infinity;
+    if (!poisoned) continue;
+    float* out = y + row * columns;
+    for (int64_t column = 0; column < columns; ++column) out[column] = std::numeric_limits<float>::quiet_NaN();
+  }
   return info.Env().Undefined();
 }
 
@@ -442,6 +519,7 @@ Napi::Value AddN(const Napi::CallbackInfo& info) {
 void registerElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
   exports.Set("eltwise", Napi::Function::New(env, Eltwise, "eltwise"));
+  exports.Set("clamp", Napi::Function::New(env, Clamp, "clamp"));
   exports.Set("eltwiseBackward", Napi::Function::New(env, EltwiseBackward, "eltwiseBackward"));
   exports.Set("step", Napi::Function::New(env, Step, "step"));
   exports.Set("reduce", Napi::Function::New(env, Reduce, "reduce"));

@@ -103,6 +103,14 @@ WIDE_VECTORS void addGradientSums(const float* dy, const float* x, int64_t begin
 // positive.)
 inline bool positive(float value) { return __builtin_bit_cast(int32_t, value) > 0; }
 
+// What the ReLU keeps: a positive number or a NaN of either sign (PyTorch's ReLU returns NaN for
+// NaN; a NaN the hardware makes, as Inf - Inf in a batch's statistics, has its sign bit set and is
+// not "positive" above). Integer tests, as above, so the loops still vectorise.
+inline bool keptByRelu(float value) {
+  int32_t bits = __builtin_bit_cast(int32_t, value);
+  return bits > 0 || (bits & 0x7fffffff) > 0x7f800000;
+}
+
 // The ReLU's derivative from its output, 1 or 0, multiplied in as the separate kernels do
 // (dy * step(output)): the same values, signed zeros and NaN included. In integer arithmetic
 // without a comparison, which GCC does not turn into a vector select inside these loops: the sign
@@ -176,13 +184,13 @@ WIDE_VECTORS void affineResidualReluRows(int64_t begin, int64_t end, int64_t cha
       for (int64_t c = 0; c < channels; ++c) {
         float v = (x[c] - center[c]) * slope[c] + offset[c];
         v = v + s[c];
-        y[c] = positive(v) ? v : 0.0f;
+        y[c] = keptByRelu(v) ? v : 0.0f;
       }
     } else {
 #pragma omp simd
       for (int64_t c = 0; c < channels; ++c) {
         float v = (x[c] - center[c]) * slope[c] + offset[c];
-        y[c] = positive(v) ? v : 0.0f;
+        y[c] = keptByRelu(v) ? v : 0.0f;
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "context.h"
+#include "nan-propagation.h"
 
 namespace onednn_addon {
 namespace {
@@ -63,6 +64,31 @@ struct BackwardEntry : CachedEntry {
   size_t stagingBytes() const override { return output.capacity() + workspace.capacity(); }
 };
 
+// y = NaN for every window that holds a NaN (the slow path of max pooling: oneDNN's max skips
+// NaN, PyTorch's max_pool2d returns it). Padding holds no values.
+void propagateWindowNaN(const float* x, float* y, const PoolingGeometry& g) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t oh = 0; oh < g.outHeight; ++oh) {
+      for (int64_t ow = 0; ow < g.outWidth; ++ow) {
+        float* out = y + ((n * g.outHeight + oh) * g.outWidth + ow) * g.channels;
+        for (int64_t fh = 0; fh < g.filterHeight; ++fh) {
+          int64_t ih = oh * g.strideHeight - g.padTop + fh;
+          if (ih < 0 || ih >= g.inHeight) continue;
+          for (int64_t fw = 0; fw < g.filterWidth; ++fw) {
+            int64_t iw = ow * g.strideWidth - g.padLeft + fw;
+            if (iw < 0 || iw >= g.inWidth) continue;
+            const float* in = x + ((n * g.inHeight + ih) * g.inWidth + iw) * g.channels;
+            for (int64_t c = 0; c < g.channels; ++c) {
+              if (isNaN(in[c])) out[c] = in[c];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // poolForward(x, y, geometry, kind)
 Napi::Value PoolForward(const Napi::CallbackInfo& info) {
   auto g = PoolingGeometry::from(info[2]);
@@ -85,6 +111,7 @@ Napi::Value PoolForward(const Napi::CallbackInfo& info) {
                                            {DNNL_ARG_SCRATCHPAD, ctx.scratchpadMemory(entry->descriptor.scratchpad_desc())},
                                        });
   ctx.stream.wait();
+  if (alg == algorithm::pooling_max && anyNaN(x, static_cast<int64_t>(g.sourceSize()))) propagateWindowNaN(x, y, g);
   return info.Env().Undefined();
 }
 

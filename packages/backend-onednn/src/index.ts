@@ -1,6 +1,6 @@
 export { register, isAvailable, type RegisterOptions } from './register.js';
 export { OnednnBackend, BACKEND_NAME } from './backend.js';
-export { OnednnUnavailableError } from './errors.js';
+export { OnednnKernelError, OnednnUnavailableError } from './errors.js';
 export {
   ReluGrad,
   kernelCounts,

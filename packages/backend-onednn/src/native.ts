@@ -65,6 +65,8 @@ export interface OnednnAddon {
     beta: number,
   ): void;
   step(x: Float32Array, y: Float32Array, alpha: number): void;
+  /** y = x clamped to [low, high] with NaN kept (ReLU, ReLU6); x and y may be the same array. */
+  clamp(x: Float32Array, y: Float32Array, low: number, high: number): void;
   reduce(x: Float32Array, y: Float32Array, parameters: Int32Array): void;
   /** Sum (or mean) over the middle axis of an [outer, reduced, inner] view. */
   sumAxes(x: Float32Array, y: Float32Array, outer: number, reduced: number, inner: number, mean: boolean): void;

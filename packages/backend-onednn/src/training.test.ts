@@ -83,4 +83,32 @@ describe.skipIf(addonUnavailableReason !== null)(suiteTitle('a full conv-net tra
     tf.dispose([labels, images, ...variables]);
     optimizer.dispose();
   });
+
+  // Issue 25, defect 1: one NaN pixel turned the first convolution's weights and its batch norm
+  // NaN on onednn while the reported loss stayed finite (ReLU returned 0 for NaN), so nothing
+  // could tell the step had failed. On cpu the loss was NaN.
+  for (const pixel of [Number.NaN, Number.POSITIVE_INFINITY]) {
+    it(`one ${pixel} pixel makes the loss and every gradient non-finite, as on cpu`, async () => {
+      const labels = new Float32Array(6 * 10);
+      for (let row = 0; row < 6; ++row) labels[row * 10 + row] = 1;
+      const images = input([6, 9, 9, 3], 3);
+      images.values[((2 * 9 + 4) * 9 + 4) * 3 + 1] = pixel;
+      const specs = [
+        images,
+        { shape: [6, 10], values: labels },
+        ...parameterShapes.map((shape, index) => (shape.length === 1 && index % 3 === 1 ? input(shape, 50 + index, 0.8, 1.2) : input(shape, 50 + index, -0.5, 0.5))),
+      ];
+      const loss = network(true);
+      const compute = (images: tf.Tensor | undefined, onehot: tf.Tensor | undefined, ...parameters: Array<tf.Tensor | undefined>) => {
+        const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => loss(images!, onehot!, p))(parameters as tf.Tensor[]);
+        return [value, ...grads];
+      };
+      for (const backend of ['cpu', 'onednn']) {
+        const { values } = await runOn(backend, specs, compute);
+        const [value, ...gradients] = values;
+        expect(Number.isFinite(value![0]), `${backend}: loss ${value![0]}`).toBe(false);
+        gradients.forEach((gradient, index) => expect(gradient.every(Number.isFinite), `${backend}: gradient ${index} is finite`).toBe(false));
+      }
+    });
+  }
 });

@@ -4,9 +4,18 @@
  */
 export class MlaanError extends Error {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(withoutDoubledFullStops(message), options);
     this.name = new.target.name;
   }
+}
+
+/**
+ * Messages embed other messages (a cause, a worker's error, a kernel's complaint) that end with
+ * their own full stop, then end the sentence again: "No backend found in registry.. Fix…". The
+ * doubled stop before a space or the end becomes one; ranges (`0..3`) and ellipses stay.
+ */
+export function withoutDoubledFullStops(message: string): string {
+  return message.replace(/(?<!\.)\.\.(?=\s|$)/g, '.');
 }
 
 /** A backend was asked for by name but its package is not installed or failed to load. */
@@ -29,6 +38,12 @@ export class SafetensorsError extends MlaanError {}
 
 /** A model cannot be written in the asked-for format (a layer the format has no equivalent for). */
 export class ExportError extends MlaanError {}
+
+/**
+ * A kernel cannot run: its inputs are of a kind it does not take (dtype, layout, shapes that do not
+ * match), or a kernel it builds on is not registered on its backend.
+ */
+export class KernelError extends MlaanError {}
 
 /**
  * A checkpoint folder cannot be read back (unparsable manifest, missing or modified tensors file,

@@ -5,28 +5,9 @@ import { ConfigError } from '@mlaan/core';
 import { type ArrayDataset, createLoader, datasetSpecs, type DatasetName, prepareInputs, type Transform } from './index.js';
 import { createSampleSource } from './pipeline.js';
 import { sameValues } from './testing/fixtures.js';
+import { syntheticDataset } from './testing/synthetic-dataset.js';
 
 const SIDE = 32;
-
-/** A small in-memory dataset whose pixel (n, y, x, c) is (n*16 + y*5 + x*3 + c*50) mod 256. */
-function syntheticDataset(count: number, name: DatasetName = 'cifar10', side = SIDE): ArrayDataset {
-  const images = new Uint8Array(new SharedArrayBuffer(count * side * side * 3));
-  for (let n = 0; n < count; n++)
-    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) images[((n * side + y) * side + x) * 3 + c] = (n * 16 + y * 5 + x * 3 + c * 50) % 256;
-  return {
-    kind: 'array',
-    name,
-    split: 'train',
-    folder: '(memory)',
-    count,
-    height: side,
-    width: side,
-    classes: datasetSpecs[name].classes,
-    labels: Int32Array.from({ length: count }, (_, i) => i % 10),
-    normalization: datasetSpecs[name].normalization,
-    images,
-  };
-}
 
 /** Raw pixels back from normalised inputs. */
 function denormalise(inputs: Float32Array, dataset: ArrayDataset): Float32Array {
@@ -222,7 +203,7 @@ describe('CIFAR augmentation: reflect-pad 4, random crop 32, horizontal flip', (
 
   it('refuses bad options', () => {
     expect(() => createLoader(dataset, { batchSize: 0 })).toThrow(ConfigError);
-    expect(() => createLoader(dataset, { batchSize: 4, workers: -1 })).toThrow(/workers must be a non-negative integer/);
+    expect(() => createLoader(dataset, { batchSize: 4, workers: -1 })).toThrow(/createLoader\(\): workers must be an integer >= 0/);
     expect(() => createLoader(dataset, { batchSize: 64, dropLast: true })).toThrow(/leaves no batch/);
     expect(() => createLoader(dataset, { batchSize: 4, augment: { kind: 'pad-crop-flip', padding: 32, padMode: 'reflect', flip: false } })).toThrow(/Reflect padding 32/);
     expect(() => createLoader(syntheticDataset(2), { batchSize: 1, workers: 0 }).prepare(0, 5)).toThrow(/Batch 5 does not exist: an epoch has 2 batches/);

@@ -4,6 +4,7 @@ import { ConfigError } from '@mlaan/core';
 import { verifyFiles } from './checksum.js';
 import { downloadDataset } from './download.js';
 import { DatasetNotFoundError } from './errors.js';
+import { loadDatasetOptions } from './options.js';
 import { resolveDataDirectory, isDirectory } from './paths.js';
 import type { ProgressOption } from './progress.js';
 import { readClassNames } from './readers/common.js';
@@ -72,14 +73,13 @@ function classNames(spec: DatasetSpec, folder: string): readonly string[] {
 
 /**
  * Reads a dataset split from the data directory (downloading it first when asked), validating
- * every file, and returns its images and labels. CIFAR-10, SVHN and STL-10 are held in memory;
+ * every file, and returns its images and labels. Unknown or bad options are ConfigErrors. CIFAR-10, SVHN and STL-10 are held in memory;
  * ImageNet is listed and decoded batch by batch.
  */
-export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset> {
+export async function loadDataset(given: LoadDatasetOptions): Promise<Dataset> {
+  const options = loadDatasetOptions.resolve(given);
   const spec = datasetSpecs[options.name];
-  if (!spec) throw new ConfigError(`Unknown dataset "${options.name}". Use one of: ${Object.keys(datasetSpecs).join(', ')}.`);
-  const split = options.split ?? 'train';
-  if (split !== 'train' && split !== 'test') throw new ConfigError(`Unknown split "${split}". Use 'train' or 'test'.`);
+  const split = options.split;
   const dataDir = resolveDataDirectory(options.dataDir);
   const required = spec.files[split].map((file) => file.path);
 

@@ -8,6 +8,7 @@ import { ConfigError } from '@mlaan/core';
 import { formatMd5Sums } from './checksum.js';
 import { ChecksumError, DatasetFormatError, DownloadError } from './errors.js';
 import { extractArchive } from './formats/tar.js';
+import { downloadDatasetOptions } from './options.js';
 import { resolveDataDirectory } from './paths.js';
 import { type ProgressCallback, type ProgressOption, progressReporter } from './progress.js';
 import { type DatasetName, type DownloadSource, type Split, datasetSpecs } from './specs.js';
@@ -142,10 +143,10 @@ export interface DownloadDatasetOptions {
  * fetched and unpacked inside a temporary folder beside the destination, and the dataset folder is
  * moved into place only when complete, so an interrupted run never leaves a half dataset.
  */
-export async function downloadDataset(options: DownloadDatasetOptions): Promise<string> {
+export async function downloadDataset(given: DownloadDatasetOptions): Promise<string> {
+  const options = downloadDatasetOptions.resolve(given);
   const spec = datasetSpecs[options.name];
-  if (!spec) throw new ConfigError(`Unknown dataset "${options.name}". Use one of: ${Object.keys(datasetSpecs).join(', ')}.`);
-  const split = options.split ?? 'train';
+  const split = options.split;
   const dataDir = resolveDataDirectory(options.dataDir);
   const official = spec.sources?.[split];
   if (!official) {

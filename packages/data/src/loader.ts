@@ -10,6 +10,7 @@ import { DatasetFormatError, DatasetNotFoundError } from './errors.js';
 import { ImageFileProblem } from './image/jpeg.js';
 import { chooseJpegDecoder, type JpegDecoderName, loadSharp } from './image/sharp.js';
 import { InputBufferRecycler } from './input-buffer-recycler.js';
+import { loaderOptions } from './options.js';
 import { prepareBatchWithSharp } from './native-pipeline.js';
 import {
   type BadImagePolicy,
@@ -255,11 +256,7 @@ function defaultWorkers(dataset: Dataset): number {
 }
 
 /** The decoder for an image-folder dataset, or a ConfigError saying how to get the one asked for. */
-function jpegDecoder(dataset: Dataset, requested: LoaderOptions['decoder']): JpegDecoderName | undefined {
-  const choice = requested ?? 'auto';
-  if (choice !== 'auto' && choice !== 'sharp' && choice !== 'jpeg-js') {
-    throw new ConfigError(`decoder must be 'auto', 'sharp' or 'jpeg-js', got ${JSON.stringify(choice)}.`);
-  }
+function jpegDecoder(dataset: Dataset, choice: 'auto' | JpegDecoderName): JpegDecoderName | undefined {
   if (dataset.kind !== 'files') return undefined;
   const chosen = chooseJpegDecoder(choice);
   if ('problem' in chosen) {
@@ -291,9 +288,9 @@ function checkTransform(transform: Transform, dataset: Dataset): void {
  * batches as tfjs tensors (`inputs` float32 [N,H,W,3], `labels` int32 [N]). With workers, the next
  * batches are prepared in worker threads while the current one trains.
  */
-export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
+export function createLoader(dataset: Dataset, given: LoaderOptions): Loader {
+  const options = loaderOptions.resolve(given);
   const { batchSize } = options;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batchSize must be a positive integer, got ${batchSize}.`);
   const spec = datasetSpecs[dataset.name];
   const training = dataset.split === 'train';
   const augment = options.augment ?? training;
@@ -301,16 +298,13 @@ export function createLoader(dataset: Dataset, options: LoaderOptions): Loader {
   checkTransform(transform, dataset);
   const [height, width] = transformOutputSize(transform, dataset.height, dataset.width);
   const shuffle = options.shuffle ?? training;
-  const seed = options.seed ?? 0;
-  const dropLast = options.dropLast ?? false;
+  const { seed, dropLast } = options;
   const workers = options.workers ?? defaultWorkers(dataset);
-  if (!Number.isInteger(workers) || workers < 0) throw new ConfigError(`workers must be a non-negative integer, got ${workers}.`);
-  const prefetch = Math.max(options.prefetch ?? 2 * workers, 1);
+  const prefetch = options.prefetch ?? Math.max(2 * workers, 1);
   const size = dropLast ? Math.floor(dataset.count / batchSize) : Math.ceil(dataset.count / batchSize);
   if (size === 0) throw new ConfigError(`dropLast with batchSize ${batchSize} leaves no batch from ${dataset.count} examples. Use a smaller batchSize.`);
 
-  const badImages = options.badImages ?? 'fail';
-  if (badImages !== 'fail' && badImages !== 'skip') throw new ConfigError(`badImages must be 'fail' or 'skip', got ${JSON.stringify(badImages)}.`);
+  const { badImages } = options;
   const decoder = jpegDecoder(dataset, options.decoder);
   // Batches still in flight plus the one being trained on, and two the caller may hold a little longer.
   const recycler = options.reuseInputBuffers ? new InputBufferRecycler(prefetch + 3) : undefined;

@@ -85,6 +85,14 @@ describe('heads', () => {
     backbone.dispose();
   });
 
+  it('a trainer whose InfoPro head is refused (aux head 1c2f on a 4-channel module) leaves no tensors (issue 25)', () => {
+    const backbone = tinyResNet({ width: 4, inputSize: 16 });
+    const before = tf.memory().numTensors;
+    expect(() => new LocalTrainer({ backbone, cuts: CUTS, plugins: [infoPro({ lambda: LAMBDA })] })).toThrow(/Aux head '1c2f' is defined for 16-, 32- or 64-channel/);
+    expect(tf.memory().numTensors).toBe(before);
+    backbone.dispose();
+  });
+
   it('needs batch.normalization to restore the image', () => {
     const backbone = network();
     const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [infoPro({ lambda: LAMBDA })] });

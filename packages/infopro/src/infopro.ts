@@ -160,16 +160,24 @@ export const infoPro = definePlugin({ call: 'infoPro()', error: InfoProConfigErr
       // Sized from request.input: a plugin (LAM) may put a leap network in front of the head.
       const channels = request.input.channels;
       const name = headName(request.moduleIndex, request.role);
-      const decoder = new InfoProDecoder(channels, { widen: resolved.widen, interpolation: resolved.interpolation, random });
-      const aux = buildAuxHead({
-        config: resolved.auxHead,
-        channels,
-        outputs: resolved.task === 'contrast' ? resolved.featureDimension : context.classes,
-        widen: resolved.widen,
-        featureDimension: resolved.featureDimension,
-        random,
-      });
+      // Before any variable exists: a refused λ leaves nothing behind.
       const weights = interpolateLambda(lambda, request.moduleIndex, context.modules.length);
+      const decoder = new InfoProDecoder(channels, { widen: resolved.widen, interpolation: resolved.interpolation, random });
+      let aux;
+      try {
+        aux = buildAuxHead({
+          config: resolved.auxHead,
+          channels,
+          outputs: resolved.task === 'contrast' ? resolved.featureDimension : context.classes,
+          widen: resolved.widen,
+          featureDimension: resolved.featureDimension,
+          random,
+        });
+      } catch (error) {
+        // An aux head refused for this width (a constructor that throws leaves no tensors).
+        tf.dispose([...decoder.namedParameters(), ...decoder.namedBuffers()].map(([, variable]) => variable));
+        throw error;
+      }
       return new InfoProHead(name, decoder, aux, weights, resolved.task, resolved.temperature);
     },
   };

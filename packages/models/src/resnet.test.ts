@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { EVAL, getSplit, partition } from '@mlaan/core';
+import { ConfigError, EVAL, getSplit, partition } from '@mlaan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createNetwork, resnet110, resnet32, resnet34 } from './resnet.js';
 
@@ -79,6 +79,27 @@ describe('ImageNet ResNets', () => {
 
   it('rejects unknown networks and bad class counts', () => {
     expect(() => createNetwork('resnet18')).toThrow(/Unknown network 'resnet18'. Available: resnet32, resnet110, resnet34, resnet101/);
-    expect(() => resnet32({ classes: 1 })).toThrow(/classes must be an integer >= 2/);
+    expect(() => resnet32({ classes: 1 })).toThrow(/resnet32\(\): classes must be an integer >= 2; got 1/);
+  });
+
+  // Issue 25, defect 4: resnet32({ clases: 100 }) built a 10-class network without a word.
+  it('rejects unknown options with a did-you-mean and bad values, in the library error family, building nothing', () => {
+    const tensors = tf.memory().numTensors;
+    const misspelt = { clases: 100 } as unknown as { classes: number };
+    for (const [call, make] of [
+      ['resnet32()', () => resnet32(misspelt)],
+      ['resnet110()', () => resnet110(misspelt)],
+      ['resnet34()', () => resnet34(misspelt)],
+      ['resnet32()', () => createNetwork('resnet32', misspelt)],
+    ] as const) {
+      expect(make).toThrow(ConfigError);
+      expect(make).toThrow(new RegExp(`^${call.replace(/[()]/g, '\\$&')}: unknown option\\(s\\) 'clases' \\('clases': did you mean 'classes'\\?\\)`));
+    }
+    expect(() => resnet32({ classes: 10.5 })).toThrow(/classes must be an integer >= 2; got 10.5/);
+    expect(() => resnet32({ classes: '100' as unknown as number })).toThrow(/classes must be an integer >= 2; got "100"/);
+    expect(() => resnet32({ seed: Number.NaN })).toThrow(/resnet32\(\): seed must be an integer; got NaN/);
+    expect(() => resnet34({ inputSize: 16 })).toThrow(/resnet34\(\): inputSize must be an integer >= 32; got 16/);
+    expect(() => resnet32(null as never)).toThrow(ConfigError);
+    expect(tf.memory().numTensors).toBe(tensors);
   });
 });

@@ -4,10 +4,12 @@ import {
   BatchNorm,
   ConfigError,
   Conv2d,
+  defineOptions,
   GlobalAveragePool,
   Layer,
   Linear,
   MaxPool2d,
+  option,
   ReLU,
   Residual,
   SeededRandom,
@@ -15,10 +17,35 @@ import {
 } from '@mlaan/core';
 
 export interface ResNetOptions {
-  /** Number of classes of the final linear layer (default 10). */
+  /** Number of classes of the final linear layer (default 10 for the CIFAR ResNets, 1000 for the ImageNet ones). */
   classes?: number;
   /** Seed of the initialisation (default 0). */
   seed?: number;
+}
+
+export interface ImageNetResNetOptions extends ResNetOptions {
+  /** Side of the square input images (default 224); at least 32, the network's total stride. */
+  inputSize?: number;
+}
+
+/**
+ * The networks' options as core's option rules: unknown keys (`clases`) and bad values are
+ * ConfigErrors naming the call, the option and what it takes, before anything is built.
+ */
+function cifarOptions(call: string) {
+  return defineOptions({
+    call,
+    error: ConfigError,
+    rules: { classes: option.integer({ min: 2 }, 10), seed: option.integer({}, 0) },
+  });
+}
+
+function imagenetOptions(call: string) {
+  return defineOptions({
+    call,
+    error: ConfigError,
+    rules: { classes: option.integer({ min: 2 }, 1000), seed: option.integer({}, 0), inputSize: option.integer({ min: 32 }, 224) },
+  });
 }
 
 function basicBlock(inputChannels: number, outputChannels: number, stride: number, random: SeededRandom): Residual {
@@ -70,19 +97,14 @@ function classifier(features: number, classes: number, random: SeededRandom): La
   ]);
 }
 
-function checkClasses(classes: number): void {
-  if (!Number.isInteger(classes) || classes < 2) throw new ConfigError(`classes must be an integer >= 2, got ${classes}`);
-}
-
 /**
  * CIFAR ResNet (METHOD §1): conv3x3(3→16) + BN + ReLU stem, three stages of `depth` BasicBlocks
  * with widths 16/32/64 (stride 2 at the start of stages 2 and 3), GAP + Linear(64 → classes).
  * Variable names are PyTorch's (`layer2.0.downsample.0.weight`).
  */
 export function cifarResNet(id: string, blocksPerStage: number, options: ResNetOptions = {}): Backbone {
-  const classes = options.classes ?? 10;
-  checkClasses(classes);
-  const random = new SeededRandom(options.seed ?? 0);
+  const { classes, seed } = cifarOptions(`${id}()`).resolve(options);
+  const random = new SeededRandom(seed);
   const stem: BackboneBlock = {
     stage: 0,
     index: 0,
@@ -134,11 +156,10 @@ export function imagenetResNet(
   id: string,
   depths: readonly number[],
   kind: 'basic' | 'bottleneck',
-  options: ResNetOptions & { inputSize?: number } = {},
+  options: ImageNetResNetOptions = {},
 ): Backbone {
-  const classes = options.classes ?? 1000;
-  checkClasses(classes);
-  const random = new SeededRandom(options.seed ?? 0);
+  const { classes, seed, inputSize } = imagenetOptions(`${id}()`).resolve(options);
+  const random = new SeededRandom(seed);
   const stem: BackboneBlock = {
     stage: 0,
     index: 0,
@@ -180,15 +201,15 @@ export function imagenetResNet(
     blocks,
     classifier: classifier(channels, classes, random),
     classes,
-    inputSize: options.inputSize ?? 224,
+    inputSize,
   });
 }
 
-export function resnet34(options: ResNetOptions & { inputSize?: number } = {}): Backbone {
+export function resnet34(options: ImageNetResNetOptions = {}): Backbone {
   return imagenetResNet('resnet34', [3, 4, 6, 3], 'basic', options);
 }
 
-export function resnet101(options: ResNetOptions & { inputSize?: number } = {}): Backbone {
+export function resnet101(options: ImageNetResNetOptions = {}): Backbone {
   return imagenetResNet('resnet101', [3, 4, 23, 3], 'bottleneck', options);
 }
 
@@ -202,8 +223,9 @@ export const NETWORKS = {
 
 export type NetworkName = keyof typeof NETWORKS;
 
+/** The network `name` (a key of NETWORKS) with its options; an unknown name is a ConfigError listing them. */
 export function createNetwork(name: string, options: ResNetOptions = {}): Backbone {
-  const factory = (NETWORKS as Record<string, (o?: ResNetOptions) => Backbone>)[name];
+  const factory = Object.prototype.hasOwnProperty.call(NETWORKS, name) ? NETWORKS[name as NetworkName] : undefined;
   if (!factory) throw new ConfigError(`Unknown network '${name}'. Available: ${Object.keys(NETWORKS).join(', ')}.`);
   return factory(options);
 }

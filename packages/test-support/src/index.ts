@@ -194,3 +194,32 @@ export function randomImageBatch(size: number, seed = 1, classes = 10, imageSize
     normalization: { mean: [...CIFAR_MEAN], std: [...CIFAR_STD] },
   }));
 }
+
+/**
+ * Every trainable variable's, buffer's (running statistics, EMA twins) and SGD momentum buffer's
+ * bits by name (`momentum:<variable>`), read after the fact: what a refused step must leave as it was.
+ */
+export function trainerStateBits(trainer: LocalTrainer): Map<string, Int32Array> {
+  const bits = new Map<string, Int32Array>();
+  for (const [name, v] of [...trainer.namedParameters(), ...trainer.namedBuffers()])
+    bits.set(name, new Int32Array((v.dataSync() as Float32Array).slice().buffer));
+  const names = new Map(trainer.namedParameters().map(([name, v]) => [v, name]));
+  for (const [v, buffer] of trainer.optimizer.state()) bits.set(`momentum:${names.get(v)}`, new Int32Array((buffer.dataSync() as Float32Array).slice().buffer));
+  return bits;
+}
+
+/**
+ * The names whose bits differ between two `trainerStateBits`, or that one of them lacks. A momentum
+ * buffer only `after` has and that holds zeros is no change: an undone first step may leave one,
+ * which the next update treats as no momentum yet.
+ */
+export function changedState(after: Map<string, Int32Array>, before: Map<string, Int32Array>): string[] {
+  const changed = [...after]
+    .filter(([name, bits]) => {
+      const old = before.get(name);
+      if (!old) return !(name.startsWith('momentum:') && bits.every((x) => x === 0));
+      return old.length !== bits.length || bits.some((x, i) => x !== old[i]);
+    })
+    .map(([name]) => name);
+  return [...changed, ...[...before.keys()].filter((name) => !after.has(name))];
+}

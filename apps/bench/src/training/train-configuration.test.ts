@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,7 +11,7 @@ import { expandGrid } from '../configuration/grid.js';
 import type { RunConfig } from '../configuration/settings.js';
 import { resolveSettings } from '../configuration/resolve-settings.js';
 import { DatasetCache } from '../data.js';
-import type { TrainingObserver } from '../progress.js';
+import { divergedLine, type TrainingObserver } from '../progress.js';
 import type { RunResult } from '../results/result-format.js';
 import { batchesFrom, disposedAfterUse } from './batches.js';
 import { trainConfiguration } from './train-configuration.js';
@@ -215,6 +215,44 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
     // No checkpoint before the epoch's evaluation: the mirror first takes the workers' state (and
     // makes its momentum buffers) there, which is model state, not something evaluation left.
     expect(delayed.memory.data.tensorsLeftByEvaluation).toBe(0);
+  });
+
+  it('stops a run that diverges at the step the trainer skipped, keeps its last good checkpoint and says so in the CLI\'s words (issue 25)', async () => {
+    // A learning rate of 1e30 makes the first update overflow the weights: the next step's loss is not finite.
+    const config = tiny({ learningRate: 1e30, trainLimit: 64, testLimit: 16 });
+    const runDir = await mkdtemp(join(tmpdir(), 'mlaan-bench-diverge-'));
+    folders.push(runDir);
+    const steps: number[] = [];
+    const outcome = await trainConfiguration(config, {
+      runDir,
+      data,
+      backend,
+      checkpointEvery: 1,
+      memoryEvery: 0,
+      loaderWorkers: 0,
+      observer: { started: () => undefined, step: (progress) => steps.push(progress.batch), evaluating: () => undefined, epochDone: () => undefined },
+      stop: { requested: false },
+      command: 'test',
+    });
+    if (outcome.status !== 'finished') throw new Error('the run did not finish');
+    const { result, divergence } = outcome;
+    expect(result.status).toBe('diverged');
+    expect(divergence).toBeDefined();
+    const { at, checkpoint, cause } = divergence!;
+    // The run stopped at the first bad step: no step after it was booked, no epoch was evaluated.
+    expect(steps).toEqual(Array.from({ length: at.batch - 1 }, (_, i) => i + 1));
+    expect(at.batch).toBeLessThan(4);
+    expect(result.epochs).toHaveLength(0);
+    expect(cause).toBe("its loss 'module0.independent' (module 0) was NaN or infinite");
+    expect(cause).not.toMatch(/optimizer|learningRate/);
+    // The checkpoint of the step before is kept (a finished run deletes it), and it loads.
+    expect(checkpoint).toEqual({ epoch: 0, batch: at.batch - 1, step: at.step - 1, folder: join(runDir, 'checkpoint') });
+    const manifest = JSON.parse(await readFile(join(runDir, 'checkpoint', 'checkpoint.json'), 'utf8')) as { extra: { state: { cursor: { globalStep: number } } } };
+    expect(manifest.extra.state.cursor.globalStep).toBe(at.step - 1);
+    const line = divergedLine({ index: 1, total: 1, id: 'x', label: 'E2E seed 0' }, divergence!);
+    expect(line).toContain(`stopped: diverged at epoch 1, batch ${at.batch} (step ${at.step})`);
+    expect(line).toContain(`Its last good checkpoint, saved at epoch 1, batch ${at.batch - 1} (step ${at.step - 1}), is kept in ${join(runDir, 'checkpoint')}.`);
+    expect(line).toMatch(/Lower --lr/);
   });
 
   it('--workers above the module count is refused in the CLI\'s words', async () => {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Batch, isMemorySampledStep, type LocalTrainer } from '@mlaan/core';
+import { type Batch, isMemorySampledStep, type LocalTrainer, type NonFiniteError } from '@mlaan/core';
 import type { Dataset, Loader } from '@mlaan/data';
 import type { ActiveBackend } from '../backend.js';
 import { configId } from '../configuration/configuration-id.js';
@@ -31,7 +31,7 @@ export interface RunOptions {
   checkpointEvery: number;
   /** Measure tensor memory on step 1 and every this many steps after (profiling slows those steps). */
   memoryEvery: number;
-  /** Keep the last checkpoint after the run finished (default: deleted, the result stays). */
+  /** Keep the last checkpoint after the run finished (default: deleted, the result stays; a diverged run always keeps it). */
   keepCheckpoint?: boolean;
   observer: TrainingObserver;
   /** Set by a signal handler; the run saves a checkpoint after the current step and returns. */
@@ -42,7 +42,38 @@ export interface RunOptions {
   finalModel?: (model: FinalModel) => Promise<void>;
 }
 
-export type TrainOutcome = { status: 'finished'; result: RunResult } | { status: 'interrupted'; epoch: number; batch: number };
+/** Where a run stands: 0-based epoch, batches of that epoch done, steps done in all. */
+export interface RunPosition {
+  epoch: number;
+  batch: number;
+  step: number;
+}
+
+/**
+ * A run that diverged: the step whose loss, gradients or inputs were not finite (skipped by the
+ * trainer, so nothing changed), why, and the last checkpoint saved before it, which the run keeps.
+ */
+export interface Divergence {
+  /** The skipped step (its batch is `batch`, 1-based, of `epoch`). */
+  at: RunPosition;
+  /** What was not finite, in the CLI's words (the trainer's NonFiniteError speaks the API's). */
+  cause: string;
+  /** The last checkpoint saved before the divergence (kept on disk); undefined when none was. */
+  checkpoint?: RunPosition & { folder: string };
+}
+
+export type TrainOutcome =
+  | { status: 'finished'; result: RunResult; divergence?: Divergence }
+  | { status: 'interrupted'; epoch: number; batch: number };
+
+/** What a NonFiniteError found, told without the API's names (the message names optimizer options). */
+function divergenceCause(error: NonFiniteError | undefined, loss: number): string {
+  if (!error) return `its training loss was ${loss}`;
+  const module = error.module === undefined ? '' : ` (module ${error.module})`;
+  if (error.problem === 'inputs') return "its batch's images held NaN or Infinity values";
+  if (error.problem === 'loss') return `its loss ${error.term === undefined ? '' : `'${error.term}'${module} `}was NaN or infinite`;
+  return `the gradients${module} were NaN or infinite although every loss was finite`;
+}
 
 /** One configuration's training: the loop, its checkpoints and the result it writes. */
 export class TrainingRun {
@@ -51,6 +82,8 @@ export class TrainingRun {
   private state: RunState;
   private wallMark = performance.now();
   private readonly warning: string | undefined;
+  /** The position of the checkpoint on disk: the last one saved or resumed from. */
+  private savedAt: RunPosition | undefined;
 
   constructor(
     private readonly config: RunConfig,
@@ -81,6 +114,8 @@ export class TrainingRun {
   private async checkpoint(): Promise<void> {
     this.addWall();
     await this.engine.save(this.checkpointDir, { state: this.state });
+    const { epoch, batch, globalStep } = this.state.cursor;
+    this.savedAt = { epoch, batch, step: globalStep };
   }
 
   private async resume(): Promise<{ epoch: number; batch: number } | undefined> {
@@ -94,6 +129,7 @@ export class TrainingRun {
       );
     }
     this.state = { ...saved, sessions: saved.sessions + 1 };
+    this.savedAt = { epoch: saved.cursor.epoch, batch: saved.cursor.batch, step: saved.cursor.globalStep };
     return { epoch: saved.cursor.epoch, batch: saved.cursor.batch };
   }
 
@@ -105,12 +141,12 @@ export class TrainingRun {
     const batches = this.trainLoader.size;
     const eta = new EtaEstimator({ epochs: config.epochs, batches, testBatches: this.testLoader.size });
     const curveWindow = Math.max(1, Math.round(batches / 20));
-    let diverged = false;
+    let divergence: Divergence | undefined;
     let firstStepOfSession = true;
     this.wallMark = performance.now();
     observer.started({ epochs: config.epochs, batches, resumedAt });
 
-    for (let epoch = this.state.cursor.epoch; epoch < config.epochs && !diverged; epoch++) {
+    for (let epoch = this.state.cursor.epoch; epoch < config.epochs && !divergence; epoch++) {
       const state = this.state;
       const { cursor } = state;
       const learningRate = schedule(epoch);
@@ -130,9 +166,9 @@ export class TrainingRun {
       };
       let lastStepEnd = performance.now();
       try {
-        while (cursor.batch < batches && !diverged) {
+        while (cursor.batch < batches && !divergence) {
           const profile = (ahead: number) => isMemorySampledStep(cursor.globalStep + ahead, options.memoryEvery, config.epochs * batches);
-          for await (const { result, seconds: stepSeconds, profiled } of engine.steps(segment(), profile, state.memory)) {
+          for await (const { result, error, seconds: stepSeconds, profiled } of engine.steps(segment(), profile, state.memory)) {
             const size = result.batchSize;
             // The first step of a session pays for kernel compilation and allocation, and profiled steps for
             // the profiler: neither is the speed of training.
@@ -152,8 +188,14 @@ export class TrainingRun {
             const loss = result.loss;
             cursor.batch += 1;
             cursor.globalStep += 1;
-            if (!Number.isFinite(loss)) {
-              diverged = true;
+            // A NaN or an Infinity: the trainer skipped the step (nothing changed) and the run stops
+            // here, keeping the checkpoint saved before it (every step up to one was read finite).
+            if (error || !Number.isFinite(loss)) {
+              divergence = {
+                at: { epoch, batch: cursor.batch, step: cursor.globalStep },
+                cause: divergenceCause(error, loss),
+                checkpoint: this.savedAt && { ...this.savedAt, folder: this.checkpointDir },
+              };
               break;
             }
             addStepLosses(state.epoch, loss, result.losses, size);
@@ -166,7 +208,7 @@ export class TrainingRun {
             }
             observer.step({ epoch, epochs: config.epochs, batch: cursor.batch, batches, loss, imagesPerSecond, etaSeconds: eta.secondsLeft(epoch, cursor.batch) });
           }
-          if (diverged || cursor.batch >= batches) break;
+          if (divergence || cursor.batch >= batches) break;
           if (stop.requested) {
             await this.checkpoint();
             return { status: 'interrupted', epoch: cursor.epoch, batch: cursor.batch };
@@ -176,7 +218,7 @@ export class TrainingRun {
       } finally {
         await source.return?.(undefined);
       }
-      if (diverged) break;
+      if (divergence) break;
 
       observer.evaluating(epoch);
       const record = await this.evaluate(epoch, learningRate, eta);
@@ -192,11 +234,11 @@ export class TrainingRun {
     this.addWall();
 
     await engine.finish();
-    const result = this.result(diverged);
+    const result = this.result(divergence !== undefined);
     await options.finalModel?.({ backbone: this.trainer.backbone, dataset: this.trainLoader.dataset });
     await writeResult(options.runDir, result);
-    if (!options.keepCheckpoint) await rm(this.checkpointDir, { recursive: true, force: true });
-    return { status: 'finished', result };
+    if (!options.keepCheckpoint && !divergence) await rm(this.checkpointDir, { recursive: true, force: true });
+    return { status: 'finished', result, ...(divergence && { divergence }) };
   }
 
   /** Evaluates on the test set and closes the epoch's record. */

@@ -14,6 +14,7 @@ import {
 
 
 import { FusedActivation } from '../native.js';
+import { fusedActivationPlan } from './fused-activation.js';
 import { consistentAfterPadding, nativeKernel } from './native-kernel.js';
 
 type ConvInfo = backend_util.Conv2DInfo;
@@ -90,19 +91,10 @@ const conv2d = nativeKernel(Conv2D, ({ inputs, backend, attrs }) => {
   return backend.floatOutput(info.outShape, y);
 });
 
-const fusedActivations: Record<string, FusedActivation> = {
-  linear: FusedActivation.None,
-  relu: FusedActivation.Relu,
-  relu6: FusedActivation.Relu6,
-  elu: FusedActivation.Elu,
-  leakyrelu: FusedActivation.LeakyRelu,
-  sigmoid: FusedActivation.Sigmoid,
-};
-
 const fusedConv2d = nativeKernel(FusedConv2D, ({ inputs, backend, attrs }) => {
   const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo };
   const { strides, dilations, pad, dimRoundingMode, dataFormat, activation: activationName, leakyreluAlpha } = attrs as unknown as FusedConv2DAttrs;
-  const activation = fusedActivations[activationName ?? 'linear'];
+  const activation = fusedActivationPlan(activationName);
   if (activation === undefined) return null;
   const xValues = backend.floatValues(x);
   const filterValues = backend.floatValues(filter);
@@ -132,9 +124,10 @@ const fusedConv2d = nativeKernel(FusedConv2D, ({ inputs, backend, attrs }) => {
     biasValues,
     y,
     geometry,
-    activation,
+    activation.postOperation,
     leakyreluAlpha ?? 0.2,
   );
+  if (activation.clamp) backend.addon.clamp(y, y, ...activation.clamp);
   return backend.floatOutput(info.outShape, y);
 });
 

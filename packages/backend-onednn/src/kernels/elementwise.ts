@@ -32,6 +32,7 @@ import {
 } from '@tensorflow/tfjs-core';
 
 
+import { OnednnKernelError } from '../errors.js';
 import { BinaryOperation, BinaryPostOperation, EltwiseOperation } from '../native.js';
 import { nativeKernel, type NativeKernelArguments } from './native-kernel.js';
 
@@ -136,6 +137,22 @@ function unaryKernel(
   };
 }
 
+/**
+ * ReLU and ReLU6 as one NaN-keeping clamp (native clampKeepingNaN): oneDNN's eltwise ReLU and clip
+ * compute max(x, 0), which is 0 for NaN where PyTorch's ReLU returns NaN, and a NaN that a ReLU
+ * turns into 0 can no longer reach the loss.
+ */
+function clampKernel(low: number, high: number) {
+  return ({ inputs, backend }: NativeKernelArguments) => {
+    const x = inputs.x as TensorInfo;
+    const xValues = backend.floatValues(x);
+    if (!xValues) return null;
+    const y = backend.outputBuffer(xValues.length);
+    backend.addon.clamp(xValues, y, low, high);
+    return backend.floatOutput([...x.shape], y);
+  };
+}
+
 const step = nativeKernel(Step, ({ inputs, backend, attrs }) => {
   const x = inputs.x as TensorInfo;
   const xValues = backend.floatValues(x);
@@ -196,7 +213,7 @@ const reluGrad = nativeKernel(ReluGrad, ({ inputs, backend }) => {
   const dyValues = backend.floatValues(dy);
   const xValues = backend.floatValues(x);
   if (!dyValues || !xValues || dyValues.length !== xValues.length) {
-    throw new Error(`${ReluGrad} needs float32 dy and x of one shape, got [${dy.shape}] and [${x.shape}]`);
+    throw new OnednnKernelError(ReluGrad, `needs float32 dy and x of one shape; got [${dy.shape}] (${dy.dtype}) and [${x.shape}] (${x.dtype})`);
   }
   const dx = backend.outputBuffer(xValues.length);
   backend.addon.eltwiseBackward(dyValues, xValues, dx, EltwiseOperation.Relu, 0, 0);
@@ -211,8 +228,8 @@ export const elementwiseKernels: KernelConfig[] = [
   nativeKernel(Maximum, binaryKernel(BinaryOperation.Max)),
   nativeKernel(Minimum, binaryKernel(BinaryOperation.Min)),
   nativeKernel(SquaredDifference, binaryKernel(BinaryOperation.SquaredDifference)),
-  nativeKernel(Relu, unaryKernel(EltwiseOperation.Relu)),
-  nativeKernel(Relu6, unaryKernel(EltwiseOperation.Clip, () => [0, 6])),
+  nativeKernel(Relu, clampKernel(0, Number.POSITIVE_INFINITY)),
+  nativeKernel(Relu6, clampKernel(0, 6)),
   nativeKernel(LeakyRelu, unaryKernel(EltwiseOperation.Relu, (attrs) => [(attrs as unknown as LeakyReluAttrs).alpha ?? 0.2, 0])),
   nativeKernel(Elu, unaryKernel(EltwiseOperation.Elu, () => [1, 0])),
   nativeKernel(Sigmoid, unaryKernel(EltwiseOperation.Sigmoid)),

@@ -9,18 +9,10 @@ import {
 
 import type { OnednnBackend } from '../backend.js';
 import { FusedActivation } from '../native.js';
+import { fusedActivationPlan, type FusedActivationPlan } from './fused-activation.js';
 import { nativeKernel } from './native-kernel.js';
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-const fusedActivations: Record<string, FusedActivation> = {
-  linear: FusedActivation.None,
-  relu: FusedActivation.Relu,
-  relu6: FusedActivation.Relu6,
-  elu: FusedActivation.Elu,
-  leakyrelu: FusedActivation.LeakyRelu,
-  sigmoid: FusedActivation.Sigmoid,
-};
 
 function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((value, index) => value === b[index]);
@@ -37,7 +29,7 @@ function runMatmul(
   transposeA: boolean,
   transposeB: boolean,
   bias: TensorInfo | undefined,
-  activation: FusedActivation,
+  activation: FusedActivationPlan,
   alpha: number,
 ): TensorInfo | null {
   const aValues = backend.floatValues(a);
@@ -73,22 +65,23 @@ function runMatmul(
     biasValues,
     out,
     Int32Array.of(batchA, batchB, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0),
-    activation,
+    activation.postOperation,
     alpha,
   );
+  if (activation.clamp) backend.addon.clamp(out, out, ...activation.clamp);
   return backend.floatOutput(outShape, out);
 }
 
 const batchMatMul = nativeKernel(BatchMatMul, ({ inputs, backend, attrs }) => {
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
   const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
-  return runMatmul(backend, a, b, transposeA, transposeB, undefined, FusedActivation.None, 0);
+  return runMatmul(backend, a, b, transposeA, transposeB, undefined, { postOperation: FusedActivation.None }, 0);
 });
 
 const fusedMatMul = nativeKernel(_FusedMatMul, ({ inputs, backend, attrs }) => {
   const { a, b, bias } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo };
   const { transposeA, transposeB, activation: activationName, leakyreluAlpha } = attrs as unknown as _FusedMatMulAttrs;
-  const activation = fusedActivations[activationName ?? 'linear'];
+  const activation = fusedActivationPlan(activationName);
   if (activation === undefined) return null;
   return runMatmul(backend, a, b, transposeA, transposeB, bias, activation, leakyreluAlpha ?? 0.2);
 });

@@ -2,6 +2,7 @@ import { getKernel, type KernelConfig, type NamedAttrMap, type TensorInfo } from
 import { kernelWithFallback } from '@mlaan/core';
 
 import { BACKEND_NAME, type OnednnBackend } from '../backend.js';
+import { OnednnKernelError } from '../errors.js';
 
 export interface NativeKernelArguments {
   inputs: Record<string, TensorInfo | undefined>;
@@ -43,7 +44,13 @@ export function nativeKernel(kernelName: string, run: NativeKernelFunc): KernelC
   return kernelWithFallback({
     kernelName,
     backendName: BACKEND_NAME,
-    run: (args) => run(args as unknown as NativeKernelArguments),
+    run: (args) => {
+      try {
+        return run(args as unknown as NativeKernelArguments);
+      } catch (error) {
+        throw OnednnKernelError.from(kernelName, error);
+      }
+    },
     fallback: () => getKernel(kernelName, 'cpu'),
     missingFallback: "import '@tensorflow/tfjs-backend-cpu' before registering the onednn backend",
     onCall: (ownPath) => {

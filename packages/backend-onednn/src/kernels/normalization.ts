@@ -14,6 +14,7 @@ import {
 } from '@mlaan/core';
 
 import { BACKEND_NAME, type OnednnBackend } from '../backend.js';
+import { OnednnKernelError } from '../errors.js';
 
 /*
  * Training-mode batch norm over every axis but the last, as two kernels of this backend, named
@@ -37,11 +38,25 @@ import { BACKEND_NAME, type OnednnBackend } from '../backend.js';
 const BatchNormTraining = BATCH_NORM_TRAINING_KERNEL;
 const BatchNormTrainingGrad = BATCH_NORM_TRAINING_GRAD_KERNEL;
 
-class BatchNormTrainingInputError extends Error {
+class BatchNormTrainingInputError extends OnednnKernelError {
   constructor(kernel: string, detail: string) {
-    super(`${kernel} on the onednn backend needs float32 channels-last data with per-channel vectors: ${detail}. Use tf.moments and tf.batchNorm for other cases.`);
-    this.name = 'BatchNormTrainingInputError';
+    super(kernel, `needs float32 channels-last data with per-channel vectors: ${detail}. Use tf.moments and tf.batchNorm for other cases.`);
   }
+}
+
+/** A kernel config whose failures leave it as the library's errors (a native one wrapped). */
+function wrapped(config: KernelConfig): KernelConfig {
+  const kernelFunc = config.kernelFunc;
+  return {
+    ...config,
+    kernelFunc: (args) => {
+      try {
+        return kernelFunc(args);
+      } catch (error) {
+        throw OnednnKernelError.from(config.kernelName, error);
+      }
+    },
+  };
 }
 
 function float32(backend: OnednnBackend, tensor: TensorInfo | undefined, kernel: string, name: string, length?: number): Float32Array {
@@ -165,4 +180,4 @@ const reluBackward: KernelConfig = {
   },
 };
 
-export const normalizationKernels: KernelConfig[] = [forward, backward, reluForward, reluBackward];
+export const normalizationKernels: KernelConfig[] = [forward, backward, reluForward, reluBackward].map(wrapped);

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { BackendNotAvailableError } from '../errors.js';
+import { BackendNotAvailableError, ConfigError } from '../errors.js';
 import { isPackageNotFound } from './optional-import.js';
 import { backendProviders, registerBackendProvider, type BackendProvider } from './providers.js';
 import { selectBackend } from './select-backend.js';
@@ -62,6 +62,17 @@ describe('selectBackend', () => {
     expect(error.message).toMatch(/Unknown backend 'tpu'.*'wasm'.*'cpu'/);
   });
 
+  // Issue 25, defect 4: every public option is checked, unknown keys with a did-you-mean.
+  it('rejects unknown options and bad values as ConfigErrors before loading anything', async () => {
+    const backend = tf.getBackend();
+    const typo = await selectionError(selectBackend('cpu', { wasmThread: 2 } as never));
+    expect(typo).toBeInstanceOf(ConfigError);
+    expect(typo.message).toMatch(/^selectBackend\(\): unknown option\(s\) 'wasmThread' \('wasmThread': did you mean 'wasmThreads'\?\)/);
+    expect((await selectionError(selectBackend('cpu', { wasmThreads: 0 }))).message).toMatch(/wasmThreads must be an integer >= 1 .*; got 0/);
+    expect((await selectionError(selectBackend('cpu', { log: 'console' as never }))).message).toMatch(/log must be a function/);
+    expect(tf.getBackend()).toBe(backend);
+  });
+
   it("'auto' takes the first provider that starts and logs one line per skipped provider", async () => {
     const lines: string[] = [];
     const selected = await selectBackend('auto', { log: (line) => lines.push(line), wasmThreads: 1 });
@@ -87,6 +98,25 @@ describe('selectBackend', () => {
       expect(selected.description).toContain('XNNPACK');
       // Selecting wasm registers the composed gradient kernels it lacks.
       expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+    }
+  });
+
+  it('a cause that ends with a full stop is not followed by a second one', async () => {
+    const remove = registerBackendProvider({
+      name: 'full-stop',
+      packageName: 'full-stop-backend',
+      tfjsName: 'full-stop',
+      description: 'a provider whose load fails with a sentence',
+      async load() {
+        throw new Error('No backend found in registry.');
+      },
+    });
+    try {
+      const error = await selectionError(selectBackend('full-stop', { log: () => {} }));
+      expect(error.message).toContain('failed to load: No backend found in registry. Reinstall full-stop-backend');
+      expect(error.message).not.toMatch(/[^.]\.\.(\s|$)/);
+    } finally {
+      remove();
     }
   });
 

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendNotAvailableError } from '../errors.js';
+import { BackendNotAvailableError, ConfigError } from '../errors.js';
+import { defineOptions, option } from '../training/define-plugin.js';
 import { silenceNodeBackendHint } from './node-hint.js';
 import { isPackageNotFound } from './optional-import.js';
 import { backendProviders, findBackendProvider, type BackendProvider } from './providers.js';
@@ -14,6 +15,18 @@ export interface SelectBackendOptions {
   /** XNNPACK threads for the wasm backend; defaults to the number of CPU cores. */
   wasmThreads?: number;
 }
+
+/** selectBackend's options as the plugins' option rules: unknown keys and bad values are ConfigErrors. */
+const selectBackendOptions = defineOptions({
+  call: 'selectBackend()',
+  error: ConfigError,
+  rules: {
+    log: option.optional(
+      option.custom<(message: string) => void>((value) => (typeof value === 'function' ? undefined : `must be a function receiving each decision's line; got ${String(value)}`)),
+    ),
+    wasmThreads: option.optional(option.integer({ min: 1, meaning: "the wasm backend's XNNPACK threads" })),
+  },
+});
 
 export interface SkippedBackend {
   name: string;
@@ -73,8 +86,9 @@ async function activate(
   return { tfjsName };
 }
 
+/** The first line of a cause, without its own full stop: it is embedded in a sentence of ours. */
 function firstLine(text: string): string {
-  return text.split('\n', 1)[0] ?? text;
+  return (text.split('\n', 1)[0] ?? text).replace(/\.$/, '');
 }
 
 /** What `selectBackend` chose last in this thread. */
@@ -126,15 +140,17 @@ function notAvailableError(provider: BackendProvider, failure: ProviderFailure):
  * preference order (tensorflow-gpu, tensorflow, onednn, wasm, cpu) and takes the first that
  * loads and starts, logging one line per skipped provider and one for the choice. A named choice
  * that cannot be used throws BackendNotAvailableError saying which package to install.
- * Selecting wasm also registers the composed training kernels it lacks (see kernels/).
+ * Selecting wasm also registers the composed training kernels it lacks (see kernels/). Unknown
+ * options and bad values are ConfigErrors.
  */
 export async function selectBackend(
   choice: BackendChoice | (string & {}) = 'auto',
   options: SelectBackendOptions = {},
 ): Promise<SelectedBackend> {
+  const given = selectBackendOptions.resolve(options);
   const resolved: Required<SelectBackendOptions> = {
-    log: options.log ?? ((message) => console.info(message)),
-    wasmThreads: options.wasmThreads ?? availableParallelism(),
+    log: given.log ?? ((message) => console.info(message)),
+    wasmThreads: given.wasmThreads ?? availableParallelism(),
   };
   if (choice !== 'auto') {
     const provider = findBackendProvider(choice);

@@ -85,12 +85,25 @@ export async function saveCheckpoint(
   if (hadPrevious) await rm(previous, { recursive: true, force: true });
 }
 
+/** Why `dir` holds no readable manifest, in the caller's words: a file, no such folder, or a folder without one. */
+async function noManifest(dir: string): Promise<CheckpointError> {
+  const found = await stat(dir).catch(() => undefined);
+  if (found?.isFile()) {
+    const folder = basename(dir) === MANIFEST_FILE || basename(dir) === TENSORS_FILE ? ` (the folder holding it is ${dirname(dir)})` : '';
+    return new CheckpointError(
+      `${dir} is a file, not a checkpoint folder: a checkpoint is the folder saveCheckpoint wrote, holding ${MANIFEST_FILE} and ${TENSORS_FILE}. Pass that folder${folder}.`,
+    );
+  }
+  if (!found) return new CheckpointError(`No checkpoint at ${dir}: there is no such folder. Train with a checkpoint directory first, or point at the right folder.`);
+  return new CheckpointError(`No checkpoint at ${dir}: ${MANIFEST_FILE} is missing. Train with a checkpoint directory first, or point at the right folder.`);
+}
+
 export async function readCheckpointManifest(dir: string): Promise<CheckpointManifest> {
   let text: string;
   try {
     text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
   } catch {
-    throw new CheckpointError(`No checkpoint at ${dir}: ${MANIFEST_FILE} is missing. Train with a checkpoint directory first, or point at the right folder.`);
+    throw await noManifest(dir);
   }
   let manifest: CheckpointManifest;
   try {

@@ -10,6 +10,7 @@ import {
   EVAL,
   ExportError,
   exportPyTorchWeights,
+  SafetensorsError,
   importPyTorchWeights,
   MaxPool2d,
   parseSafetensors,
@@ -93,6 +94,34 @@ describe('exportPyTorchWeights', () => {
     target.dispose();
   });
 
+  // Issue 25, item 8: writePyTorchSafetensors did not create its folder (writeLayersModel does).
+  it('creates the folder it writes into', async () => {
+    const backbone = tinyBackbone({ seed: 3 });
+    const path = join(dir, 'not', 'yet', 'there', 'tiny.safetensors');
+    await writePyTorchSafetensors(path, backbone.namedVariables());
+    expect((await readSafetensors(path)).get('conv1.weight')?.shape).toEqual([4, 3, 3, 3]);
+    backbone.dispose();
+  });
+
+  // Issue 25, defect 4: options outside the plugins were not checked.
+  it('rejects unknown options (with a did-you-mean) and bad values before reading or writing anything', async () => {
+    const backbone = tinyBackbone({ seed: 3 });
+    const variables = backbone.namedVariables();
+    const path = join(dir, 'never-written.safetensors');
+    await expect(writePyTorchSafetensors(path, variables, { batchTracked: 3 } as never)).rejects.toThrow(
+      /^writePyTorchSafetensors\(\): unknown option\(s\) 'batchTracked' \('batchTracked': did you mean 'batchesTracked'\?\)/,
+    );
+    await expect(writePyTorchSafetensors(path, variables, { batchesTracked: -1 })).rejects.toThrow(SafetensorsError);
+    await expect(writePyTorchSafetensors(path, variables, { metadata: { epoch: 3 } as never })).rejects.toThrow(/metadata must map names to strings .*'epoch' is not/);
+    await expect(exportPyTorchWeights(variables, { batchesTracked: 1.5 })).rejects.toThrow(/exportPyTorchWeights\(\): batchesTracked must be an integer >= 0/);
+    await expect(readFile(path)).rejects.toThrow(/ENOENT/);
+    const file = await exportPyTorchWeights(variables);
+    const raw = parseSafetensors(serializeSafetensors(file));
+    expect(() => importPyTorchWeights(variables, raw, { allowUnusd: true } as never)).toThrow(/did you mean 'allowUnused'/);
+    expect(() => importPyTorchWeights(variables, raw, { rename: 'x' } as never)).toThrow(/importPyTorchWeights\(\): rename must be a function/);
+    backbone.dispose();
+  });
+
   it('serialises int64 tensors little-endian, as PyTorch reads them', () => {
     const bytes = serializeSafetensors([['n', { dtype: 'I64', shape: [2], data: BigInt64Array.of(3n, -2n) }]]);
     expect(parseSafetensors(bytes).get('n')).toMatchObject({ dtype: 'I64', shape: [2], data: Int32Array.of(3, -2) });
@@ -114,6 +143,20 @@ describe('LayersModel export', () => {
     expect(model.getLayer('layer2.0.conv1.pad').getConfig()).toMatchObject({ padding: [[1, 1], [1, 1]] });
     model.dispose();
     tf.dispose([x, expected, predicted]);
+    backbone.dispose();
+  });
+
+  // Issue 25, item 8: the stem's layers were named stem.conv1/stem.bn1 where PyTorch (and the
+  // README) say conv1/bn1. Every layer with weights is named as its PyTorch module.
+  it("names every layer with weights as its PyTorch module (the state dict's prefix)", async () => {
+    const backbone = tinyBackbone({ seed: 5 });
+    const stateDict = new Set((await exportPyTorchWeights(backbone.namedVariables())).keys());
+    const model = await tfl.loadLayersModel(tf.io.fromMemory(await toLayersModelArtifacts(backbone)));
+    const weighted = model.layers.filter((layer) => layer.getWeights().length > 0).map((layer) => layer.name);
+    expect(weighted.length).toBe(new Set([...stateDict].map((key) => key.slice(0, key.lastIndexOf('.')))).size);
+    for (const name of weighted) expect(stateDict.has(`${name}.weight`), name).toBe(true);
+    expect(weighted.slice(0, 2)).toEqual(['conv1', 'bn1']);
+    model.dispose();
     backbone.dispose();
   });
 
@@ -143,7 +186,7 @@ describe('LayersModel export', () => {
       inputSize: 8,
     });
     await expect(toLayersModelArtifacts(odd)).rejects.toThrow(ExportError);
-    await expect(toLayersModelArtifacts(odd)).rejects.toThrow(/stem\.pool/);
+    await expect(toLayersModelArtifacts(odd)).rejects.toThrow(/Cannot export 'pool'/);
     backbone.dispose();
   });
 });

@@ -104,7 +104,21 @@ describe('checkpoints', () => {
     bytes[bytes.length - 1] ^= 0xff;
     await writeFile(file, bytes);
     await expect(loadCheckpoint(join(dir, 'c2'), make())).rejects.toThrow(CheckpointError);
-    await expect(loadCheckpoint(join(dir, 'nothing'), make())).rejects.toThrow(/No checkpoint at/);
+    await expect(loadCheckpoint(join(dir, 'nothing'), make())).rejects.toThrow(/No checkpoint at .*nothing: there is no such folder/);
+  });
+
+  // Issue 25, item 8: loadCheckpoint pointed at a file said "checkpoint.json is missing".
+  it('pointed at a file, says it is a file and names the folder to pass', async () => {
+    await saveCheckpoint(join(dir, 'c3'), make());
+    const manifest = join(dir, 'c3', 'checkpoint.json');
+    await expect(loadCheckpoint(manifest, make())).rejects.toThrow(CheckpointError);
+    await expect(loadCheckpoint(manifest, make())).rejects.toThrow(
+      `${manifest} is a file, not a checkpoint folder: a checkpoint is the folder saveCheckpoint wrote, holding checkpoint.json and tensors.safetensors. Pass that folder (the folder holding it is ${join(dir, 'c3')}).`,
+    );
+    const other = join(dir, 'weights.bin');
+    await writeFile(other, 'x');
+    await expect(loadCheckpoint(other, make())).rejects.toThrow(/weights\.bin is a file, not a checkpoint folder: .*Pass that folder\.$/);
+    await expect(loadCheckpoint(join(dir, 'c3'), make())).resolves.toMatchObject({ format: 'mlaan-checkpoint' });
   });
 
   it('a save killed between its renames leaves the previous checkpoint, which recoverCheckpoint moves back', async () => {

@@ -177,7 +177,8 @@ export async function toLayersModelArtifacts(backbone: Backbone): Promise<tf.io.
     [],
   );
   let h: Node = { name: inputName, nonNegative: false };
-  for (const block of backbone.sequence) h = emit(builder, block.layer, block.name || 'stem', h);
+  // The stem's layers are top-level modules in PyTorch (conv1, bn1): its block name is empty.
+  for (const block of backbone.sequence) h = emit(builder, block.layer, block.name, h);
   h = emit(builder, backbone.classifier, '', h);
   const modelTopology = {
     class_name: 'Model',

@@ -1,6 +1,8 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { NamedVariable } from '../layers/layer.js';
 import { serializeSafetensors, type SerializableTensor } from './safetensors.js';
+import { exportOptions, writeOptions } from './weight-file-options.js';
 
 /** PyTorch's BatchNorm buffer that counts training steps; a state dict always has one per BN. */
 export const BATCH_NORM_COUNTER = 'num_batches_tracked';
@@ -43,6 +45,7 @@ export async function exportPyTorchWeights(
   variables: readonly NamedVariable[],
   options: PyTorchExportOptions = {},
 ): Promise<Map<string, SerializableTensor>> {
+  const { batchesTracked } = exportOptions.resolve(options);
   const out = new Map<string, SerializableTensor>();
   for (const [name, variable] of variables) {
     const values = (await variable.data()) as Float32Array | Int32Array;
@@ -50,7 +53,7 @@ export async function exportPyTorchWeights(
     out.set(name, variable.dtype === 'int32' ? { dtype: 'I32', shape, data: data as Int32Array } : { dtype: 'F32', shape, data: data as Float32Array });
     if (name === RUNNING_MEAN || name.endsWith(`.${RUNNING_MEAN}`)) {
       const counter = name.slice(0, name.length - RUNNING_MEAN.length) + BATCH_NORM_COUNTER;
-      out.set(counter, { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(options.batchesTracked ?? 0)) });
+      out.set(counter, { dtype: 'I64', shape: [], data: BigInt64Array.of(BigInt(batchesTracked)) });
     }
   }
   return out;
@@ -59,12 +62,15 @@ export async function exportPyTorchWeights(
 /**
  * Write the named variables (e.g. `backbone.namedVariables()`) as a safetensors file that PyTorch
  * loads into the same architecture: `model.load_state_dict(safetensors.torch.load_file(path))`.
+ * Creates the file's folder when it does not exist (as `writeLayersModel` does).
  */
 export async function writePyTorchSafetensors(
   path: string,
   variables: readonly NamedVariable[],
   options: PyTorchExportOptions & { metadata?: Record<string, string> } = {},
 ): Promise<void> {
-  const tensors = await exportPyTorchWeights(variables, options);
-  await writeFile(path, serializeSafetensors(tensors, { format: 'pt', ...options.metadata }));
+  const { batchesTracked, metadata } = writeOptions.resolve(options);
+  const tensors = await exportPyTorchWeights(variables, { batchesTracked });
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, serializeSafetensors(tensors, { format: 'pt', ...metadata }));
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFile, writeFile } from 'node:fs/promises';
 import { SafetensorsError } from '../errors.js';
 import type { NamedVariable } from '../layers/layer.js';
+import { importOptions } from './weight-file-options.js';
 
 export type SafetensorsDtype = 'F32' | 'I32' | 'I64' | 'F64' | 'U8';
 
@@ -178,8 +179,9 @@ export interface ImportOptions {
 export function importPyTorchWeights(
   variables: readonly NamedVariable[],
   tensors: ReadonlyMap<string, RawTensor>,
-  options: ImportOptions = {},
+  given: ImportOptions = {},
 ): { assigned: string[] } {
+  const options = importOptions.resolve(given);
   const rename = options.rename ?? ((n: string) => n);
   const missing: string[] = [];
   const plan: [tf.Variable, string, RawTensor][] = [];

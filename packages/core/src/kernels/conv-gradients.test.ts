@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ShapeError } from '../errors.js';
 import { SeededRandom } from '../random.js';
 import { computeOn, randomValues, relativeMaxError, useBackend } from './cross-backend.test-helpers.js';
+import { nanDroppingKernels } from './nan-propagation.js';
 import { registerWasmTrainingKernels, wasmTrainingKernels } from './training-kernels.js';
 
 type Padding = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
@@ -117,23 +118,14 @@ describe('wasm training kernels against the cpu backend', () => {
     registerWasmTrainingKernels();
   });
 
-  it('replaces wasm Conv2DBackpropInput, Tile, Sum, Mean and Identity and adds Conv2DBackpropFilter and the host-memory step kernels, idempotently', () => {
+  it('replaces wasm Conv2DBackpropInput, Tile, Sum, Mean and Identity and adds Conv2DBackpropFilter, the host-memory step kernels (and the NaN-keeping kernels), idempotently', () => {
     registerWasmTrainingKernels();
     for (const config of wasmTrainingKernels) {
       expect(tf.getKernel(config.kernelName, 'wasm')).toBe(config);
     }
-    expect(wasmTrainingKernels.map((config) => config.kernelName).sort()).toEqual([
-      'Conv2DBackpropFilter',
-      'Conv2DBackpropInput',
-      'Identity',
-      'Mean',
-      'MlaanRunningStatistics',
-      'MlaanSelectByFlag',
-      'MlaanSgdUpdate',
-      'MlaanTotalSum',
-      'Sum',
-      'Tile',
-    ]);
+    expect(wasmTrainingKernels.map((config) => config.kernelName).sort()).toEqual(
+      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'Mean', 'MlaanRunningStatistics', 'MlaanSelectByFlag', 'MlaanSgdUpdate', 'MlaanTotalSum', 'Sum', 'Tile', ...nanDroppingKernels.wasm].sort(),
+    );
   });
 
   describe.each(cases.map((testCase, index) => ({ ...testCase, seed: 100 + 10 * index })))('$name', (testCase) => {

@@ -3,6 +3,7 @@ export { createConv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 export { createConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 export { createTileConfig } from './tile.js';
 export { createStagedMeanConfig, createStagedSumConfig } from './reduction.js';
+export { createNaNPropagatingKernels, nanDroppingKernels } from './nan-propagation.js';
 export {
   createTrainingKernels,
   registerTrainingKernels,

@@ -1,4 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { KernelError } from '../errors.js';
 
 /** A kernel's own path: its outputs, or null for a case it declines (another dtype, a layout it lacks). */
 export type DecliningKernelFunc = (args: Parameters<KernelFunc>[0]) => TensorInfo | TensorInfo[] | null;
@@ -30,7 +31,7 @@ export function kernelWithFallback(options: KernelWithFallbackOptions): KernelCo
     onCall?.(result !== null);
     if (result !== null) return result;
     const kernel = fallback();
-    if (kernel === undefined) throw new Error(`${kernelName} on '${backendName}': this case needs another kernel to fall back to, and none is registered; ${options.missingFallback}.`);
+    if (kernel === undefined) throw new KernelError(`${kernelName} on '${backendName}': this case needs another kernel to fall back to, and none is registered; ${options.missingFallback}.`);
     return kernel.kernelFunc(args);
   };
   return { kernelName, backendName, kernelFunc, setupFunc: (backend) => fallback()?.setupFunc?.(backend) };

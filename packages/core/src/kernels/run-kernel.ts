@@ -5,6 +5,7 @@ import {
   type NamedTensorInfoMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { KernelError } from '../errors.js';
 
 /**
  * Composed kernels call the backend's own kernel functions directly instead of tf ops: ops would
@@ -20,14 +21,14 @@ export function runBackendKernel(
 ): TensorInfo {
   const config = getKernel(kernelName, backendName);
   if (config == null) {
-    throw new Error(
+    throw new KernelError(
       `Composed kernel needs '${kernelName}' on backend '${backendName}', which does not register it; ` +
         `use a backend that has '${kernelName}' or do not register the composed kernels for it.`,
     );
   }
   const result = config.kernelFunc({ inputs, backend, attrs });
   if (Array.isArray(result)) {
-    throw new Error(`Kernel '${kernelName}' returned several outputs where one was expected.`);
+    throw new KernelError(`Kernel '${kernelName}' returned several outputs where one was expected.`);
   }
   return result;
 }

@@ -4,14 +4,25 @@ import { createConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { createStagedMeanConfig, createStagedSumConfig } from './reduction.js';
 import { createTileConfig } from './tile.js';
 import { createSharingIdentityConfig } from './identity.js';
+import { createNaNPropagatingKernels, nanDroppingKernels } from './nan-propagation.js';
 import { createSelectByFlagConfig } from './select-by-flag.js';
 import { createSgdUpdateConfig } from './sgd-update.js';
 import { createTotalSumConfig } from './total-sum.js';
 import { createRunningStatisticsConfig } from './running-statistics.js';
 
-/** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
-const replacedKernels = new Map<string, KernelConfig>();
-const composedKernels = new WeakSet<KernelConfig>();
+/**
+ * Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to
+ * them, and the composed kernels themselves. Kept on globalThis, as tfjs keeps its kernel
+ * registry: another copy of this module (a second bundle, a test file's fresh module graph) must
+ * not take the first copy's composed kernel for the backend's own and wrap it again.
+ */
+const registryKey = Symbol.for('@mlaan/core/training-kernels');
+const registry = ((globalThis as Record<symbol, unknown>)[registryKey] ??= {
+  replaced: new Map<string, KernelConfig>(),
+  composed: new WeakSet<KernelConfig>(),
+}) as { replaced: Map<string, KernelConfig>; composed: WeakSet<KernelConfig> };
+const replacedKernels = registry.replaced;
+const composedKernels = registry.composed;
 
 function kernelKey(kernelName: string, backendName: string): string {
   return `${backendName}/${kernelName}`;
@@ -39,6 +50,10 @@ export function createTrainingKernels(backendName: string): KernelConfig[] {
     createSharingIdentityConfig(backendName, fallback('Identity')),
     ...hostMemoryStepKernels(backendName),
   ];
+  return composed(kernels);
+}
+
+function composed(kernels: KernelConfig[]): KernelConfig[] {
   for (const kernel of kernels) composedKernels.add(kernel);
   return kernels;
 }
@@ -46,8 +61,9 @@ export function createTrainingKernels(backendName: string): KernelConfig[] {
 /**
  * The training step's own kernels for a backend whose tensors live in host memory (cpu, wasm,
  * onednn): its commit by reference, the optimizer's update, the gradient check and batch norm's
- * running statistics in one pass each, where the element-wise versions cost one dispatch per tensor and operation (~1,000 a
- * ResNet-32 step). Device backends (webgpu) keep the element-wise versions.
+ * running statistics in one pass each, where the element-wise versions cost one dispatch per
+ * tensor and operation (~1,000 a ResNet-32 step). Device backends (webgpu) keep the element-wise
+ * versions.
  */
 export function hostMemoryStepKernels(backendName: string): KernelConfig[] {
   return [
@@ -58,8 +74,14 @@ export function hostMemoryStepKernels(backendName: string): KernelConfig[] {
   ];
 }
 
-/** The composed training kernels for the wasm backend. */
-export const wasmTrainingKernels: readonly KernelConfig[] = createTrainingKernels('wasm');
+
+/** Kernels of `backendName` that keep the NaNs its own versions drop (nan-propagation.ts). */
+function nanPropagatingKernels(backendName: 'cpu' | 'wasm'): KernelConfig[] {
+  return composed(createNaNPropagatingKernels(backendName, nanDroppingKernels[backendName], (name) => replacedKernel(name, backendName)));
+}
+
+/** The composed training kernels for the wasm backend, and its kernels that keep NaN. */
+export const wasmTrainingKernels: readonly KernelConfig[] = [...createTrainingKernels('wasm'), ...nanPropagatingKernels('wasm')];
 
 /**
  * Registers `kernels`, replacing whatever the backend registered under the same names (the
@@ -84,8 +106,8 @@ export function registerTrainingKernels(kernels: readonly KernelConfig[]): void 
 
 /**
  * Adds the wasm backend's missing Conv2DBackpropFilter and replaces its slow Conv2DBackpropInput
- * and Tile with versions built on XNNPACK's Conv2D and broadcasting Add. Import
- * '@tensorflow/tfjs-backend-wasm' first.
+ * and Tile with versions built on XNNPACK's Conv2D and broadcasting Add, and its kernels that drop
+ * NaN with versions that keep it. Import '@tensorflow/tfjs-backend-wasm' first.
  */
 export function registerWasmTrainingKernels(): void {
   registerTrainingKernels(wasmTrainingKernels);
@@ -94,11 +116,15 @@ export function registerWasmTrainingKernels(): void {
 /**
  * The cpu backend's own Conv2DBackpropFilter is a scalar loop about 40x slower than its Conv2D
  * (18 s for one ResNet-32 stage-1 layer at batch 16); the composed version runs on Conv2D.
- * Its other kernels are already as fast as their compositions would be.
+ * Its other kernels are already as fast as their compositions would be. Its max pooling skips NaN;
+ * the replacement keeps it.
  */
-export const cpuTrainingKernels: readonly KernelConfig[] = [createConv2DBackpropFilterConfig('cpu'), ...hostMemoryStepKernels('cpu')];
+export const cpuTrainingKernels: readonly KernelConfig[] = [
+  ...composed([createConv2DBackpropFilterConfig('cpu'), ...hostMemoryStepKernels('cpu')]),
+  ...nanPropagatingKernels('cpu'),
+];
 
-/** Replaces the cpu backend's slow Conv2DBackpropFilter. Import '@tensorflow/tfjs-backend-cpu' first. */
+/** Replaces the cpu backend's slow Conv2DBackpropFilter and its NaN-dropping max pooling. Import '@tensorflow/tfjs-backend-cpu' first. */
 export function registerCpuTrainingKernels(): void {
   registerTrainingKernels(cpuTrainingKernels);
 }

@@ -89,8 +89,12 @@ export class BatchNorm extends Layer {
         `BatchNorm expects ${this.channels} channels on the last axis, got shape [${x.shape.join(', ')}]`,
       );
     }
-    if (x.size / this.channels < 2) {
-      throw new ShapeError('BatchNorm in training mode needs more than one value per channel (batch of 1 with 1x1 maps)');
+    const values = x.size / this.channels;
+    if (values < 2) {
+      throw new ShapeError(
+        `BatchNorm in training mode needs more than one value per channel; got shape [${x.shape.join(', ')}]: ` +
+          `${values === 0 ? 'an empty batch' : 'one value per channel'}. Train on batches of at least 2 images.`,
+      );
     }
   }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BatchNorm, Conv2d, EVAL, Linear, ReLU, registerCpuTrainingKernels, Residual, Sequential, SeededRandom, TRAIN } from '../index.js';
+import { BatchNorm, Conv2d, EVAL, Linear, ReLU, registerCpuTrainingKernels, Residual, Sequential, SeededRandom, ShapeError, TRAIN } from '../index.js';
 import type { Layer } from './layer.js';
 
 beforeAll(async () => {
@@ -126,6 +126,20 @@ describe('BatchNorm (PyTorch semantics)', () => {
     activation.backward(tf.onesLike(x), { input: true, parameters: true });
     expect(bn.runningMean.dataSync()[0]).toBeCloseTo(0.25, 6);
     activation.dispose();
+    bn.dispose();
+  });
+
+  // Issue 25, item 8: an empty batch was reported as "a batch of 1 with 1x1 maps".
+  it('says what it got when a channel has fewer than two values: an empty batch, or one value', () => {
+    const bn = new BatchNorm({ channels: 3 });
+    const empty = tf.zeros([0, 4, 4, 3]);
+    const single = tf.zeros([1, 1, 1, 3]);
+    const tensors = tf.memory().numTensors;
+    expect(() => bn.apply(empty, TRAIN)).toThrow(ShapeError);
+    expect(() => bn.apply(empty, TRAIN)).toThrow('needs more than one value per channel; got shape [0, 4, 4, 3]: an empty batch. Train on batches of at least 2 images.');
+    expect(() => bn.forward(single, TRAIN)).toThrow('got shape [1, 1, 1, 3]: one value per channel.');
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([empty, single]);
     bn.dispose();
   });
 });

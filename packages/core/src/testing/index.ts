@@ -164,3 +164,12 @@ export function tensorsLeftBySteps(trainer: LocalTrainer, batch: Batch, steps = 
   for (let i = 0; i < steps; i++) trainer.step(batch).dispose();
   return tf.memory().numTensors - before;
 }
+
+export {
+  nanPropagationCases,
+  nanCaseInputs,
+  nanDependentOutputs,
+  nanDroppedOutputs,
+  runNanCase,
+  type NanPropagationCase,
+} from './nan-propagation-cases.js';
