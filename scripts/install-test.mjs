@@ -281,6 +281,36 @@ trainer.dispose();
 console.log(\`dgl+lam: ResNet-32 K=8, \${leapParameters} leap-net parameters, \${emaBuffers} EMA buffers: ok\`);
 `;
 
+/** (d) JavaScript: the third host alone, on the authors' partition. */
+const AUGLOCAL_ALONE_MJS = `import { createRequire } from 'node:module';
+import { LocalTrainer, selectBackend } from '@mlaan/core';
+import { resnet32 } from '@mlaan/models';
+import { augLocal, augLocalCuts } from '@mlaan/auglocal';
+import { trainAndCheck } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+for (const absent of ['@mlaan/dgl', '@mlaan/infopro', '@mlaan/mlm', '@mlaan/lam', '@mlaan/mlaan']) {
+  let found = true;
+  try { require.resolve(\`\${absent}/package.json\`); } catch { found = false; }
+  if (found) throw new Error(\`\${absent} is installed although only @mlaan/auglocal was asked for\`);
+}
+
+await selectBackend('wasm', { log: () => {} });
+const backbone = resnet32({ classes: 10 });
+const trainer = new LocalTrainer({
+  backbone,
+  cuts: augLocalCuts(backbone, { K: 16, depth: 2 }),
+  plugins: [augLocal({ depth: 2 })],
+  optimizer: { learningRate: 0.05, momentum: 0.9 },
+  seed: 3,
+});
+const auxiliary = trainer.namedParameters().filter(([name]) => name.startsWith('auglocal.')).length;
+if (trainer.modules.length !== 14 || auxiliary === 0) throw new Error(\`expected 14 modules with auxiliary networks, got \${trainer.modules.length} and \${auxiliary} parameters\`);
+trainAndCheck(trainer, 2, 'auglocal');
+trainer.dispose();
+console.log(\`auglocal: ResNet-32 in \${trainer.modules.length} modules, \${auxiliary} auxiliary-network parameters: ok\`);
+`;
+
 /**
  * The oneDNN backend compiles its addon in its install script. Where oneDNN's headers are present
  * the installed package must build and run; where they are not, installing must still succeed and
@@ -475,6 +505,14 @@ const SCENARIOS = [
     extraInstall: [`@tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`],
     files: () => ({ 'helpers.mjs': HELPERS_MJS, 'train.mjs': LAM_ON_DGL_MJS }),
     steps: [{ what: 'training ResNet-32 with DGL + LAM', command: 'node', args: ['train.mjs'] }],
+  },
+  {
+    name: 'auglocal-alone',
+    description: '(d) JavaScript: only @mlaan/auglocal, the third host, on core and models',
+    packages: ['@mlaan/core', '@mlaan/models', '@mlaan/auglocal'],
+    extraInstall: [`@tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`],
+    files: () => ({ 'helpers.mjs': HELPERS_MJS, 'train.mjs': AUGLOCAL_ALONE_MJS }),
+    steps: [{ what: 'training ResNet-32 with AugLocal', command: 'node', args: ['train.mjs'] }],
   },
   {
     name: 'import-all',
