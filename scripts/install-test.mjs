@@ -308,7 +308,7 @@ const auxiliary = trainer.namedParameters().filter(([name]) => name.startsWith('
 if (trainer.modules.length !== 14 || auxiliary === 0) throw new Error(\`expected 14 modules with auxiliary networks, got \${trainer.modules.length} and \${auxiliary} parameters\`);
 trainAndCheck(trainer, 2, 'auglocal');
 trainer.dispose();
-console.log(\`auglocal: ResNet-32 in \${trainer.modules.length} modules, \${auxiliary} auxiliary-network parameters: ok\`);
+console.log(\`auglocal: ResNet-32 in \${trainer.modules.length} modules, \${auxiliary} auxiliary-network parameter tensors: ok\`);
 `;
 
 /**
