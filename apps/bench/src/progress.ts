@@ -1,4 +1,7 @@
+import { formatDuration } from './duration.js';
 import type { EpochRecord, RunResult } from './results/result-format.js';
+
+export { formatDuration } from './duration.js';
 
 /** What a training loop reports after each step. */
 export interface StepProgress {
@@ -75,15 +78,6 @@ interface Output {
   write(text: string): unknown;
   isTTY?: boolean;
   columns?: number;
-}
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
 }
 
 function formatRate(imagesPerSecond: number): string {

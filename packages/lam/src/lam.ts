@@ -19,7 +19,8 @@ import {
   prefixed,
   SetupContext,
 } from '@mlaan/core';
-import { LamError, LeapBlock, leapBlocksFor, resolveLeapBlocks } from './leap.js';
+import { LamError, leapBlocksFor, resolveLeapBlocks } from './leap.js';
+import type { LeapBlock } from './leap-table.js';
 
 /** Which LAMs have their EMA twin updated after the backward passes. */
 export type EmaUpdateRule = 'all' | 'last';

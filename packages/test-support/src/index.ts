@@ -82,8 +82,26 @@ export function cifarFolder(): string | undefined {
 }
 
 function dataRoots(): string[] {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return [process.env.MLAAN_DATA_DIR, resolve(here, '../../../../shared/datasets')].filter(Boolean) as string[];
+  return [process.env.MLAAN_DATA_DIR, resolve(sharedFolder(), 'datasets')].filter(Boolean) as string[];
+}
+
+/** The repository's ../shared (datasets, golden fixtures), as every suite finds it. */
+function sharedFolder(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../../shared');
+}
+
+/** The datasets folder: $MLAAN_DATA_DIR, else the repository's ../shared/datasets (it may not exist). */
+export function dataFolder(): string {
+  return process.env.MLAAN_DATA_DIR ?? resolve(sharedFolder(), 'datasets');
+}
+
+/**
+ * A golden fixture of the authors' PyTorch code: `$MLAAN_GOLDEN_DIR/<name>`, else the repository's
+ * ../shared/golden/<name> (without a name, the folder of them all); it may not exist, so suites
+ * skip with `describe.skipIf(!existsSync(goldenFolder(name)))`.
+ */
+export function goldenFolder(name = ''): string {
+  return join(process.env.MLAAN_GOLDEN_DIR ?? resolve(sharedFolder(), 'golden'), name);
 }
 
 /**

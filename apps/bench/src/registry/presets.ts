@@ -1,4 +1,4 @@
-import { paperRecipe, type Settings } from '../settings.js';
+import { paperRecipe, type Settings } from '../configuration/settings.js';
 
 /**
  * A preset fills in settings; options given on the command line override it. Settings may depend
@@ -29,9 +29,9 @@ export function imagenetRecipe(): Partial<Settings> {
     schedule: 'cosine',
     warmupEpochs: 0,
     augment: true,
-    infoproTask: 'cross-entropy',
-    // GAP → Linear → ReLU → Linear: the 1c2f heads take only the CIFAR widths (16-64 channels).
-    infoproAuxHead: '0c2f',
+    // Cross-entropy as the authors' runs; GAP → Linear → ReLU → Linear heads: the 1c2f heads take only
+    // the CIFAR widths (16-64 channels).
+    frameworkOptions: { infopro: { task: 'cross-entropy', auxHead: '0c2f' } },
   };
 }
 
@@ -105,7 +105,7 @@ export const PRESETS = {
       warmupEpochs: 0,
       trainLimit: 2560,
       testLimit: 1000,
-      dglHead: 'linear',
+      frameworkOptions: { dgl: { head: 'linear' } },
     }),
   },
   smoke: {

@@ -1,18 +1,24 @@
-import type { PipelineSummary } from '../training-engine.js';
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunConfig } from '../config.js';
+import type { ModuleCosts, PipelineWorkerMeters, Placement } from '@mlaan/core';
+import type { RunConfig } from '../configuration/settings.js';
 import { ResultsFolderError } from '../errors.js';
 import type { MachineInfo } from '../machine.js';
+import type { Provenance } from '../provenance.js';
+import { READABLE_RESULT_VERSIONS, upgradeResult } from './result-versions.js';
 
 /**
  * The file one finished configuration leaves in `runs/<id>/result.json`: what it is, how to write
  * it (atomically, so an interrupted write never leaves half a result) and how to read it back.
  */
 export const RESULT_FORMAT = 'mlaan-bench-result';
-/** 2: the memory column is the training step's own peak; per-module losses, parameters split, provenance. */
-export const RESULT_VERSION = 2;
+/**
+ * 3: a host's options are recorded under its framework's name (`config.frameworkOptions.dgl.head`).
+ * 2: the memory column is the training step's own peak; per-module losses, parameters split,
+ * provenance. Version 2 files are read (and upgraded as they are read, `result-versions.ts`).
+ */
+export const RESULT_VERSION = 3;
 export const RESULT_FILE = 'result.json';
 
 export interface EpochRecord {
@@ -113,14 +119,13 @@ export interface ProcessMemory {
   backendFields: Record<string, number>;
 }
 
-export interface Provenance {
-  /** `git rev-parse HEAD` of the checkout the bench ran from; null outside a git checkout. */
-  gitCommit: string | null;
-  /** True when that checkout had uncommitted changes. */
-  gitDirty: boolean | null;
-  /** Versions of the @mlaan packages and tfjs the run used. */
-  packages: Record<string, string>;
-  node: string;
+/** What `--workers` adds to a result: where the modules ran and each worker's meters. */
+export interface PipelineSummary {
+  workers: number;
+  exchange: 'exact' | 'delayed';
+  placement: Placement;
+  moduleCosts: ModuleCosts | null;
+  meters: PipelineWorkerMeters[];
 }
 
 export interface RunResult {
@@ -186,11 +191,14 @@ export async function readResult(runDir: string): Promise<RunResult | undefined>
   if (parsed.format !== RESULT_FORMAT) {
     throw new ResultsFolderError(`${path} is not an mlaan-bench result (format '${String(parsed.format)}'). Delete it or use another --out folder.`);
   }
-  if (parsed.version !== RESULT_VERSION) {
+  const upgraded = upgradeResult(parsed as Record<string, unknown>) as RunResult | undefined;
+  if (!upgraded) {
     throw new ResultsFolderError(
-      `${path} was written by another version of mlaan-bench (result version ${String(parsed.version)}, this one reads ${RESULT_VERSION}). ` +
+      `${path} was written by another version of mlaan-bench (result version ${String(parsed.version)}, this one reads ${READABLE_RESULT_VERSIONS.join(' and ')}). ` +
         'Train it again with --force, or use another --out folder.',
     );
   }
-  return parsed as RunResult;
+  return upgraded;
 }
+
+export type { Provenance } from '../provenance.js';

@@ -1,4 +1,6 @@
-import { formatDuration } from '../progress.js';
+import { optionsOfConfig } from '../configuration/configuration-facts.js';
+import { formatDuration } from '../duration.js';
+import { FRAMEWORK_NAMES, frameworkDefinition } from '../registry/frameworks.js';
 import type { RunResult } from './result-format.js';
 import { numberOrNaN, type Section, type Statistic, stepMemoryWorkers, stepPeakBytes, type Summary } from './aggregate.js';
 
@@ -190,8 +192,15 @@ export function parametersTable(section: Section): TableModel {
 /** Every setting the section's runs share: the hyperparameters a reader needs to reproduce them. */
 export function hyperparametersTable(section: Section): TableModel {
   const heads = [
-    ...new Set(section.runs.flatMap((run) => [run.config.dglHead ? `DGL head ${run.config.dglHead}` : '', run.config.infoproAuxHead ? `InfoPro head ${run.config.infoproAuxHead}` : '', run.config.infoproTask ? `InfoPro task ${run.config.infoproTask}` : ''])),
-  ].filter(Boolean);
+    ...new Set(
+      section.runs.flatMap((run) => {
+        const options = optionsOfConfig(run.config);
+        return Object.entries(frameworkDefinition(run.config.framework).options)
+          .filter(([name]) => options[name] !== undefined)
+          .map(([name, option]) => option.describe(options[name]));
+      }),
+    ),
+  ];
   const rows: [string, string][] = Object.entries(section.config).map(([key, value]) => [key, value === null ? 'all' : String(value)]);
   rows.push(['epochs', [...new Set(section.runs.map((run) => run.config.epochs))].join(', ')]);
   if (heads.length) rows.push(['per framework', heads.join(', ')]);
@@ -258,9 +267,18 @@ const CSV_COLUMNS: [string, (run: RunResult) => unknown][] = [
   ['best_epoch', (r) => r.testErrorPercent.bestEpoch],
   ['last_test_error_percent', (r) => r.testErrorPercent.last],
   ['last_train_loss', (r) => r.lastTrainLoss],
-  ['dgl_head', (r) => r.config.dglHead],
-  ['infopro_aux_head', (r) => r.config.infoproAuxHead],
-  ['infopro_task', (r) => r.config.infoproTask],
+  // Each host's options, `<framework>_<option>` (dgl_head, infopro_task): empty for the other frameworks.
+  ...FRAMEWORK_NAMES.flatMap((framework) =>
+    Object.keys(frameworkDefinition(framework).options).map(
+      (name): [string, (run: RunResult) => unknown] => [
+        `${framework}_${name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)}`,
+        (r) => {
+          const value = r.config.framework === framework ? optionsOfConfig(r.config)[name] : undefined;
+          return Array.isArray(value) ? value.join(' ') : value;
+        },
+      ],
+    ),
+  ),
   ['step_peak_bytes', (r) => stepPeakBytes(r)],
   ['step_state_bytes', (r) => r.memory.step.stateBytes],
   ['step_allocation_bytes', (r) => r.memory.step.stepAllocationBytes],

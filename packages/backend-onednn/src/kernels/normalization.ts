@@ -17,7 +17,7 @@ import { BACKEND_NAME, type OnednnBackend } from '../backend.js';
  *                                   outputs [y, mean, variance] (biased batch variance)
  *   BATCH_NORM_TRAINING_GRAD_KERNEL inputs {dy, x, scale, mean, variance}, attrs {epsilon}
  *                                   outputs [dx, dScale, dOffset]
- * ops/batch-norm-training.ts wraps them as one differentiable op. native/normalization.cc
+ * @mlaan/core's batchNormTraining (ops/batch-norm.ts) wraps them as one differentiable op. native/normalization.cc
  * accumulates the per-channel sums in double precision.
  */
 const BatchNormTraining = BATCH_NORM_TRAINING_KERNEL;

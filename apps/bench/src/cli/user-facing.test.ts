@@ -2,41 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { EVAL, importPyTorchWeights, readSafetensors } from '@mlaan/core';
 import { createNetwork } from '@mlaan/models';
+import { cifarFolder as findCifarFolder } from '@mlaan/test-support';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataDirectoryFor } from './data.js';
-import { main } from './program.js';
+import { dataDirectoryFor } from '../data.js';
+import { removeScratchFolders, runCli as cli, runFolders, scratchFolder as scratch } from '../testing.js';
 
-const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const dataRoot = process.env.MLAAN_DATA_DIR ?? resolve(appDir, '../../../shared/datasets');
-const cifarFolder = [join(dataRoot, 'cifar10/cifar-10-batches-bin'), join(dataRoot, 'cifar-10-batches-bin')].find((folder) =>
-  existsSync(join(folder, 'test_batch.bin')),
-);
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t), isTTY: false } });
-  return { code, stdout, stderr };
-}
-
-async function runFolders(out: string): Promise<string[]> {
-  return existsSync(join(out, 'runs')) ? await readdir(join(out, 'runs')) : [];
-}
-
-const temporary: string[] = [];
-async function scratch(name: string): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), `mlaan-bench-${name}-`));
-  temporary.push(folder);
-  return folder;
-}
-afterAll(async () => {
-  for (const folder of temporary) await rm(folder, { recursive: true, force: true });
-});
+const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const cifarFolder = findCifarFolder();
+afterAll(removeScratchFolders);
 
 describe('--version', () => {
   it('prints the version of the app and exits 0', async () => {

@@ -1,6 +1,12 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { configId, expandGrid, learningRateSchedule, methodLabel, resolveSettings, type RunConfig, stableStringify, warmupWarning } from './config.js';
-import { BenchOptionError } from './errors.js';
+import { BenchOptionError } from '../errors.js';
+import { configId, stableStringify } from './configuration-id.js';
+import { expandGrid } from './grid.js';
+import type { RunConfig } from './settings.js';
+import { methodLabel } from './labels.js';
+import { resolveSettings } from './resolve-settings.js';
+import { learningRateSchedule, warmupWarning } from './schedules.js';
 
 describe('resolveSettings', () => {
   it('layers defaults, preset and options; options win', () => {
@@ -122,17 +128,40 @@ describe('the mini preset (issue 13: a CPU-sized protocol)', () => {
   });
 });
 
-describe('heads of the hosts', () => {
-  it('records the DGL head in DGL configurations only, and names a non-default head in the row label', () => {
-    const grid = expandGrid(resolveSettings(undefined, { frameworks: ['e2e', 'dgl', 'infopro'], pluginSets: ['none'], Ks: [4], dglHead: 'mlaan', epochs: 1 }));
-    expect(grid.map((c) => [methodLabel(c), c.dglHead ?? null, c.infoproAuxHead ?? null])).toEqual([
-      ['E2E', null, null],
-      ['DGL[mlaan head]', 'mlaan', null],
-      ['InfoPro', null, '1c2f'],
+describe("the hosts' own options (registry entries)", () => {
+  it("records each host's options under its framework's name in its configurations only, and names a non-default head in the row label", () => {
+    const grid = expandGrid(resolveSettings(undefined, { frameworks: ['e2e', 'dgl', 'infopro'], pluginSets: ['none'], Ks: [4], frameworkOptions: { dgl: { head: 'mlaan' } }, epochs: 1 }));
+    expect(grid.map((c) => [methodLabel(c), c.frameworkOptions ?? null])).toEqual([
+      ['E2E', null],
+      ['DGL[mlaan head]', { dgl: { head: 'mlaan' } }],
+      ['InfoPro', { infopro: { task: 'contrast', auxHead: '1c2f' } }],
     ]);
     const defaultHead = expandGrid(resolveSettings(undefined, { frameworks: ['dgl'], Ks: [4], epochs: 1 }))[0]!;
     expect(methodLabel(defaultHead)).toBe('DGL');
-    expect(configId(defaultHead)).not.toBe(configId({ ...defaultHead, dglHead: 'linear' }));
+    expect(configId(defaultHead)).not.toBe(configId({ ...defaultHead, frameworkOptions: { dgl: { head: 'linear' } } }));
+  });
+
+  it('layers preset and options per option, and refuses a value the host does not allow or an option of a host the grid lacks', () => {
+    const imagenet = resolveSettings('paper-imagenet', { frameworkOptions: { infopro: { auxHead: '1c2f' } } });
+    expect(imagenet.frameworkOptions).toEqual({ infopro: { task: 'cross-entropy', auxHead: '1c2f' } });
+    expect(() => resolveSettings(undefined, { frameworks: ['dgl'], frameworkOptions: { dgl: { head: 'wide' as 'linear' } } })).toThrow(
+      /Unknown DGL head 'wide'\. Use one of: 'mlp-sr', 'mlaan', 'linear'/,
+    );
+    expect(() => resolveSettings(undefined, { frameworks: ['e2e'], frameworkOptions: { dgl: { head: 'linear' } } })).toThrow(/--dgl-head applies to --framework dgl only/);
+  });
+
+  it('keeps the ids that configurations had before host options moved under the framework name (result format 2)', () => {
+    // Spelled as format 2 did: flat fields, and InfoPro's task null in the other frameworks' configurations.
+    const [e2e, dgl, infopro] = expandGrid(
+      resolveSettings(undefined, { frameworks: ['e2e', 'dgl', 'infopro'], Ks: [4], epochs: 1, frameworkOptions: { dgl: { head: 'linear' }, infopro: { lambda: [5, 0.5, 0, 0] } } }),
+    );
+    const { frameworkOptions: _e, ...e2eFields } = e2e!;
+    const { frameworkOptions: _d, ...dglFields } = dgl!;
+    const { frameworkOptions: _i, ...infoproFields } = infopro!;
+    const sha = (value: unknown) => createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 8);
+    expect(configId(e2e!).endsWith(sha({ ...e2eFields, infoproTask: null }))).toBe(true);
+    expect(configId(dgl!).endsWith(sha({ ...dglFields, infoproTask: null, dglHead: 'linear' }))).toBe(true);
+    expect(configId(infopro!).endsWith(sha({ ...infoproFields, infoproTask: 'contrast', infoproAuxHead: '1c2f', infoproLambda: [5, 0.5, 0, 0] }))).toBe(true);
   });
 });
 

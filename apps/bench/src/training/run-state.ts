@@ -1,6 +1,6 @@
 import type { MemoryPeaks } from './memory.js';
 import { emptyMemoryPeaks } from './memory.js';
-import type { EpochRecord, LossPoint } from './results/result-format.js';
+import type { EpochRecord, LossPoint } from '../results/result-format.js';
 
 /** Where the run is: the next epoch (0-based) and the next batch within it. */
 export interface Cursor {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { configId, expandGrid, resolveSettings } from './config.js';
-import { runFolderName } from './runner.js';
+import { configId } from '../configuration/configuration-id.js';
+import { expandGrid } from '../configuration/grid.js';
+import { resolveSettings } from '../configuration/resolve-settings.js';
+import { runFolderName } from './results-folder.js';
 
 describe('runFolderName', () => {
   const [config] = expandGrid(resolveSettings('smoke', {}));

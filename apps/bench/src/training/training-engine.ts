@@ -1,7 +1,7 @@
-import type { Batch, CheckpointManifest, EvaluationResult, LocalTrainer, ModuleCosts, PipelinedTrainer, PipelineWorkerMeters, Placement, StepResult } from '@mlaan/core';
+import type { Batch, CheckpointManifest, EvaluationResult, LocalTrainer, PipelinedTrainer, StepResult } from '@mlaan/core';
 import { loadCheckpoint, saveCheckpoint } from '@mlaan/core';
 import { foldWorkerMemory, measuredStep, type MemoryPeaks } from './memory.js';
-import type { WorkerStepMemory } from './results/result-format.js';
+import type { PipelineSummary, WorkerStepMemory } from '../results/result-format.js';
 
 /** One finished training step as the run loop books it. */
 export interface EngineStep {
@@ -10,15 +10,6 @@ export interface EngineStep {
   seconds: number;
   /** Whether the step was profiled for memory (its time is not training speed). */
   profiled: boolean;
-}
-
-/** What `--workers` adds to a result: where the modules ran and each worker's meters. */
-export interface PipelineSummary {
-  workers: number;
-  exchange: 'exact' | 'delayed';
-  placement: Placement;
-  moduleCosts: ModuleCosts | null;
-  meters: PipelineWorkerMeters[];
 }
 
 /**

@@ -1,22 +1,24 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createLoader, loadDataset } from '@mlaan/data';
+import { cifarFolder, dataFolder } from '@mlaan/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activateBackend, type ActiveBackend } from './backend.js';
-import { expandGrid, type RunConfig, resolveSettings } from './config.js';
-import { DatasetCache } from './data.js';
-import type { TrainingObserver } from './progress.js';
-import type { RunResult } from './results/result-format.js';
-import { batchesFrom, disposedAfterUse, moduleCount, trainConfiguration } from './train.js';
+import { activateBackend, type ActiveBackend } from '../backend.js';
+import { expandGrid } from '../configuration/grid.js';
+import type { RunConfig } from '../configuration/settings.js';
+import { resolveSettings } from '../configuration/resolve-settings.js';
+import { DatasetCache } from '../data.js';
+import type { TrainingObserver } from '../progress.js';
+import type { RunResult } from '../results/result-format.js';
+import { batchesFrom, disposedAfterUse } from './batches.js';
+import { trainConfiguration } from './train-configuration.js';
+import { moduleCount } from '../configuration/configuration-facts.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const dataDir = process.env.MLAAN_DATA_DIR ?? resolve(repoRoot, '../shared/datasets');
-const haveCifar = existsSync(join(dataDir, 'cifar10/cifar-10-batches-bin/test_batch.bin'));
+const dataDir = dataFolder();
+const haveCifar = cifarFolder() !== undefined;
 
 describe('moduleCount', () => {
   it('is 1 for E2E, K for the tables, one per block (15 for ResNet-32) for per-block', () => {
@@ -152,7 +154,7 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
   });
 
   it('--workers 2 (module-parallel) trains the same steps as the sequential trainer and records each worker', async () => {
-    const config = tiny({ frameworks: ['dgl'], Ks: [4], trainLimit: 16, batchSize: 8, testLimit: 16, dglHead: 'linear' });
+    const config = tiny({ frameworks: ['dgl'], Ks: [4], trainLimit: 16, batchSize: 8, testLimit: 16, frameworkOptions: { dgl: { head: 'linear' } } });
     const sequential = await train(config, {}, 1);
     // A checkpoint after every step: the pipeline is drained at each one.
     const pipelined = await train(config, {}, 1, { workers: 2, checkpointEvery: 1 });
@@ -187,7 +189,7 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
   });
 
   it('--workers 2 with MLM: --exchange exact and delayed both train; delayed applies the cascade one step late', async () => {
-    const config = tiny({ frameworks: ['dgl'], pluginSets: ['mlm'], Ks: [4], trainLimit: 16, batchSize: 8, testLimit: 16, dglHead: 'linear' });
+    const config = tiny({ frameworks: ['dgl'], pluginSets: ['mlm'], Ks: [4], trainLimit: 16, batchSize: 8, testLimit: 16, frameworkOptions: { dgl: { head: 'linear' } } });
     const exact = await train(config, {}, 0, { workers: 2 });
     const delayed = await train(config, {}, 1, { workers: 2, exchange: 'delayed' });
     expect([exact.pipeline!.exchange, delayed.pipeline!.exchange]).toEqual(['exact', 'delayed']);

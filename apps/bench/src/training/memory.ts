@@ -1,7 +1,10 @@
 import { float32Bytes, type LocalTrainer, measureMemory, type PipelineWorkerMeters } from '@mlaan/core';
 import type { Dataset } from '@mlaan/data';
-import { backendMemoryFields } from './backend.js';
-import type { ParameterCounts, WorkerStepMemory } from './results/result-format.js';
+import { backendMemoryFields } from '../backend.js';
+import type { ParameterCounts, WorkerStepMemory } from '../results/result-format.js';
+import type { MemoryPeaks } from '../results/run-result.js';
+
+export type { MemoryPeaks } from '../results/run-result.js';
 
 /**
  * What the trainer itself keeps between steps: every parameter and buffer (backbone, heads,
@@ -38,21 +41,6 @@ export function parameterCounts(trainer: LocalTrainer): ParameterCounts {
 /** Bytes the input pipeline holds in host memory for a dataset (images and labels). */
 export function datasetBytes(dataset: Dataset): number {
   return dataset.labels.byteLength + (dataset.kind === 'array' ? dataset.images.byteLength : 0);
-}
-
-/** The memory fields a run accumulates over its sampled steps (largest of each). */
-export interface MemoryPeaks {
-  stepPeakBytes: number;
-  stateBytes: number;
-  stepAllocationBytes: number;
-  peakTensorHandleBytes: number;
-  tensorsOutsideTrainerBytes: number;
-  tensorsLeftByEvaluation: number;
-  peakRssBytes: number;
-  backendFields: Record<string, number>;
-  sampledSteps: number;
-  /** `--workers` > 1: each worker's step memory (largest over sessions; the step fields above are the largest worker's). */
-  perWorker?: WorkerStepMemory[];
 }
 
 export function emptyMemoryPeaks(): MemoryPeaks {

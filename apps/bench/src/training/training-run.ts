@@ -1,44 +1,36 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Batch, ConfigError, isMemorySampledStep, LocalTrainer, PipelinedTrainer } from '@mlaan/core';
-import { createLoader, type Dataset, type Loader } from '@mlaan/data';
-import type { ActiveBackend } from './backend.js';
-import { configId, learningRateSchedule, methodLabel, type RunConfig, warmupWarning } from './config.js';
-import type { DatasetCache } from './data.js';
-import { ResultsFolderError } from './errors.js';
-import type { FinalModel } from './export.js';
-import { describeMachine } from './machine.js';
+import { type Batch, isMemorySampledStep, type LocalTrainer } from '@mlaan/core';
+import type { Dataset, Loader } from '@mlaan/data';
+import type { ActiveBackend } from '../backend.js';
+import { configId } from '../configuration/configuration-id.js';
+import type { RunConfig } from '../configuration/settings.js';
+import { methodLabel } from '../configuration/labels.js';
+import { learningRateSchedule, warmupWarning } from '../configuration/schedules.js';
+import { ResultsFolderError } from '../errors.js';
+import type { FinalModel } from '../export.js';
+import { EtaEstimator, type TrainingObserver } from '../progress.js';
+import type { EpochRecord, RunResult } from '../results/result-format.js';
+import { writeResult } from '../results/result-format.js';
+import { assembleRunResult } from '../results/run-result.js';
+import { batchesFrom, disposedAfterUse } from './batches.js';
 import { datasetBytes, parameterCounts } from './memory.js';
-import { EtaEstimator, type TrainingObserver } from './progress.js';
-import { describeProvenance } from './provenance.js';
-import { FRAMEWORKS } from './registry/frameworks.js';
-import { type EpochRecord, RESULT_FORMAT, RESULT_VERSION, type RunResult, writeResult } from './results/result-format.js';
 import { addStepLosses, emptyEpochTotals, freshRunState, meanTermLosses, type RunState } from './run-state.js';
-import { benchRecipeModule, benchTrainerOptions, splitOf } from './trainer-recipe.js';
-import { PipelinedEngine, SequentialEngine, type TrainingEngine } from './training-engine.js';
-
-export type { EpochRecord, LossPoint, RunResult } from './results/result-format.js';
-export type { StepProgress, TrainingObserver } from './progress.js';
+import type { TrainingEngine } from './training-engine.js';
 
 export const CHECKPOINT_FOLDER = 'checkpoint';
 
-export interface TrainOptions {
+/** What one run needs besides its configuration and engine: where it writes, what it reports, when it stops. */
+export interface RunOptions {
   /** Folder of this configuration: result.json and checkpoint/ go here. */
   runDir: string;
-  data: DatasetCache;
   backend: ActiveBackend;
   /** Save a checkpoint every this many steps (0: only at the end of each epoch). */
   checkpointEvery: number;
   /** Measure tensor memory on step 1 and every this many steps after (profiling slows those steps). */
   memoryEvery: number;
-  /** Loader worker threads (undefined: @mlaan/data's default). */
-  loaderWorkers?: number;
-  /** Pipeline workers for module-parallel training (`--workers`; 1 or undefined: the sequential trainer). */
-  workers?: number;
-  /** How cascade cotangents cross the pipeline's workers (`--exchange`; default exact). */
-  exchange?: 'exact' | 'delayed';
   /** Keep the last checkpoint after the run finished (default: deleted, the result stays). */
   keepCheckpoint?: boolean;
   observer: TrainingObserver;
@@ -52,115 +44,8 @@ export interface TrainOptions {
 
 export type TrainOutcome = { status: 'finished'; result: RunResult } | { status: 'interrupted'; epoch: number; batch: number };
 
-/** Module count of a configuration, from the split tables. */
-export function moduleCount(config: RunConfig): number {
-  return splitOf(config).length + 1;
-}
-
-/** Batches of `epoch` from batch `start` on: the same batches an uninterrupted run would see. */
-export async function* batchesFrom(loader: Loader, epoch: number, start: number): AsyncGenerator<Batch> {
-  if (start === 0) {
-    yield* loader.batches(epoch);
-    return;
-  }
-  const { normalization } = loader.dataset;
-  for (let index = start; index < loader.size; index++) {
-    // prepareAsync decodes as the workers do (sharp for ImageNet), so a resumed epoch sees the same pixels.
-    const prepared = await loader.prepareAsync(epoch, index);
-    yield {
-      inputs: tf.tensor4d(prepared.inputs, [prepared.count, prepared.height, prepared.width, 3], 'float32'),
-      labels: tf.tensor1d(prepared.labels, 'int32'),
-      normalization: { mean: [...normalization.mean], std: [...normalization.std] },
-    };
-  }
-}
-
-/**
- * Hands on each batch and disposes it when the consumer asks for the next one (or stops early):
- * the bench owns the batches it feeds to evaluation, whatever the evaluator does with them.
- * Disposing a tensor twice is a no-op in tfjs, so an evaluator that disposes them too is fine.
- */
-export async function* disposedAfterUse(batches: AsyncIterable<Batch>): AsyncGenerator<Batch> {
-  for await (const batch of batches) {
-    try {
-      yield batch;
-    } finally {
-      batch.inputs.dispose();
-      batch.labels.dispose();
-    }
-  }
-}
-
-/** The learning rate the schedule reaches at its highest over the run. */
-export function peakLearningRate(config: RunConfig): number {
-  const schedule = learningRateSchedule(config);
-  let peak = 0;
-  for (let epoch = 0; epoch < config.epochs; epoch++) peak = Math.max(peak, schedule(epoch));
-  return peak;
-}
-
-/**
- * Trains one configuration, resuming from `runDir/checkpoint` when one is there, and writes
- * `runDir/result.json` when it finishes. Returns early (checkpoint saved) when `stop.requested`.
- */
-export async function trainConfiguration(config: RunConfig, options: TrainOptions): Promise<TrainOutcome> {
-  await mkdir(options.runDir, { recursive: true });
-  const [trainSet, testSet] = await Promise.all([
-    options.data.get(config.dataset, 'train', config.trainLimit),
-    options.data.get(config.dataset, 'test', config.testLimit),
-  ]);
-  const framework = FRAMEWORKS[config.framework];
-  const recipeOptions = { config, classes: trainSet.classes.length };
-  const trainerOptions = await benchTrainerOptions(recipeOptions);
-  const { backbone, cuts = [] } = trainerOptions;
-  // End-to-end training pools globally and takes any size; local heads are sized from backbone.inputSize.
-  if (framework.local && (trainSet.height !== backbone.inputSize || trainSet.width !== backbone.inputSize)) {
-    backbone.dispose();
-    throw new ConfigError(
-      `${config.dataset} images are ${trainSet.height}×${trainSet.width} but ${config.network} declares ${backbone.inputSize}×${backbone.inputSize} inputs, ` +
-        'which the local heads are sized from. Use a dataset of that size (CIFAR-10, SVHN) for local frameworks, or --framework e2e.',
-    );
-  }
-  let engine: TrainingEngine | undefined;
-  let trainLoader: Loader | undefined;
-  let ownsBackbone = true;
-  try {
-    if ((options.workers ?? 1) > 1) {
-      const modules = cuts.length + 1;
-      if (options.workers! > modules) {
-        throw new ConfigError(
-          `--workers ${options.workers} gives each worker a range of the local modules, but this configuration has ${modules} (${framework.local ? `K=${config.K}` : 'end-to-end training is one module'}). Use --workers ${modules} or fewer${framework.local ? ', or a larger --K' : ''}.`,
-        );
-      }
-      // Every worker (and the mirror) builds its own model from the same recipe and seed.
-      backbone.dispose();
-      ownsBackbone = false;
-      const pipelined = await PipelinedTrainer.create({
-        recipe: { module: benchRecipeModule(), options: recipeOptions, backend: options.backend.choice },
-        workers: options.workers!,
-        exchange: options.exchange,
-        memoryEvery: options.memoryEvery,
-      });
-      engine = new PipelinedEngine(pipelined);
-    } else {
-      engine = new SequentialEngine(new LocalTrainer(trainerOptions));
-    }
-    // The bench disposes every batch once trained on or evaluated and never keeps its arrays, so the
-    // loaders may write later batches into them: 77 MB a batch on ImageNet, whose fresh pages cost
-    // about as much CPU as decoding the JPEGs (benchmarks/README.md, JPEG section).
-    const reuseInputBuffers = true;
-    trainLoader = createLoader(trainSet, { batchSize: config.batchSize, augment: config.augment, seed: config.seed, workers: options.loaderWorkers, reuseInputBuffers });
-    const testLoader = createLoader(testSet, { batchSize: config.evalBatchSize, augment: false, shuffle: false, workers: 0, reuseInputBuffers });
-    return await new TrainingRun(config, engine, trainLoader, testLoader, [trainSet, testSet], options).run();
-  } finally {
-    await trainLoader?.close();
-    await engine?.dispose();
-    if (ownsBackbone) backbone.dispose();
-  }
-}
-
 /** One configuration's training: the loop, its checkpoints and the result it writes. */
-class TrainingRun {
+export class TrainingRun {
   private readonly id: string;
   private readonly checkpointDir: string;
   private state: RunState;
@@ -173,12 +58,12 @@ class TrainingRun {
     private readonly trainLoader: Loader,
     private readonly testLoader: Loader,
     private readonly datasets: readonly Dataset[],
-    private readonly options: TrainOptions,
+    private readonly options: RunOptions,
   ) {
     this.id = configId(config);
     this.checkpointDir = join(options.runDir, CHECKPOINT_FOLDER);
     this.state = freshRunState(this.id);
-    this.warning = warmupWarning(config, peakLearningRate(config));
+    this.warning = warmupWarning(config);
   }
 
   private addWall(): void {
@@ -342,64 +227,22 @@ class TrainingRun {
 
   private result(diverged: boolean): RunResult {
     const { config, trainer, state, options } = this;
-    const { history, memory, throughput } = state;
-    const best = history.reduce<EpochRecord | undefined>((a, b) => (!a || b.testErrorPercent < a.testErrorPercent ? b : a), undefined);
-    const last = history[history.length - 1];
-    const { backend } = options;
-    return {
-      format: RESULT_FORMAT,
-      version: RESULT_VERSION,
+    return assembleRunResult({
       id: this.id,
       method: methodLabel(config),
       config,
       modules: trainer.modules.length,
-      status: diverged ? 'diverged' : 'completed',
-      backend: { choice: backend.choice, tfjsBackend: backend.tfjsBackend, description: backend.description },
+      diverged,
+      backend: options.backend,
       schedule: trainer.schedule,
+      parameters: parameterCounts(trainer),
       trainImages: this.trainLoader.dataset.count,
       testImages: this.testLoader.dataset.count,
-      parameters: parameterCounts(trainer),
-      testErrorPercent: { best: best?.testErrorPercent ?? NaN, bestEpoch: best?.epoch ?? 0, last: last?.testErrorPercent ?? NaN },
-      lastTestLoss: last?.testLoss ?? NaN,
-      lastTrainLoss: last?.trainLoss ?? NaN,
-      memory: {
-        step: {
-          stepPeakBytes: memory.stepPeakBytes,
-          stateBytes: memory.stateBytes,
-          stepAllocationBytes: memory.stepAllocationBytes,
-          // Pipeline workers measure distinct buffers only.
-          peakTensorHandleBytes: memory.perWorker ? null : memory.peakTensorHandleBytes,
-          tensorBytesOnGpu: backend.gpu,
-          sampledSteps: memory.sampledSteps,
-          workers: memory.perWorker
-            ? { count: memory.perWorker.length, stepPeakBytesSum: memory.perWorker.reduce((sum, w) => sum + w.stepPeakBytes, 0), perWorker: memory.perWorker }
-            : null,
-        },
-        data: {
-          datasetBytes: this.datasets.reduce((sum, dataset) => sum + datasetBytes(dataset), 0),
-          tensorsOutsideTrainerBytes: memory.tensorsOutsideTrainerBytes,
-          tensorsLeftByEvaluation: memory.tensorsLeftByEvaluation,
-        },
-        process: { peakRssBytes: memory.peakRssBytes, backendFields: memory.backendFields },
-      },
-      throughput: {
-        imagesPerSecond: throughput.trainSeconds > 0 ? throughput.trainImages / throughput.trainSeconds : NaN,
-        measuredSteps: throughput.measuredSteps,
-        meanStepMs: throughput.measuredSteps > 0 ? (throughput.trainSeconds * 1000) / throughput.measuredSteps : NaN,
-      },
-      warning: this.warning ?? null,
-      pipeline: this.engine.pipeline() ?? null,
-      wallSeconds: throughput.wallSeconds,
-      trainSeconds: throughput.trainSeconds,
-      evalSeconds: throughput.evalSeconds,
-      epochs: history,
-      lossCurve: state.curve.points,
-      sessions: state.sessions,
+      datasetBytes: this.datasets.reduce((sum, dataset) => sum + datasetBytes(dataset), 0),
+      measurements: state,
+      warning: this.warning,
+      pipeline: this.engine.pipeline(),
       command: options.command,
-      startedAt: state.startedAt,
-      finishedAt: new Date().toISOString(),
-      machine: describeMachine(),
-      provenance: describeProvenance(),
-    };
+    });
   }
 }

@@ -1,23 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cifarFolder, dataFolder } from '@mlaan/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from './program.js';
+import { removeScratchFolders, runCli as runInProcess, runFolders, scratchFolder } from '../testing.js';
 
-const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const repoRoot = resolve(appDir, '../..');
-const dataDir = process.env.MLAAN_DATA_DIR ?? resolve(repoRoot, '../shared/datasets');
-const haveCifar = existsSync(join(dataDir, 'cifar10/cifar-10-batches-bin/test_batch.bin')) || existsSync(join(dataDir, 'cifar-10-batches-bin/test_batch.bin'));
-
-async function runInProcess(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t), isTTY: false } });
-  return { code, stdout, stderr };
-}
+const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const dataDir = dataFolder();
+const haveCifar = cifarFolder() !== undefined;
 
 describe('option validation', () => {
   it('--help lists every option of the brief', async () => {
@@ -57,7 +49,7 @@ describe('option validation', () => {
 
 describe('--backend tensorflow-gpu without @tensorflow/tfjs-node-gpu', () => {
   it('fails before training with the package to install and the CUDA it needs', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'mlaan-bench-gpu-'));
+    const out = await scratchFolder('gpu');
     try {
       const { code, stderr } = await runInProcess(['run', '--backend', 'tensorflow-gpu', '--epochs', '1', '--train-limit', '16', '--out', out, '--progress', 'none']);
       expect(stderr).toMatch(/Backend 'tensorflow-gpu' needs the npm package @tensorflow\/tfjs-node-gpu, which is not installed\. Install it with `npm install @tensorflow\/tfjs-node-gpu`/);
@@ -72,7 +64,7 @@ describe('--backend tensorflow-gpu without @tensorflow/tfjs-node-gpu', () => {
 
 describe('a run that never leaves warm-up', () => {
   it('is warned about before anything trains', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'mlaan-bench-warmup-'));
+    const out = await scratchFolder('warmup');
     try {
       // tensorflow-gpu is not installed here, so the run stops right after the warning: nothing trains.
       const { stderr } = await runInProcess(['run', '--epochs', '2', '--warmup-epochs', '10', '--lr', '0.8', '--backend', 'tensorflow-gpu', '--out', out, '--progress', 'lines']);
@@ -115,15 +107,8 @@ async function waitFor(condition: () => boolean | Promise<boolean>, what: string
   }
 }
 
-async function runFolders(out: string): Promise<string[]> {
-  return existsSync(join(out, 'runs')) ? (await readdir(join(out, 'runs'))).sort() : [];
-}
-
 describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => {
-  const folders: string[] = [];
-  afterAll(async () => {
-    for (const folder of folders) await rm(folder, { recursive: true, force: true });
-  });
+  afterAll(removeScratchFolders);
 
   // E2E, then DGL at K=2: 192 training images in batches of 32 (6 steps each), 128 test images.
   const grid = (out: string) => [
@@ -133,8 +118,7 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
   ];
 
   it('survives a kill mid-run: the rerun skips the finished configuration, resumes the other, and writes every report', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'mlaan-bench-cli-'));
-    folders.push(out);
+    const out = await scratchFolder('cli');
 
     // 1. Kill (SIGKILL: no chance to clean up) once E2E has finished and DGL has saved a checkpoint.
     const first = spawnCli(grid(out));
@@ -215,8 +199,7 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
     expect(second.stdout).toContain('| Method | K=1 | K=2 |');
 
     // 4. The resumed run is the run that was never interrupted: same batches, weights, statistics.
-    const uninterruptedOut = await mkdtemp(join(tmpdir(), 'mlaan-bench-cli-'));
-    folders.push(uninterruptedOut);
+    const uninterruptedOut = await scratchFolder('cli');
     const dglOnly = grid(uninterruptedOut).map((arg) => (arg === 'e2e,dgl' ? 'dgl' : arg));
     const uninterrupted = await spawnCli(dglOnly).done;
     expect(uninterrupted.code).toBe(0);
@@ -242,8 +225,7 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
   });
 
   it('trains both hosts with the MLAAN plugins', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'mlaan-bench-mlaan-'));
-    folders.push(out);
+    const out = await scratchFolder('mlaan');
     const run = await spawnCli([
       'ablation', '--framework', 'dgl,infopro', '--plugins', 'mlaan', '--K', '2', '--epochs', '1', '--train-limit', '32', '--test-limit', '32',
       '--batch-size', '16', '--schedule', 'constant', '--lr', '0.05', '--backend', 'wasm', '--memory-every', '1', '--progress', 'lines', '--out', out,
@@ -263,8 +245,7 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
   });
 
   it('stops cleanly on SIGINT with a checkpoint and exit code 130', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'mlaan-bench-sigint-'));
-    folders.push(out);
+    const out = await scratchFolder('sigint');
     const run = spawnCli([
       'run', '--framework', 'e2e', '--epochs', '1', '--train-limit', '128', '--test-limit', '64', '--batch-size', '16',
       '--schedule', 'constant', '--lr', '0.05', '--backend', 'wasm', '--checkpoint-every', '1', '--memory-every', '0', '--progress', 'lines', '--out', out,
