@@ -99,7 +99,7 @@ function epochLine(header: RunHeader, record: EpochRecord, epochs: number, eta: 
 
 /** `step memory 95 MiB`, or per worker for a pipelined run; never a 0 that was not measured. */
 export function stepMemoryLabel(step: RunResult['memory']['step']): string {
-  if (step.sampledSteps === 0) return 'step memory not measured (--memory-every 0)';
+  if (step.sampledSteps === 0) return `step memory not measured (${step.sampleEvery === 0 ? '--memory-every 0' : 'no step of this run was sampled'})`;
   const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   if (!step.workers) return `step memory ${mib(step.stepPeakBytes)}`;
   return `step memory ${mib(step.stepPeakBytes)} per worker (largest of ${step.workers.count}; ${mib(step.workers.stepPeakBytesSum)} over all)`;

@@ -11,6 +11,16 @@ import { addTrainingOptions, DEFAULT_OUT_DIR } from './training-options.js';
 export { DEFAULT_OUT_DIR } from './training-options.js';
 export { EXIT, type IO } from './io.js';
 
+/**
+ * `run --help`'s examples, the first a newcomer's: DGL + MLAAN on the demo protocol (4 epochs of
+ * 40 batches of CIFAR-10, cosine annealing from lr 0.05, no warm-up; minutes on 2 cores), with the
+ * datasets folder named (and CIFAR-10 downloaded into it when missing).
+ */
+export const RUN_EXAMPLES = [
+  'mlaan-bench run --preset demo --framework dgl --plugins mlaan --K 4 --data-dir ~/datasets --download',
+  'mlaan-bench run --preset paper --framework dgl --K 8 --backend tensorflow-gpu --data-dir /data',
+];
+
 /** The commands, their options and help; each action is a room of its own (train-command, report-command). */
 export function createProgram(io: IO, setExitCode: (code: number) => void, argv: readonly string[] = process.argv.slice(2)): Command {
   const program = new Command('mlaan-bench')
@@ -23,7 +33,7 @@ export function createProgram(io: IO, setExitCode: (code: number) => void, argv:
   const run = program
     .command('run')
     .description('train one configuration (several --seeds give mean ± std)')
-    .addHelpText('after', `\nExamples:\n  mlaan-bench run --framework infopro --plugins mlaan --K 4 --epochs 1 --train-limit 1024 --backend wasm\n  mlaan-bench run --preset paper --framework dgl --K 8 --backend tensorflow-gpu${registryHelp()}`);
+    .addHelpText('after', `\nExamples:\n${RUN_EXAMPLES.map((line) => `  ${line}`).join('\n')}${registryHelp()}`);
   addTrainingOptions(run, true).action(async (_options: unknown, command: Command) => {
     setExitCode(await trainCommand('run', command, argv, io));
   });
@@ -42,9 +52,9 @@ export function createProgram(io: IO, setExitCode: (code: number) => void, argv:
   program
     .command('report')
     .description('rewrite the reports of an output folder from every finished configuration in it')
-    .addOption(new Option('-o, --out <dir>', 'output folder').default(DEFAULT_OUT_DIR))
-    .action(async (options: { out: string }) => {
-      await reportCommand(options.out, argv, io);
+    .addOption(new Option('-o, --out <dir>', 'output folder; without it, the default or the one folder inside it that holds results (the demo\'s: mlaan-bench-results/demo)').default(DEFAULT_OUT_DIR))
+    .action(async (options: { out: string }, command: Command) => {
+      await reportCommand(options.out, command.getOptionValueSource('out') === 'cli', argv, io);
     });
   return program;
 }

@@ -67,6 +67,9 @@ export async function trainCommand(kind: 'run' | 'ablation', command: Command, a
   process.on('SIGTERM', onSignal);
   try {
     const outcome = await runGrid(configs, settings.backend, execution, reporter, stop, commandLine(argv));
+    if (outcome.skipped > 0) {
+      reporter.info(`${outcome.skipped} configuration(s) had finished in an earlier run and were skipped (their results are kept). Add --force to train them again.`);
+    }
     reporter.close();
     if (outcome.report) {
       for (const section of outcome.report.sections) {

@@ -73,6 +73,8 @@ export interface StepMemory {
   tensorBytesOnGpu: boolean;
   /** Steps measured (0: none, and the byte fields above are not measurements). */
   sampledSteps: number;
+  /** `--memory-every` of the run (0: memory was not to be measured); absent in results written before it was recorded. */
+  sampleEvery?: number;
   /**
    * `--workers` > 1: each worker's own step peak, measured the same way in the worker (its state:
    * the variables it holds and their momentum; plus what its step allocates). Each worker stands

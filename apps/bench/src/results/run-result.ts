@@ -54,6 +54,8 @@ export interface FinishedRun {
   /** Bytes the training and test sets hold in host memory. */
   datasetBytes: number;
   measurements: RunMeasurements;
+  /** `--memory-every`: the steps memory was sampled on (0: none). */
+  memoryEvery: number;
   warning: string | undefined;
   pipeline: PipelineSummary | undefined;
   command: string;
@@ -90,6 +92,7 @@ export function assembleRunResult(run: FinishedRun): RunResult {
         peakTensorHandleBytes: memory.perWorker ? null : memory.peakTensorHandleBytes,
         tensorBytesOnGpu: backend.gpu,
         sampledSteps: memory.sampledSteps,
+        sampleEvery: run.memoryEvery,
         workers: memory.perWorker
           ? { count: memory.perWorker.length, stepPeakBytesSum: memory.perWorker.reduce((sum, w) => sum + w.stepPeakBytes, 0), perWorker: memory.perWorker }
           : null,

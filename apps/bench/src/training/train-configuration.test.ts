@@ -143,6 +143,14 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
     expect(result.epochs.map((epoch) => epoch.learningRate)).toEqual([0.05, 0.05, 0.05]);
   });
 
+  it('measures the step memory of a run shorter than --memory-every, even of one step (issue 27)', async () => {
+    // 16 images in one batch: one step, and the default --memory-every 50.
+    const result = await train(tiny({ trainLimit: 16, testLimit: 16 }), {}, 50);
+    expect(result.memory.step.sampledSteps).toBe(1);
+    expect(result.memory.step.sampleEvery).toBe(50);
+    expect(result.memory.step.stepPeakBytes).toBeGreaterThan(result.memory.step.stateBytes);
+  });
+
   it('keeps the dataset out of the step memory: eight times the images, the same step peak', async () => {
     // Only the second step is profiled (memoryEvery 1000): the first one pays for kernel setup.
     const small = await train(tiny({ trainLimit: 32, testLimit: 16 }), {}, 1000);
