@@ -138,7 +138,7 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
     seed: 0,
   });
   const batch = randomBatch();
-  for (let i = 0; i < Number(values.warmup); i++) trainer.step(batch);
+  for (let i = 0; i < Number(values.warmup); i++) trainer.step(batch).dispose();
 
   const timer = timeKernels(selected.tfjsBackend);
   let phase: 'step' | 'optimizer' = 'step';
@@ -159,7 +159,7 @@ for (const name of values.configurations!.split(',').filter(Boolean)) {
   for (let i = 0; i < Number(values.steps); i++) {
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
-    trainer.step(batch);
+    trainer.step(batch).dispose();
     stepMs.push(performance.now() - started);
     const cpu = process.cpuUsage(cpuBefore);
     stepCpuMs += (cpu.user + cpu.system) / 1000;

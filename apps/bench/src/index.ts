@@ -57,5 +57,6 @@ export { readAllResults, runFolderName, runsFolder } from './results/results-fol
 export { createReporter, EtaEstimator, type Reporter, type ProgressMode, type TrainingObserver, type StepProgress } from './progress.js';
 export { aggregate, statistic, type Section, type Summary, type Statistic } from './results/aggregate.js';
 export { writeReports, type ReportContext } from './results/report.js';
+export { pluginEffects, describeEffect, effectsTable, mainJobSummary, latestSectionRuns, type PluginEffect } from './results/comparison.js';
 export { sectionCharts, renderSvg } from './results/charts.js';
 export { BenchOptionError, PluginPackageError, ResultsFolderError } from './errors.js';

@@ -23,7 +23,7 @@ describe('options', () => {
     expect(() => dgl({ head: 'mlp' as never })).toThrow(/head must be one of 'mlp-sr', 'mlaan', 'linear'; got "mlp"/);
     expect(() => dgl({ mlpLayers: -1 })).toThrow(/mlpLayers must be an integer >= 0/);
     expect(() => dgl({ mlpLayers: 1.5 })).toThrow(DglConfigError);
-    expect(() => dgl({ heads: 'linear' } as never)).toThrow(/dgl\(\): unknown option\(s\) 'heads'\. Known options: head, mlpLayers, seed/);
+    expect(() => dgl({ heads: 'linear' } as never)).toThrow(/dgl\(\): unknown option\(s\) 'heads' \('heads': did you mean 'head'\?\)\. Known options: head, mlpLayers, seed/);
     const error = (() => {
       try {
         dgl({ head: 'nope' as never });
@@ -153,8 +153,8 @@ describe('training', () => {
         optimizer: { learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4 },
       });
       const batch = randomImageBatch(4, 9, 10, 16);
-      trainer.step(batch);
-      trainer.step(batch);
+      trainer.step(batch).dispose();
+      trainer.step(batch).dispose();
       const values = new Map(trainer.namedParameters().map(([n, v]) => [n, Float32Array.from(v.dataSync() as Float32Array)]));
       trainer.dispose();
       backbone.dispose();

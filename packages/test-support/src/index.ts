@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { selectBackend, Backbone, BackboneBlock, Batch, GlobalAveragePool, Linear, SeededRandom, Sequential } from '@mlaan/core';
+import { readSteps, selectBackend, Backbone, BackboneBlock, Batch, GlobalAveragePool, Linear, LocalTrainer, SeededRandom, Sequential, StepResult } from '@mlaan/core';
 import { cifarResNet } from '@mlaan/models';
 import { testResidualBlock, testStem } from '@mlaan/core/testing';
 
@@ -38,11 +38,23 @@ export function resnet8(seed = 0): Backbone {
 }
 
 /**
- * A CIFAR ResNet with `blocksPerStage` BasicBlocks per stage (widths 16/32/64). Its id is not a
+ * A CIFAR ResNet with `blocksPerStage` BasicBlocks per stage (widths 16/32/64), for `inputSize`²
+ * images (32 by default; tests train on 8x8 ones for speed). Its id is not a
  * paper network's, so no per-network table (leap lists, InfoPro lambdas) applies to it.
  */
-export function smallResNet(blocksPerStage: number, seed = 0, classes = 10): Backbone {
-  return cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes });
+export function smallResNet(blocksPerStage: number, seed = 0, classes = 10, inputSize = 32): Backbone {
+  return atInputSize(cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes }), inputSize);
+}
+
+/**
+ * The same network (the same layers and variables) declared for `inputSize`² images: tests train
+ * the paper networks on small images for speed, and a trainer sizes its heads, and checks its
+ * batches, by the backbone's inputSize.
+ */
+export function atInputSize(backbone: Backbone, inputSize: number): Backbone {
+  if (inputSize === backbone.inputSize) return backbone;
+  const { id, stem, blocks, classifier, classes } = backbone;
+  return new Backbone({ id, stem, blocks, classifier, classes, inputSize });
 }
 
 /**
@@ -152,19 +164,18 @@ export function cifarBatches(count: number, batchSize: number, options: { downsa
   return batches;
 }
 
-/** Train for `epochs` over `batches`; the mean of every loss term per epoch. */
-export async function trainEpochs(
-  trainer: { step(batch: Batch): { losses: Record<string, number> } },
-  batches: Batch[],
-  epochs: number,
-): Promise<Record<string, number>[]> {
+/** Train for `epochs` over `batches`; the mean of every loss term per epoch (each epoch read in one transfer). */
+export async function trainEpochs(trainer: LocalTrainer, batches: Batch[], epochs: number): Promise<Record<string, number>[]> {
   const history: Record<string, number>[] = [];
   for (let epoch = 0; epoch < epochs; epoch++) {
-    const sums: Record<string, number> = {};
+    const results: StepResult[] = [];
     for (const batch of batches) {
-      const { losses } = trainer.step(batch);
+      results.push(trainer.step(batch));
       // Yield so the test runner's worker can answer its heartbeat during long runs.
       await new Promise((resolve) => setImmediate(resolve));
+    }
+    const sums: Record<string, number> = {};
+    for (const { losses } of await readSteps(results)) {
       for (const [name, value] of Object.entries(losses)) sums[name] = (sums[name] ?? 0) + value / batches.length;
     }
     history.push(sums);

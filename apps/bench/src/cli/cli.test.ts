@@ -187,8 +187,11 @@ describe.skipIf(!haveCifar)('the CLI on real CIFAR-10 (wasm, one epoch)', () => 
     expect(csv[2]).toContain(',dgl,none,DGL,2,2,');
     const markdown = await readFile(join(out, 'results.md'), 'utf8');
     expect(markdown).toContain('| Method | K=1 | K=2 |');
-    expect(markdown).toMatch(/\| E2E \| \d+\.\d\d \(paper 7\.37\) \| – \|/);
-    expect(markdown).toMatch(/\| DGL \| – \| \d+\.\d\d \(paper 8\.69\) \|/);
+    // One epoch is not the papers' protocol: their numbers stand apart, marked not comparable (issue 27).
+    expect(markdown).toMatch(/\| E2E \| \d+\.\d\d \| – \|/);
+    expect(markdown).toMatch(/\| DGL \| – \| \d+\.\d\d \|/);
+    expect(markdown).toContain('### Published test error (%): the papers’ protocol: 160–400 epochs on the full training set, not comparable with these runs');
+    expect(markdown).toContain('| E2E | 7.37 | – |');
     expect(markdown).toContain('resumed 1×');
     const html = await readFile(join(out, 'report.html'), 'utf8');
     const charts = await readdir(join(out, 'charts'));

@@ -17,7 +17,7 @@ export { EXIT, type IO } from './io.js';
  * datasets folder named (and CIFAR-10 downloaded into it when missing).
  */
 export const RUN_EXAMPLES = [
-  'mlaan-bench run --preset demo --framework dgl --plugins mlaan --K 4 --data-dir ~/datasets --download',
+  'mlaan-bench run --preset demo --framework dgl --plugins mlaan --K 8 --data-dir ~/datasets --download',
   'mlaan-bench run --preset paper --framework dgl --K 8 --backend tensorflow-gpu --data-dir /data',
 ];
 

@@ -65,6 +65,21 @@ export interface Section {
   columns: number[];
 }
 
+/**
+ * The published test errors (registry/published.ts) come from runs of 160 epochs (the InfoPro
+ * paper; the MLAAN paper trains 400) on the full training set, evaluated on the full test set.
+ */
+export const PAPER_PROTOCOL = { minimumEpochs: 160, description: 'the papers’ protocol: 160–400 epochs on the full training set' } as const;
+
+/** Whether a section trained like the papers, so that their test errors may stand beside its own. */
+export function trainedLikeThePapers(section: Pick<Section, 'config' | 'runs'>): boolean {
+  return (
+    section.config.trainLimit === null &&
+    section.config.testLimit === null &&
+    section.runs.every((run) => run.config.epochs >= PAPER_PROTOCOL.minimumEpochs)
+  );
+}
+
 /** JSON turns NaN into null; read such fields back as NaN. */
 export function numberOrNaN(value: unknown): number {
   return typeof value === 'number' ? value : NaN;

@@ -184,7 +184,9 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
     for (const worker of workers!.perWorker) {
       expect(worker.sampledSteps).toBe(2);
       expect(worker.stateBytes).toBeGreaterThan(0);
-      expect(worker.stepPeakBytes).toBe(worker.stateBytes + worker.stepAllocationBytes);
+      // The largest sampled step's state + allocation; state and allocation may peak on different steps.
+      expect(worker.stepPeakBytes).toBeLessThanOrEqual(worker.stateBytes + worker.stepAllocationBytes);
+      expect(worker.stepPeakBytes).toBeGreaterThan(Math.max(worker.stateBytes, worker.stepAllocationBytes));
       expect(worker.stepAllocationBytes).toBeGreaterThan(0);
     }
     const peaks = workers!.perWorker.map((worker) => worker.stepPeakBytes);

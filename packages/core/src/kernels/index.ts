@@ -12,3 +12,4 @@ export {
   replacedKernel,
   wasmTrainingKernels,
 } from './training-kernels.js';
+export { createSelectByFlagConfig } from './select-by-flag.js';
