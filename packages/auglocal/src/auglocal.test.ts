@@ -7,6 +7,8 @@ import {
   CutPoint,
   Head,
   headLossAndGradients,
+  HeadRole,
+  HeadRoles,
   LocalLearningPlugin,
   LocalTrainer,
   LossTerm,
@@ -44,10 +46,10 @@ beforeAll(async () => {
 /** Long synchronous stretches starve vitest's worker RPC; give it a turn between them. */
 const yieldToVitest = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-const auxiliaryHead = (trainer: LocalTrainer, key: string): AuxiliaryNetworkHead => {
-  const head = trainer.heads.get(key);
+const auxiliaryHead = (trainer: LocalTrainer, moduleIndex: number, role: HeadRole): AuxiliaryNetworkHead => {
+  const head = trainer.head(moduleIndex, role);
   const inner = head instanceof LeapHead ? head.inner : head;
-  if (!(inner instanceof AuxiliaryNetworkHead)) throw new Error(`${key} is not an AugLocal head`);
+  if (!(inner instanceof AuxiliaryNetworkHead)) throw new Error(`${moduleIndex}:${role} is not an AugLocal head`);
   return inner;
 };
 
@@ -108,7 +110,7 @@ describe('auxiliary networks: the paper rule, module by module', () => {
     const depths = pyramidDepths(K, 3, 0.5);
     expect(depths).toEqual([3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2]);
     for (let i = 0; i < K - 1; i++) {
-      const head = auxiliaryHead(trainer, `${i}:independent`);
+      const head = auxiliaryHead(trainer, i, HeadRoles.independent);
       // Module i is layer i: its network is made of round(i + (15 - i)/d_i · j), j = 1..d_i.
       expect(head.layers, `module ${i}`).toEqual(selectSubsequentLayers(i, 16, depths[i]!));
       expect(head.layers[head.layers.length - 1]).toBe(15);
@@ -122,12 +124,12 @@ describe('auxiliary networks: the paper rule, module by module', () => {
       expect(linear?.[1].shape, `module ${i}`).toEqual([64, 10]);
     }
     // Module 0 (the stem, 16 channels at 32x32): layers 5, 10, 15 -> 16->16, 16->32 /2, 32->64 /2.
-    expect(blockShapes(auxiliaryHead(trainer, '0:independent'))).toEqual([[16, 16, 1], [16, 32, 2], [32, 64, 2]]);
+    expect(blockShapes(auxiliaryHead(trainer, 0, HeadRoles.independent))).toEqual([[16, 16, 1], [16, 32, 2], [32, 64, 2]]);
     // Module 6 (layer2.0, 32 channels): depth 2, layers 10 and 15 (6 + 4.5 = 10.5 rounds to 10).
-    expect(auxiliaryHead(trainer, '6:independent').layers).toEqual([10, 15]);
-    expect(blockShapes(auxiliaryHead(trainer, '6:independent'))).toEqual([[32, 32, 1], [32, 64, 2]]);
+    expect(auxiliaryHead(trainer, 6, HeadRoles.independent).layers).toEqual([10, 15]);
+    expect(blockShapes(auxiliaryHead(trainer, 6, HeadRoles.independent))).toEqual([[32, 32, 1], [32, 64, 2]]);
     // The last module trains with the backbone's classifier.
-    expect(trainer.heads.get(`${K - 1}:independent`)!.name).toBe('classifier');
+    expect(trainer.head(K - 1, HeadRoles.independent)!.name).toBe('classifier');
     trainer.dispose();
     backbone.dispose();
   });
@@ -135,7 +137,7 @@ describe('auxiliary networks: the paper rule, module by module', () => {
   it('a depth-1 network has a BatchNorm1d before its Linear, and a 16 -> 64 jump halves the map once', () => {
     const backbone = resnet32();
     const trainer = new LocalTrainer({ backbone, cuts: [[0, 0], [1, 0]], plugins: [augLocal({ depth: 1 })] });
-    const head = auxiliaryHead(trainer, '0:independent');
+    const head = auxiliaryHead(trainer, 0, HeadRoles.independent);
     expect(head.layers).toEqual([15]);
     expect(blockShapes(head)).toEqual([[16, 64, 2]]);
     expect(head.namedParameters().map(([n, v]) => `${n.slice('auglocal.0.independent.'.length)} ${v.shape}`).slice(-4)).toEqual([
@@ -153,7 +155,7 @@ describe('auxiliary networks: the paper rule, module by module', () => {
     const trainer = new LocalTrainer({ backbone, cuts: augLocalCuts(backbone, { K: 55, depth: 3 }), plugins: [augLocal({ depth: 3 })] });
     await yieldToVitest();
     expect(trainer.modules.length).toBe(52);
-    const counts = Array.from({ length: 51 }, (_, i) => auxiliaryHead(trainer, `${i}:independent`).layers.length);
+    const counts = Array.from({ length: 51 }, (_, i) => auxiliaryHead(trainer, i, HeadRoles.independent).layers.length);
     expect(counts).toEqual(pyramidDepths(52, 3, 0.5));
     expect(counts[0]).toBe(3);
     expect(counts[50]).toBe(2);
@@ -178,7 +180,7 @@ describe('training', () => {
   it('the explicit backward gives the loss and gradients of autograd through the same network', () => {
     const backbone = tinyResNet({ inputSize: 16 });
     const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [augLocal({ seed: 3 })] });
-    const head = auxiliaryHead(trainer, '0:independent');
+    const head = auxiliaryHead(trainer, 0, HeadRoles.independent);
     const batch = randomImageBatch(4, 2, 10, 16);
     const features = tf.tidy(() => trainer.modules[0]!.apply(batch.inputs, { training: true, updateStatistics: false }));
     const context = { training: true, updateStatistics: false };
@@ -206,7 +208,7 @@ describe('training', () => {
       const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [augLocal(), onlyTerm(`module${index}.independent`)] });
       const batch = randomImageBatch(4, index + 1, 10, 16);
       const { gradients } = trainer.computeGradients(batch);
-      const ownHead = index === 2 ? ['fc.weight', 'fc.bias'] : trainer.heads.get(`${index}:independent`)!.namedParameters().map(([n]) => n);
+      const ownHead = index === 2 ? ['fc.weight', 'fc.bias'] : trainer.head(index, HeadRoles.independent)!.namedParameters().map(([n]) => n);
       const expected = [...trainer.modules[index]!.namedParameters().map(([n]) => n), ...ownHead].sort();
       expect(nonZeroGradients(gradients)).toEqual(expected);
       expect([...gradients.keys()].sort()).toEqual(expected);
@@ -238,8 +240,8 @@ describe('with MLAAN', () => {
     const backbone = smallResNet(1);
     const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [augLocal(), mlm()] });
     for (let i = 0; i < 3; i++) {
-      const independent = auxiliaryHead(trainer, `${i}:independent`);
-      const cascade = auxiliaryHead(trainer, `${i}:cascade`);
+      const independent = auxiliaryHead(trainer, i, HeadRoles.independent);
+      const cascade = auxiliaryHead(trainer, i, HeadRoles.cascade);
       expect(cascade.layers).toEqual(independent.layers);
       expect(cascade.namedParameters().every(([n]) => n.startsWith(`auglocal.${i}.cascade.head.`))).toBe(true);
       const own = new Set(independent.namedParameters().map(([, v]) => v));
@@ -254,16 +256,16 @@ describe('with MLAAN', () => {
     const [m, l] = withMLAAN();
     const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [augLocal(), m, l] });
     for (let i = 0; i < 3; i++) {
-      const leapHead = trainer.heads.get(`${i}:cascade`);
+      const leapHead = trainer.head(i, HeadRoles.cascade);
       expect(leapHead).toBeInstanceOf(LeapHead);
       const sources = (leapHead as LeapHead).leap.sources;
       const end = backbone.sequence.indexOf(sources[sources.length - 1]!);
-      const inner = auxiliaryHead(trainer, `${i}:cascade`);
+      const inner = auxiliaryHead(trainer, i, HeadRoles.cascade);
       expect(inner.input.channels).toBe(sources[sources.length - 1]!.outputChannels);
       expect(inner.layers, `module ${i}`).toEqual(selectSubsequentLayers(end, backbone.sequence.length, pyramidDepths(4, 2, 0.5)[i]!));
       // The independent heads stay AugLocal's own networks after the module.
-      expect(trainer.heads.get(`${i}:independent`)).toBeInstanceOf(AuxiliaryNetworkHead);
-      expect(auxiliaryHead(trainer, `${i}:independent`).layers).toEqual(selectSubsequentLayers(i, 4, pyramidDepths(4, 2, 0.5)[i]!));
+      expect(trainer.head(i, HeadRoles.independent)).toBeInstanceOf(AuxiliaryNetworkHead);
+      expect(auxiliaryHead(trainer, i, HeadRoles.independent).layers).toEqual(selectSubsequentLayers(i, 4, pyramidDepths(4, 2, 0.5)[i]!));
     }
     trainer.dispose();
     backbone.dispose();
@@ -288,7 +290,7 @@ describe('with MLAAN', () => {
       const term = trainer.terms[0]!;
       const expected = new Set<string>();
       for (let k = term.span[0]; k <= term.span[1]; k++) for (const [n] of trainer.modules[k]!.namedParameters()) expected.add(n);
-      for (const [n] of trainer.heads.get(`${term.span[1]}:${term.role}`)!.namedParameters()) expected.add(n);
+      for (const [n] of trainer.head(term.span[1], term.role)!.namedParameters()) expected.add(n);
       const { gradients } = trainer.computeGradients(batch);
       expect(new Set(nonZeroGradients(gradients)), name).toEqual(expected);
       expect([...gradients.keys()].filter((n) => n.includes('.ema.'))).toEqual([]);
@@ -299,12 +301,12 @@ describe('with MLAAN', () => {
     disposeBatch(batch);
   });
 
-  it('trains with finite losses and leaks no tensors (paper and reference profiles)', () => {
+  it('trains with finite losses and leaks no tensors (paper and reference profiles)', async () => {
     for (const profile of ['paper', 'reference'] as const) {
       const backbone = smallResNet(1);
       const trainer = new LocalTrainer({ backbone, cuts: perBlockCuts(backbone.stageDepths), plugins: [augLocal(), ...withMLAAN({ profile, cascadeWindow: 2 })], optimizer: { momentum: 0.9 } });
       const batch = randomImageBatch(4, 3);
-      const { losses } = trainer.step(batch);
+      const { losses } = await trainer.step(batch).read();
       expect(Object.values(losses).every(Number.isFinite), JSON.stringify(losses)).toBe(true);
       expect(tensorsLeftBySteps(trainer, batch)).toBe(0);
       disposeBatch(batch);

@@ -1,41 +1,38 @@
-import { Backbone, definePlugin, HeadInput, HeadRequest, LocalLearningPlugin, option, SeededRandom } from '@mlaan/core';
+import {
+  Backbone,
+  type ConfigOf,
+  definePlugin,
+  HeadInput,
+  HeadRequest,
+  LocalLearningPlugin,
+  option,
+  type PluginOptions,
+  SeededRandom,
+} from '@mlaan/core';
 import { AuxiliaryNetworkHead } from './auxiliary-head.js';
 import { buildAuxiliaryNetwork } from './auxiliary-network.js';
 import { AugLocalConfigError } from './errors.js';
 import { auxiliaryBlocks, pyramidDepths, selectSubsequentLayers } from './layer-selection.js';
 
-export interface AugLocalOptions {
+/** AugLocal's options, declared once: each rule is an option's type, default and check. */
+const augLocalRules = {
   /**
    * Depth d of the first module's auxiliary network: how many later layers it is built from
    * (the authors' `--aux_net_depth`). Default 2, their ResNet-32 command (ResNet-110: 3).
    */
-  depth?: number;
+  depth: option.integer({ min: 1, meaning: 'later layers in the first auxiliary network' }, 2),
   /**
    * τ in [0, 1]: how fast the depth falls towards the top, module K−2 getting d·(1−τ) + τ
    * (the authors' `--pyramid_coeff` under `--pyramid`). Default 0.5, as in all their runs;
    * 0 gives every module depth d.
    */
-  pyramidCoefficient?: number;
+  pyramidCoefficient: option.finiteNumber({ min: 0, max: 1, meaning: 'how fast the auxiliary depth falls towards the top' }, 0.5),
   /** Seed of the auxiliary networks' initialisation. Default: drawn from the trainer's seeded generator. */
-  seed?: number;
-}
+  seed: option.optional(option.integer()),
+};
 
 /** AugLocal's options once resolved. */
-export interface AugLocalConfig {
-  depth: number;
-  pyramidCoefficient: number;
-  seed?: number;
-}
-
-const augLocalOptions = {
-  call: 'augLocal()',
-  error: AugLocalConfigError,
-  rules: {
-    depth: option.integer({ min: 1, meaning: 'later layers in the first auxiliary network' }, 2),
-    pyramidCoefficient: option.finiteNumber({ min: 0, max: 1, meaning: 'how fast the auxiliary depth falls towards the top' }, 0.5),
-    seed: option.optional(option.integer()),
-  },
-};
+export type AugLocalConfig = ConfigOf<typeof augLocalRules>;
 
 /** The output shape of layer `position` of the backbone (stem = 0) for its input size. */
 function layerOutput(backbone: Backbone, position: number): HeadInput {
@@ -83,11 +80,12 @@ function hasBottleneckBlocks(backbone: Backbone): boolean {
  * `auglocal.<module>.<role>.head.<k>.*`. When LAM puts a leap net in front of a head, the
  * auxiliary network starts where the leap net ends (`featurePosition`).
  */
-export const augLocal = definePlugin<AugLocalOptions, AugLocalConfig, LocalLearningPlugin>(augLocalOptions, ({ depth, pyramidCoefficient, seed }) => {
+export const augLocal = definePlugin({ call: 'augLocal()', error: AugLocalConfigError, rules: augLocalRules }, ({ depth, pyramidCoefficient, seed }): LocalLearningPlugin => {
   let random: SeededRandom | undefined;
   const makeRandom = (fallback: SeededRandom) => (seed !== undefined ? new SeededRandom(seed) : fallback.fork());
   return {
     name: 'auglocal',
+    host: true,
     setup(context) {
       random = makeRandom(context.random);
       if (hasBottleneckBlocks(context.backbone)) {
@@ -111,3 +109,6 @@ export const augLocal = definePlugin<AugLocalOptions, AugLocalConfig, LocalLearn
     },
   };
 });
+
+/** What `augLocal()` takes: every option of `AugLocalConfig`, each optional. */
+export type AugLocalOptions = PluginOptions<typeof augLocal>;

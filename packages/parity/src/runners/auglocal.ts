@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CutPoint, importPyTorchWeights, LocalTrainer, TRAIN } from '@mlaan/core';
+import { CutPoint, HeadRoles, importPyTorchWeights, LocalTrainer, TRAIN } from '@mlaan/core';
 import { augLocal, AuxiliaryNetworkHead, auxiliaryBlocks, pyramidDepths, selectSubsequentLayers } from '@mlaan/auglocal';
 import { createNetwork } from '@mlaan/models';
 import { Fixture, FixtureError, fixtureBatch, toPyTorchLayout } from '../fixture.js';
@@ -92,7 +92,7 @@ export const augLocalRunner: ParityRunner = {
         throw new FixtureError(`fixture K=${config.K} but its cut points give ${trainer.modules.length} modules.`);
       }
       for (const [i, theirs] of ((config.auxiliary ?? []) as AuthorsAuxiliary[]).entries()) {
-        const head = trainer.heads.get(`${i}:independent`);
+        const head = trainer.head(i, HeadRoles.independent);
         if (!(head instanceof AuxiliaryNetworkHead)) throw new FixtureError(`module ${i} has no AugLocal head here`);
         if (theirs.blocks.length !== head.layers.length) {
           throw new FixtureError(`module ${i}: the fixture's auxiliary network has ${theirs.blocks.length} blocks, ours ${head.layers.length}.`);
@@ -101,8 +101,8 @@ export const augLocalRunner: ParityRunner = {
       importPyTorchWeights([...trainer.namedParameters(), ...trainer.namedBuffers()], fixture.weights);
       const out = new Map<string, tf.Tensor>();
       out.set('logits', backbone.apply(batch.inputs, { ...TRAIN, updateStatistics: false }));
-      const { gradients, loss } = trainer.computeGradients(batch);
-      out.set('loss', tf.tensor1d([loss]));
+      const { gradients, result } = trainer.computeGradients(batch);
+      out.set('loss', tf.tensor1d([(await result.read()).loss]));
       for (const [name, gradient] of gradients) {
         // The fixture leaves out the last module's blocks (plain back-propagation): compare what it holds.
         if (fixture.expected.has(`grad.${name}`)) out.set(`grad.${name}`, toPyTorchLayout(gradient));
