@@ -180,13 +180,14 @@ const TRAIN_AND_CHECK = `
 function snapshot(trainer) {
   return new Map(trainer.namedParameters().map(([name, variable]) => [name, variable.dataSync().slice()]));
 }
-function trainAndCheck(trainer, steps, label) {
+async function trainAndCheck(trainer, steps, label) {
   const before = snapshot(trainer);
   let tensorsAfterFirstStep = -1;
   for (let step = 0; step < steps; step++) {
     const batch = syntheticBatch(8, step + 1);
     const started = Date.now();
-    const result = trainer.step(batch);
+    // The step returns at once; its losses are read from the device by result.read().
+    const result = await trainer.step(batch).read();
     tf.dispose([batch.inputs, batch.labels]);
     const terms = Object.entries(result.losses);
     console.log(\`\${label}: step \${step} loss \${result.loss.toFixed(4)} (\${terms.length} terms, \${Date.now() - started} ms)\`);
@@ -208,11 +209,11 @@ function trainAndCheck(trainer, steps, label) {
 /** Shared by the training programs; a plain ES module with a hand-written .d.mts, as users write them. */
 const HELPERS_MJS = `import * as tf from '@tensorflow/tfjs-core';
 export ${SYNTHETIC_BATCH.trim()}
-export ${TRAIN_AND_CHECK.trim().replace('function trainAndCheck', 'export function trainAndCheck')}
+export ${TRAIN_AND_CHECK.trim().replace('async function trainAndCheck', 'export async function trainAndCheck')}
 `;
 const HELPERS_DMTS = `import type { Batch, LocalTrainer } from '@mlaan/core';
 export declare function syntheticBatch(batchSize: number, seed: number): Batch;
-export declare function trainAndCheck(trainer: LocalTrainer, steps: number, label: string): { parameters: number; unchanged: number };
+export declare function trainAndCheck(trainer: LocalTrainer, steps: number, label: string): Promise<{ parameters: number; unchanged: number }>;
 `;
 
 /** (a) TypeScript, compiled by tsc against the published .d.ts, then run by Node. */
@@ -241,7 +242,7 @@ if (!trainer.namedParameters().some(([name]) => name.startsWith('lam.'))) throw 
 
 const step: (batch: Batch) => StepResult = (batch) => trainer.step(batch);
 void step;
-const { parameters } = trainAndCheck(trainer, 2, 'infopro+mlaan');
+const { parameters } = await trainAndCheck(trainer, 2, 'infopro+mlaan');
 trainer.dispose();
 console.log(\`infopro+mlaan: ResNet-32 K=4, \${cascadeTerms.length} cascade terms, \${parameters} parameters: ok\`);
 `;
@@ -276,7 +277,7 @@ const leapParameters = trainer.namedParameters().filter(([name]) => name.startsW
 const emaBuffers = trainer.namedBuffers().filter(([name]) => /^lam\\.\\d+\\.ema\\./.test(name)).length;
 if (leapParameters === 0 || emaBuffers === 0) throw new Error(\`LAM built no leap nets (\${leapParameters} parameters, \${emaBuffers} EMA buffers)\`);
 if (leapBlocksFor(backbone, trainer.modules, 0).length === 0) throw new Error('leapBlocksFor gave module 0 no leap blocks');
-trainAndCheck(trainer, 2, 'dgl+lam');
+await trainAndCheck(trainer, 2, 'dgl+lam');
 trainer.dispose();
 console.log(\`dgl+lam: ResNet-32 K=8, \${leapParameters} leap-net parameters, \${emaBuffers} EMA buffers: ok\`);
 `;
@@ -306,7 +307,7 @@ const trainer = new LocalTrainer({
 });
 const auxiliary = trainer.namedParameters().filter(([name]) => name.startsWith('auglocal.')).length;
 if (trainer.modules.length !== 14 || auxiliary === 0) throw new Error(\`expected 14 modules with auxiliary networks, got \${trainer.modules.length} and \${auxiliary} parameters\`);
-trainAndCheck(trainer, 2, 'auglocal');
+await trainAndCheck(trainer, 2, 'auglocal');
 trainer.dispose();
 console.log(\`auglocal: ResNet-32 in \${trainer.modules.length} modules, \${auxiliary} auxiliary-network parameter tensors: ok\`);
 `;

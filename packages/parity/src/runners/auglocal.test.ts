@@ -1,26 +1,17 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { selectBackend, type BackendChoice } from '@mlaan/core';
+import { selectBackend } from '@mlaan/core';
 import { describe, expect, it } from 'vitest';
 import { compareWithFloat64 } from '../float64.js';
 import { FixtureError, loadFixture } from '../fixture.js';
 import { augLocalRunner } from './auglocal.js';
+import { backendsThatLoad } from '../test-backends.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Committed with the package: synthetic images, so it carries no dataset (make_auglocal_fixture.py).
 const fixtureDir = resolve(here, '../../fixtures/auglocal-resnet32-k4-depth3');
 
-async function backendLoads(backend: BackendChoice): Promise<boolean> {
-  try {
-    await selectBackend(backend, { log: () => {} });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available: [BackendChoice, boolean][] = [];
-for (const backend of ['cpu', 'wasm', 'onednn'] as const) available.push([backend, await backendLoads(backend)]);
+const available = await backendsThatLoad();
 
 describe('AugLocal against the authors\' code (fixtures/auglocal-resnet32-k4-depth3, float64 verdict)', () => {
   for (const [backend, loads] of available) {
