@@ -181,13 +181,14 @@ const TRAIN_AND_CHECK = `
 function snapshot(trainer) {
   return new Map(trainer.namedParameters().map(([name, variable]) => [name, variable.dataSync().slice()]));
 }
-function trainAndCheck(trainer, steps, label) {
+async function trainAndCheck(trainer, steps, label) {
   const before = snapshot(trainer);
   let tensorsAfterFirstStep = -1;
   for (let step = 0; step < steps; step++) {
     const batch = syntheticBatch(8, step + 1);
     const started = Date.now();
-    const result = trainer.step(batch);
+    // The step returns at once; its losses are read from the device by result.read().
+    const result = await trainer.step(batch).read();
     tf.dispose([batch.inputs, batch.labels]);
     const terms = Object.entries(result.losses);
     console.log(\`\${label}: step \${step} loss \${result.loss.toFixed(4)} (\${terms.length} terms, \${Date.now() - started} ms)\`);
@@ -209,11 +210,11 @@ function trainAndCheck(trainer, steps, label) {
 /** Shared by the training programs; a plain ES module with a hand-written .d.mts, as users write them. */
 const HELPERS_MJS = `import * as tf from '@tensorflow/tfjs-core';
 export ${SYNTHETIC_BATCH.trim()}
-export ${TRAIN_AND_CHECK.trim().replace('function trainAndCheck', 'export function trainAndCheck')}
+export ${TRAIN_AND_CHECK.trim().replace('async function trainAndCheck', 'export async function trainAndCheck')}
 `;
 const HELPERS_DMTS = `import type { Batch, LocalTrainer } from '@mlaan/core';
 export declare function syntheticBatch(batchSize: number, seed: number): Batch;
-export declare function trainAndCheck(trainer: LocalTrainer, steps: number, label: string): { parameters: number; unchanged: number };
+export declare function trainAndCheck(trainer: LocalTrainer, steps: number, label: string): Promise<{ parameters: number; unchanged: number }>;
 `;
 
 /** (a) TypeScript, compiled by tsc against the published .d.ts, then run by Node. */
@@ -242,7 +243,7 @@ if (!trainer.namedParameters().some(([name]) => name.startsWith('lam.'))) throw 
 
 const step: (batch: Batch) => StepResult = (batch) => trainer.step(batch);
 void step;
-const { parameters } = trainAndCheck(trainer, 2, 'infopro+mlaan');
+const { parameters } = await trainAndCheck(trainer, 2, 'infopro+mlaan');
 trainer.dispose();
 console.log(\`infopro+mlaan: ResNet-32 K=4, \${cascadeTerms.length} cascade terms, \${parameters} parameters: ok\`);
 `;
@@ -277,9 +278,39 @@ const leapParameters = trainer.namedParameters().filter(([name]) => name.startsW
 const emaBuffers = trainer.namedBuffers().filter(([name]) => /^lam\\.\\d+\\.ema\\./.test(name)).length;
 if (leapParameters === 0 || emaBuffers === 0) throw new Error(\`LAM built no leap nets (\${leapParameters} parameters, \${emaBuffers} EMA buffers)\`);
 if (leapBlocksFor(backbone, trainer.modules, 0).length === 0) throw new Error('leapBlocksFor gave module 0 no leap blocks');
-trainAndCheck(trainer, 2, 'dgl+lam');
+await trainAndCheck(trainer, 2, 'dgl+lam');
 trainer.dispose();
 console.log(\`dgl+lam: ResNet-32 K=8, \${leapParameters} leap-net parameters, \${emaBuffers} EMA buffers: ok\`);
+`;
+
+/** (d) JavaScript: the third host alone, on the authors' partition. */
+const AUGLOCAL_ALONE_MJS = `import { createRequire } from 'node:module';
+import { LocalTrainer, selectBackend } from '@mlaan/core';
+import { resnet32 } from '@mlaan/models';
+import { augLocal, augLocalCuts } from '@mlaan/auglocal';
+import { trainAndCheck } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+for (const absent of ['@mlaan/dgl', '@mlaan/infopro', '@mlaan/mlm', '@mlaan/lam', '@mlaan/mlaan']) {
+  let found = true;
+  try { require.resolve(\`\${absent}/package.json\`); } catch { found = false; }
+  if (found) throw new Error(\`\${absent} is installed although only @mlaan/auglocal was asked for\`);
+}
+
+await selectBackend('wasm', { log: () => {} });
+const backbone = resnet32({ classes: 10 });
+const trainer = new LocalTrainer({
+  backbone,
+  cuts: augLocalCuts(backbone, { K: 16, depth: 2 }),
+  plugins: [augLocal({ depth: 2 })],
+  optimizer: { learningRate: 0.05, momentum: 0.9 },
+  seed: 3,
+});
+const auxiliary = trainer.namedParameters().filter(([name]) => name.startsWith('auglocal.')).length;
+if (trainer.modules.length !== 14 || auxiliary === 0) throw new Error(\`expected 14 modules with auxiliary networks, got \${trainer.modules.length} and \${auxiliary} parameters\`);
+await trainAndCheck(trainer, 2, 'auglocal');
+trainer.dispose();
+console.log(\`auglocal: ResNet-32 in \${trainer.modules.length} modules, \${auxiliary} auxiliary-network parameter tensors: ok\`);
 `;
 
 /**
@@ -479,6 +510,14 @@ const SCENARIOS = [
     extraInstall: [`@tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`],
     files: () => ({ 'helpers.mjs': HELPERS_MJS, 'train.mjs': LAM_ON_DGL_MJS }),
     steps: [{ what: 'training ResNet-32 with DGL + LAM', command: 'node', args: ['train.mjs'] }],
+  },
+  {
+    name: 'auglocal-alone',
+    description: '(d) JavaScript: only @mlaan/auglocal, the third host, on core and models',
+    packages: ['@mlaan/core', '@mlaan/models', '@mlaan/auglocal'],
+    extraInstall: [`@tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`],
+    files: () => ({ 'helpers.mjs': HELPERS_MJS, 'train.mjs': AUGLOCAL_ALONE_MJS }),
+    steps: [{ what: 'training ResNet-32 with AugLocal', command: 'node', args: ['train.mjs'] }],
   },
   {
     name: 'import-all',

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Backbone, CutPoint, getSplit, LocalLearningPlugin, LocalTrainer, LossTerm, MlaanError, perBlockCuts } from '@mlaan/core';
-import { disposeBatch, linearHeadHost, nonZeroGradients, randomBatch, smallResNet, tensorsLeftBySteps } from '@mlaan/test-support';
+import { Backbone, CutPoint, getSplit, LocalLearningPlugin, LocalTrainer, MlaanError, perBlockCuts } from '@mlaan/core';
+import { disposeBatch, linearHeadHost, randomBatch, smallResNet, tensorsLeftBySteps, termGradientReach } from '@mlaan/test-support';
 import { LamPlugin, LeapHead } from '@mlaan/lam';
 import { resnet110, resnet32 } from '@mlaan/models';
 import { lam, mlm, MlaanOptionsError, withMLAAN } from './index.js';
@@ -39,29 +39,13 @@ function routingTable(trainer: LocalTrainer): Record<string, number[]> {
  * the modules of its span, of its head and of the head's leap net; never an EMA twin.
  */
 async function checkRouting(make: () => { backbone: Backbone; cuts: readonly CutPoint[]; plugins: LocalLearningPlugin[] }): Promise<void> {
-  const probe = make();
-  const probeTrainer = new LocalTrainer({ backbone: probe.backbone, cuts: probe.cuts, plugins: probe.plugins });
-  const termNames = probeTrainer.terms.map((t) => t.name);
-  probeTrainer.dispose();
-  probe.backbone.dispose();
   const batch = batchOf();
-  for (const name of termNames) {
-    await yieldToVitest();
-    const { backbone, cuts, plugins } = make();
-    const only: LocalLearningPlugin = { name: 'only', enforce: 'post', terms: (ts: LossTerm[]) => ts.filter((t) => t.name === name) };
-    const trainer = new LocalTrainer({ backbone, cuts, plugins: [...plugins, only] });
-    const term = trainer.terms[0]!;
-    const expected = new Set<string>();
-    for (let m = term.span[0]; m <= term.span[1]; m++) for (const [n] of trainer.modules[m]!.namedParameters()) expected.add(n);
-    for (const [n] of trainer.heads.get(`${term.span[1]}:${term.role}`)!.namedParameters()) expected.add(n);
-    const { gradients } = trainer.computeGradients(batch);
-    expect(new Set(nonZeroGradients(gradients)), name).toEqual(expected);
-    expect([...gradients.keys()].filter((n) => n.includes('.ema.'))).toEqual([]);
-    for (const g of gradients.values()) g.dispose();
-    trainer.dispose();
-    backbone.dispose();
-  }
+  const reach = await termGradientReach(make, batch, yieldToVitest);
   disposeBatch(batch);
+  for (const { term, reached, given, expected } of reach) {
+    expect(reached, term).toEqual(expected);
+    expect(given.filter((n) => n.includes('.ema.'))).toEqual([]);
+  }
 }
 
 describe('gradient routing (host + MLM + LAM)', () => {

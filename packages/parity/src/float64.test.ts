@@ -1,9 +1,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { selectBackend, type BackendChoice } from '@mlaan/core';
+import { selectBackend } from '@mlaan/core';
 import { goldenFolder } from '@mlaan/test-support';
 import { describe, expect, it } from 'vitest';
 import { float64Distance, float64Verdict, FLOAT64_LIMITS, runFloat64Parity, summarise, type Float64Report } from './float64.js';
+import { backendsThatLoad } from './test-backends.js';
 
 const goldenDir = goldenFolder();
 const sharedFixtures = ['e2e-resnet32', 'infopro-resnet32-k4', 'mlaan-reference-resnet32-k8'].map((name) => join(goldenDir, name));
@@ -51,18 +52,7 @@ describe('the float64 measure and verdict', () => {
   });
 });
 
-async function backendLoads(backend: BackendChoice): Promise<boolean> {
-  try {
-    await selectBackend(backend, { log: () => {} });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// cpu and wasm always; onednn where its addon builds and loads.
-const available: [BackendChoice, boolean][] = [];
-for (const backend of ['cpu', 'wasm', 'onednn'] as const) available.push([backend, await backendLoads(backend)]);
+const available = await backendsThatLoad();
 
 describe.skipIf(!sharedFixtures.every((dir) => existsSync(join(dir, 'expected-f64.safetensors'))))(
   'no further from float64 than PyTorch float32, no tie decisions (shared fixtures and MLAAN_FIXTURE_SET)',

@@ -4,6 +4,7 @@ import { FixtureError, loadFixture } from './fixture.js';
 import { getParityRunner, parityKinds, registerParityRunner } from './runner.js';
 import { AppliedDecision, findTieFile, fixtureSha256, runWithDecisions, TieFile } from './ties.js';
 import { readFile } from 'node:fs/promises';
+import { augLocalRunner } from './runners/auglocal.js';
 import { e2eRunner } from './runners/e2e.js';
 import { infoproRunner } from './runners/infopro.js';
 import { mlaanReferenceRunner } from './runners/mlaan.js';
@@ -11,6 +12,7 @@ import { mlaanReferenceRunner } from './runners/mlaan.js';
 registerParityRunner(e2eRunner);
 registerParityRunner(infoproRunner);
 registerParityRunner(mlaanReferenceRunner);
+registerParityRunner(augLocalRunner);
 
 export interface ParityReport {
   kind: string;

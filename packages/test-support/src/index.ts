@@ -7,9 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSteps, selectBackend, Backbone, BackboneBlock, Batch, GlobalAveragePool, Linear, LocalTrainer, SeededRandom, Sequential, StepResult } from '@mlaan/core';
+import { readSteps, selectBackend, Backbone, BackboneBlock, Batch, CutPoint, GlobalAveragePool, Linear, LocalLearningPlugin, LocalTrainer, SeededRandom, Sequential, StepResult } from '@mlaan/core';
 import { cifarResNet } from '@mlaan/models';
-import { testResidualBlock, testStem } from '@mlaan/core/testing';
+import { nonZeroGradients, testResidualBlock, testStem } from '@mlaan/core/testing';
 
 /**
  * The wasm backend (with core's training kernels) when it loads, else cpu: wasm runs these
@@ -222,4 +222,50 @@ export function changedState(after: Map<string, Int32Array>, before: Map<string,
     })
     .map(([name]) => name);
   return [...changed, ...[...before.keys()].filter((name) => !after.has(name))];
+}
+
+/** What one loss term's gradient reaches when it is the trainer's only term, and what it should. */
+export interface TermReach {
+  term: string;
+  /** Variables with a non-zero gradient. */
+  reached: Set<string>;
+  /** Every variable given a gradient, zero or not (an EMA twin must never be one). */
+  given: string[];
+  /** The parameters of the modules of its span and of its head (with a leap net in front of it). */
+  expected: Set<string>;
+}
+
+/**
+ * Gradient isolation, term by term: for each loss term of the trainer `make` describes, a trainer
+ * with that term alone, and what its gradient reaches. `make` is called once per term (fresh
+ * backbone and plugins); `between` runs before each term (tests give vitest's worker a turn).
+ */
+export async function termGradientReach(
+  make: () => { backbone: Backbone; cuts: readonly CutPoint[]; plugins: LocalLearningPlugin[] },
+  batch: Batch,
+  between: () => Promise<void> = async () => {},
+): Promise<TermReach[]> {
+  const probe = make();
+  const probeTrainer = new LocalTrainer({ backbone: probe.backbone, cuts: probe.cuts, plugins: probe.plugins });
+  const names = probeTrainer.terms.map((t) => t.name);
+  probeTrainer.dispose();
+  probe.backbone.dispose();
+  const reach: TermReach[] = [];
+  for (const name of names) {
+    await between();
+    const { backbone, cuts, plugins } = make();
+    const only: LocalLearningPlugin = { name: 'only', enforce: 'post', terms: (terms) => terms.filter((t) => t.name === name) };
+    const trainer = new LocalTrainer({ backbone, cuts, plugins: [...plugins, only] });
+    const term = trainer.terms[0]!;
+    const expected = new Set<string>();
+    for (let m = term.span[0]; m <= term.span[1]; m++) for (const [n] of trainer.modules[m]!.namedParameters()) expected.add(n);
+    for (const [n] of trainer.head(term.span[1], term.role)!.namedParameters()) expected.add(n);
+    const { gradients, result } = trainer.computeGradients(batch);
+    result.dispose();
+    reach.push({ term: name, reached: new Set(nonZeroGradients(gradients)), given: [...gradients.keys()], expected });
+    for (const g of gradients.values()) g.dispose();
+    trainer.dispose();
+    backbone.dispose();
+  }
+  return reach;
 }

@@ -139,6 +139,30 @@ export const FRAMEWORKS = {
       if (options.task === 'contrast' && options.lambda === undefined) await checkInfoProLambda(context);
     },
   }),
+  auglocal: defineFramework({
+    name: 'auglocal',
+    label: 'AugLocal',
+    description: 'auxiliary networks built from a uniform selection of later layers, shallower towards the top (@mlaan/auglocal; depth by --auglocal-depth)',
+    local: true,
+    mode: 'simultaneous',
+    paperEpochs: 400,
+    packageName: '@mlaan/auglocal',
+    options: {
+      // The authors' --aux_net_depth: 2 in their ResNet-32 command, 3 for ResNet-110, 1/3/5 in run.sh. A choice: host options have no integer kind.
+      depth: hostOption.choice({
+        choices: ['1', '2', '3', '4', '5'],
+        default: '2',
+        valueName: 'layers',
+        title: 'AugLocal depth',
+        description: "later layers in the first module's auxiliary network (the authors' --aux_net_depth; falls towards the top with their pyramid coefficient 0.5)",
+        label: (depth) => `[depth ${depth}]`,
+      }),
+    },
+    async hostPlugins(_context, options) {
+      const { augLocal } = await importPluginPackage('@mlaan/auglocal', "Framework 'auglocal'", () => import('@mlaan/auglocal'));
+      return [augLocal({ depth: Number(options.depth) })];
+    },
+  }),
 } as const;
 
 export type FrameworkName = keyof typeof FRAMEWORKS;
