@@ -1,6 +1,6 @@
 import { formatDuration } from './duration.js';
 import type { EpochRecord, RunResult } from './results/result-format.js';
-import type { Divergence, RunPosition } from './training/training-run.js';
+import type { Divergence, RunPosition } from './training/run-position.js';
 
 export { formatDuration } from './duration.js';
 

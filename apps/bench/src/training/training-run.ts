@@ -19,6 +19,9 @@ import { batchesFrom, disposedAfterUse } from './batches.js';
 import { datasetBytes, parameterCounts } from './memory.js';
 import { addStepLosses, emptyEpochTotals, freshRunState, meanTermLosses, type RunState } from './run-state.js';
 import type { TrainingEngine } from './training-engine.js';
+import type { Divergence, RunPosition } from './run-position.js';
+
+export type { Divergence, RunPosition } from './run-position.js';
 
 export const CHECKPOINT_FOLDER = 'checkpoint';
 
@@ -40,26 +43,6 @@ export interface RunOptions {
   command: string;
   /** Called once with the trained network before the result is written (`--export`). */
   finalModel?: (model: FinalModel) => Promise<void>;
-}
-
-/** Where a run stands: 0-based epoch, batches of that epoch done, steps done in all. */
-export interface RunPosition {
-  epoch: number;
-  batch: number;
-  step: number;
-}
-
-/**
- * A run that diverged: the step whose loss, gradients or inputs were not finite (skipped by the
- * trainer, so nothing changed), why, and the last checkpoint saved before it, which the run keeps.
- */
-export interface Divergence {
-  /** The skipped step (its batch is `batch`, 1-based, of `epoch`). */
-  at: RunPosition;
-  /** What was not finite, in the CLI's words (the trainer's NonFiniteError speaks the API's). */
-  cause: string;
-  /** The last checkpoint saved before the divergence (kept on disk); undefined when none was. */
-  checkpoint?: RunPosition & { folder: string };
 }
 
 export type TrainOutcome =
