@@ -10,6 +10,20 @@ export interface HostMemoryBackend {
   write(values: Float32Array, shape: number[], dtype: 'float32'): object;
 }
 
+interface PooledOutputs {
+  /** onednn: an array from its buffer pool, contents unspecified, that the kernel overwrites. */
+  outputBuffer?(length: number): Float32Array;
+}
+
+/**
+ * A float32 array of `length` for an output the kernel overwrites completely: from the backend's
+ * buffer pool where it keeps one (onednn: a recycled array, no fresh pages to fault in), else new.
+ */
+export function hostOutputBuffer(backend: HostMemoryBackend, length: number): Float32Array {
+  const pooled = (backend as unknown as PooledOutputs).outputBuffer;
+  return typeof pooled === 'function' ? pooled.call(backend, length) : new Float32Array(length);
+}
+
 interface StoredValues {
   /** cpu and onednn: the array each tensor's values are stored in. */
   data?: { get(dataId: object): { values?: unknown } | undefined };

@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
-import { type HostMemoryBackend, hostOutput, hostValues } from './host-memory.js';
+import { type HostMemoryBackend, hostOutput, hostOutputBuffer, hostValues } from './host-memory.js';
 import { RUNNING_STATISTICS_KERNEL, type RunningStatisticsAttrs, type RunningStatisticsInputs } from './kernel-names.js';
 
 /**
@@ -18,8 +18,8 @@ export function createRunningStatisticsConfig(backendName: string): KernelConfig
     const take = f(momentum);
     const unbias = f(count / Math.max(count - 1, 1));
     const channels = oldMean!.length;
-    const nextMean = new Float32Array(channels);
-    const nextVariance = new Float32Array(channels);
+    const nextMean = hostOutputBuffer(host, channels);
+    const nextVariance = hostOutputBuffer(host, channels);
     for (let c = 0; c < channels; c++) {
       nextMean[c] = f(oldMean![c]! * keep) + f(batchMean![c]! * take);
       nextVariance[c] = f(oldVariance![c]! * keep) + f(f(batchVariance![c]! * unbias) * take);

@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { type HostMemoryBackend, hostOutput, hostValues } from './host-memory.js';
+import { type HostMemoryBackend, hostOutput, hostOutputBuffer, hostValues } from './host-memory.js';
 import { SGD_UPDATE_KERNEL, type SgdUpdateAttrs, type SgdUpdateInputs } from './kernel-names.js';
 
 /**
@@ -16,24 +16,36 @@ export function createSgdUpdateConfig(backendName: string): KernelConfig {
     const gradients = hostValues(host, gradient);
     const buffer = momentumBuffer === undefined || firstStep ? undefined : hostValues(host, momentumBuffer);
     const size = values.length;
-    const nextValues = new Float32Array(size);
-    const nextBuffer = momentum !== 0 ? new Float32Array(size) : undefined;
+    const nextValues = hostOutputBuffer(host, size);
+    const nextBuffer = momentum !== 0 ? hostOutputBuffer(host, size) : undefined;
     const f = Math.fround;
     // The scalars as the composed update's float32 scalar tensors hold them.
     const rate = f(learningRate);
     const decay = f(weightDecay);
     const mass = f(momentum);
     const kept = f(1 - dampening);
-    for (let i = 0; i < size; i++) {
-      const value = values[i]!;
-      let direction = gradients[i]!;
-      if (decay !== 0) direction = f(direction + f(value * decay));
-      if (nextBuffer !== undefined) {
-        const next = buffer === undefined ? direction : f(f(buffer[i]! * mass) + (dampening !== 0 ? f(direction * kept) : direction));
+    if (nextBuffer !== undefined && buffer !== undefined && nesterov && dampening === 0) {
+      // The recipes' update (Nesterov, no dampening, after the first step), without the general
+      // loop's branches: about twice as fast.
+      for (let i = 0; i < size; i++) {
+        const value = values[i]!;
+        const direction = decay !== 0 ? f(gradients[i]! + f(value * decay)) : gradients[i]!;
+        const next = f(f(buffer[i]! * mass) + direction);
         nextBuffer[i] = next;
-        direction = nesterov ? f(direction + f(next * mass)) : next;
+        nextValues[i] = value - f(f(direction + f(next * mass)) * rate);
       }
-      nextValues[i] = value - f(direction * rate);
+    } else {
+      for (let i = 0; i < size; i++) {
+        const value = values[i]!;
+        let direction = gradients[i]!;
+        if (decay !== 0) direction = f(direction + f(value * decay));
+        if (nextBuffer !== undefined) {
+          const next = buffer === undefined ? direction : f(f(buffer[i]! * mass) + (dampening !== 0 ? f(direction * kept) : direction));
+          nextBuffer[i] = next;
+          direction = nesterov ? f(direction + f(next * mass)) : next;
+        }
+        nextValues[i] = value - f(direction * rate);
+      }
     }
     const outputs = [hostOutput(host, variable.shape, nextValues)];
     if (nextBuffer !== undefined) outputs.push(hostOutput(host, variable.shape, nextBuffer));
