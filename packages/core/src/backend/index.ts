@@ -9,6 +9,7 @@ export {
   backendProviders,
   findBackendProvider,
   registerBackendProvider,
+  type BackendDevice,
   type BackendLoadOptions,
   type BackendProvider,
 } from './providers.js';

@@ -3,16 +3,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendNotAvailableError } from '../errors.js';
 import { silenceNodeBackendHint } from './node-hint.js';
 import { isPackageNotFound } from './optional-import.js';
-import { backendProviders, findBackendProvider, type BackendProvider } from './providers.js';
+import { backendProviders, findBackendProvider, type BackendDevice, type BackendProvider } from './providers.js';
 
 /** 'auto' or the name of a provider; the built-in providers are listed in preference order. */
-export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'onednn' | 'wasm' | 'cpu';
+export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'onednn' | 'wasm' | 'cpu';
 
 export interface SelectBackendOptions {
   /** Receives one line per decision; defaults to console.info. */
   log?: (message: string) => void;
   /** XNNPACK threads for the wasm backend; defaults to the number of CPU cores. */
   wasmThreads?: number;
+  /**
+   * GPU backends (webgpu): part of the name of the adapter to run on, e.g. 'H100' or 'RTX', where
+   * a machine has several kinds; default: the backend's choice (WebGPU's high-performance one).
+   */
+  adapter?: string;
 }
 
 export interface SkippedBackend {
@@ -27,6 +32,8 @@ export interface SelectedBackend {
   tfjsBackend: string;
   packageName: string;
   description: string;
+  /** The accelerator it runs on, for GPU backends (webgpu: the adapter). */
+  device?: BackendDevice;
   /** For 'auto': the more preferred providers that could not be used, and why. */
   skipped: SkippedBackend[];
 }
@@ -37,13 +44,16 @@ interface ProviderFailure {
   message: string;
 }
 
+type ResolvedOptions = Required<Omit<SelectBackendOptions, 'adapter'>> & Pick<SelectBackendOptions, 'adapter'>;
+
 async function activate(
   provider: BackendProvider,
-  options: Required<SelectBackendOptions>,
+  options: ResolvedOptions,
+  automatic: boolean,
 ): Promise<{ tfjsName: string } | { failure: ProviderFailure }> {
   let tfjsName = provider.tfjsName;
   try {
-    const loadedName = await provider.load({ wasmThreads: options.wasmThreads, log: options.log });
+    const loadedName = await provider.load({ wasmThreads: options.wasmThreads, adapter: options.adapter, log: options.log });
     if (typeof loadedName === 'string') tfjsName = loadedName;
   } catch (error) {
     if (isPackageNotFound(error, provider.packageName)) {
@@ -52,6 +62,8 @@ async function activate(
     const cause = error instanceof Error ? error.message : String(error);
     return { failure: { notInstalled: false, message: `${provider.packageName} failed to load: ${firstLine(cause)}` } };
   }
+  const declined = automatic ? provider.declineAutomatic?.() : undefined;
+  if (declined !== undefined) return { failure: { notInstalled: false, message: declined } };
   let switched = false;
   try {
     switched = await tf.setBackend(tfjsName);
@@ -77,12 +89,18 @@ function firstLine(text: string): string {
   return text.split('\n', 1)[0] ?? text;
 }
 
+function deviceOf(provider: BackendProvider): { device?: BackendDevice } {
+  const device = provider.device?.();
+  return device ? { device } : {};
+}
+
 function selected(provider: BackendProvider, skipped: SkippedBackend[]): SelectedBackend {
   return {
     choice: provider.name,
     tfjsBackend: tf.getBackend(),
     packageName: provider.packageName,
     description: provider.describeActive?.() ?? provider.description,
+    ...deviceOf(provider),
     skipped,
   };
 }
@@ -107,8 +125,9 @@ function notAvailableError(provider: BackendProvider, failure: ProviderFailure):
 
 /**
  * Loads a tfjs backend and makes it the active one. 'auto' tries the registered providers in
- * preference order (tensorflow-gpu, tensorflow, onednn, wasm, cpu) and takes the first that
- * loads and starts, logging one line per skipped provider and one for the choice. A named choice
+ * preference order (tensorflow-gpu, webgpu, tensorflow, onednn, wasm, cpu) and takes the first
+ * that loads and starts and does not decline (webgpu declines a software adapter), logging one
+ * line per skipped provider and one for the choice. A named choice
  * that cannot be used throws BackendNotAvailableError saying which package to install.
  * Selecting wasm also registers the composed training kernels it lacks (see kernels/).
  */
@@ -116,9 +135,10 @@ export async function selectBackend(
   choice: BackendChoice | (string & {}) = 'auto',
   options: SelectBackendOptions = {},
 ): Promise<SelectedBackend> {
-  const resolved: Required<SelectBackendOptions> = {
+  const resolved: ResolvedOptions = {
     log: options.log ?? ((message) => console.info(message)),
     wasmThreads: options.wasmThreads ?? availableParallelism(),
+    adapter: options.adapter,
   };
   if (choice !== 'auto') {
     const provider = findBackendProvider(choice);
@@ -128,7 +148,7 @@ export async function selectBackend(
           '(or register a provider for it with registerBackendProvider).',
       );
     }
-    const outcome = await activate(provider, resolved);
+    const outcome = await activate(provider, resolved, false);
     if ('failure' in outcome) throw notAvailableError(provider, outcome.failure);
     const result = selected(provider, []);
     resolved.log(`backend: using ${provider.name}: ${result.description}`);
@@ -137,7 +157,7 @@ export async function selectBackend(
 
   const skipped: SkippedBackend[] = [];
   for (const provider of backendProviders()) {
-    const outcome = await activate(provider, resolved);
+    const outcome = await activate(provider, resolved, true);
     if ('failure' in outcome) {
       skipped.push({ name: provider.name, reason: outcome.failure.message });
       continue;
