@@ -8,7 +8,7 @@ import { formatReport, getParityRunner, runParity } from './parity.js';
 import { float64Verdict, formatFloat64Report, formatFloat64Verdict, runFloat64Parity, type Float64Report } from './float64.js';
 import { fixtureSha256, searchTieDecisions, TIE_THRESHOLD, type TieFile } from './ties.js';
 
-const usage = `Usage: mlaan-parity <fixture-dir>... [--backend auto|cpu|wasm|onednn|tensorflow|tensorflow-gpu] [--tolerance 1e-4]
+const usage = `Usage: mlaan-parity <fixture-dir>... [--backend auto|cpu|wasm|onednn|webgpu|tensorflow|tensorflow-gpu] [--tolerance 1e-4]
                     [--ties auto|none|<file>] [--resolve-ties [--ties-out <file>] [--threshold 1e-4]]
 
 Runs one training step of this library on fixtures of the authors' PyTorch code (see
@@ -31,7 +31,9 @@ two sides give gradients that differ by up to ~1e-2; float32 runs of one impleme
 backends differ that much. --ties auto (default) applies the reference's side at such elements
 from the decision file shipped for this fixture (matched by content hash) and reports how close
 to zero each decided element is; --ties none compares strictly. --resolve-ties searches the
-decisions for a new fixture (one step per candidate element) and writes them to --ties-out.`;
+decisions for a new fixture (one step per candidate element) and writes them to --ties-out. Tie
+decisions read ReLU inputs during the step, which --backend webgpu cannot (no synchronous reads
+in Node): judge webgpu with the float64 verdict.`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
