@@ -11,3 +11,4 @@ export {
   replacedKernel,
   wasmTrainingKernels,
 } from './training-kernels.js';
+export { runBackendKernel, disposeIntermediate } from './run-kernel.js';
