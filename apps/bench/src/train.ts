@@ -354,7 +354,7 @@ class TrainingRun {
       config,
       modules: trainer.modules.length,
       status: diverged ? 'diverged' : 'completed',
-      backend: { choice: backend.choice, tfjsBackend: backend.tfjsBackend, description: backend.description },
+      backend: { choice: backend.choice, tfjsBackend: backend.tfjsBackend, description: backend.description, ...(backend.device ? { device: backend.device } : {}) },
       schedule: trainer.schedule,
       trainImages: this.trainLoader.dataset.count,
       testImages: this.testLoader.dataset.count,
