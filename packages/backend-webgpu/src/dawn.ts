@@ -1,3 +1,4 @@
+import { importOptionalPackage } from '@mlaan/core';
 import { WebGpuUnavailableError } from './errors.js';
 
 /** What a WebGPU adapter says about itself (GPUAdapterInfo), as far as this package reads it. */
@@ -48,15 +49,11 @@ export interface DawnFlags {
 
 const DAWN_PACKAGE = 'webgpu';
 
-/**
- * Imports Dawn under a variable name so that bundlers and TypeScript leave the optional peer alone
- * (the same reason as core's importOptionalPackage).
- */
+/** Dawn, an optional peer, imported at run time (core's importOptionalPackage: bundles can hand it over). */
 async function importDawn(): Promise<DawnPackage> {
-  const specifier = DAWN_PACKAGE;
   let loaded: Partial<DawnPackage>;
   try {
-    loaded = (await import(/* @vite-ignore */ specifier)) as Partial<DawnPackage>;
+    loaded = (await importOptionalPackage(DAWN_PACKAGE)) as Partial<DawnPackage>;
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new WebGpuUnavailableError(

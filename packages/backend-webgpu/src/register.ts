@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { importOptionalPackage } from '@mlaan/core';
 import { describeAdapter, formatAdapter, type AdapterDescription } from './adapter.js';
 import { installNavigatorGpu, requestDawnAdapter, type DawnFlags, type GpuAdapterLike } from './dawn.js';
 import { WebGpuUnavailableError } from './errors.js';
@@ -31,10 +32,9 @@ const registrationKey = Symbol.for('@mlaan/backend-webgpu/registration');
 const registry = globalThis as unknown as Record<symbol, Registration | undefined>;
 
 async function importTfjsWebGpu(): Promise<TfjsWebGpuPackage> {
-  const specifier = TFJS_WEBGPU_PACKAGE;
   let loaded: Partial<TfjsWebGpuPackage>;
   try {
-    loaded = (await import(/* @vite-ignore */ specifier)) as Partial<TfjsWebGpuPackage>;
+    loaded = (await importOptionalPackage(TFJS_WEBGPU_PACKAGE)) as Partial<TfjsWebGpuPackage>;
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new WebGpuUnavailableError(

@@ -14,3 +14,4 @@ export {
   type BackendProvider,
 } from './providers.js';
 export { silenceNodeBackendHint } from './node-hint.js';
+export { importOptionalPackage, isPackageNotFound, provideBundledPackage } from './optional-import.js';

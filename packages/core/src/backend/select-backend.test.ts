@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { BackendNotAvailableError } from '../errors.js';
-import { isPackageNotFound } from './optional-import.js';
+import { importOptionalPackage, isPackageNotFound, provideBundledPackage } from './optional-import.js';
 import { backendProviders, registerBackendProvider, type BackendDevice, type BackendProvider } from './providers.js';
 import { selectBackend } from './select-backend.js';
 
@@ -238,5 +238,15 @@ describe('isPackageNotFound', () => {
     expect(isPackageNotFound(dependencyMissing, '@tensorflow/tfjs-node')).toBe(false);
     expect(isPackageNotFound(new Error("Cannot find module '@tensorflow/tfjs-node-gpu'"), '@tensorflow/tfjs-node')).toBe(false);
     expect(isPackageNotFound(new Error('libtensorflow.so.2: cannot open shared object file'), '@tensorflow/tfjs-node')).toBe(false);
+  });
+});
+
+describe('provideBundledPackage', () => {
+  it('makes importOptionalPackage return the module handed over, for packages a bundle has no node_modules for', async () => {
+    const module = { register: () => 'bundled' };
+    provideBundledPackage('@example/only-in-a-bundle', module);
+    expect(await importOptionalPackage('@example/only-in-a-bundle')).toBe(module);
+    // Anything else is still imported by name.
+    await expect(importOptionalPackage('@example/not-installed')).rejects.toThrow();
   });
 });
