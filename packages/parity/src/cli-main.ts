@@ -8,7 +8,7 @@ import { float64Verdict, formatFloat64Report, formatFloat64Verdict, runFloat64Pa
 import { fixtureSha256, searchTieDecisions, TIE_THRESHOLD, type TieFile } from './ties.js';
 
 const usage = `Usage: mlaan-parity <fixture-dir>... [--backend auto|cpu|wasm|onednn|webgpu|tensorflow|tensorflow-gpu] [--tolerance 1e-4]
-                    [--ties auto|none|<file>] [--resolve-ties [--ties-out <file>] [--threshold 1e-4]]
+                    [--ties auto|none|<file>] [--resolve-ties [--ties-out <file>] [--threshold 1e-4]] [--report <file.json>]
 
 Runs one training step of this library on fixtures of the authors' PyTorch code (see
 shared/golden/README.md).
@@ -19,7 +19,8 @@ arithmetic: for every tensor, our distance from float64 beside PyTorch float32's
 float32 is: per fixture our median distance <= 3 x PyTorch's; over all fixtures given, when they
 are at least nine, our tensors over 1e-4 <= 1.5 x PyTorch's + 5 (ReLU tie flips are random, so
 they are counted over a set; python/make_fixture_set.py writes six beside the three shared ones).
-No tie decisions are used. Prints "float64 parity: ok" or "float64 parity: FAIL" (exit code 1).
+No tie decisions are used. Prints "float64 parity: ok" or "float64 parity: FAIL" (exit code 1);
+--report writes the verdict and every tensor's distances as JSON.
 
 A fixture without it, or any fixture with --ties given, is compared with PyTorch's float32 step
 (expected.safetensors) at --tolerance: every tensor's max relative error, then "parity: ok" or
@@ -49,6 +50,7 @@ export async function runParityCli(argv: readonly string[]): Promise<number> {
       ties: { type: 'string' },
       'resolve-ties': { type: 'boolean', default: false },
       'ties-out': { type: 'string' },
+      report: { type: 'string' },
       threshold: { type: 'string', default: String(TIE_THRESHOLD) },
       help: { type: 'boolean', short: 'h' },
     },
@@ -107,6 +109,10 @@ export async function runParityCli(argv: readonly string[]): Promise<number> {
   if (float64Reports.length > 0) {
     const verdict = float64Verdict(float64Reports);
     console.log(formatFloat64Verdict(verdict));
+    if (values.report !== undefined) {
+      writeFileSync(values.report, JSON.stringify({ backend: selected.choice, device: selected.device ?? null, verdict }, null, 2) + '\n');
+      console.error(`wrote ${values.report}`);
+    }
     ok &&= verdict.ok;
   }
   return ok ? 0 : 1;
