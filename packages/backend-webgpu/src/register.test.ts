@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '@mlaan/core';
+import { assignAdapters, selectBackend } from '@mlaan/core';
 import { describe, expect, it } from 'vitest';
 import { describeAdapter, formatAdapter } from './adapter.js';
 import type { GpuAdapterLike } from './dawn.js';
@@ -81,6 +81,15 @@ describe.skipIf(webGpuUnavailableReason !== null)(suiteTitle('the webgpu backend
     );
     expect(missing).toBeInstanceOf(WebGpuUnavailableError);
     expect((missing as Error).message).toContain(first.name);
+  });
+
+  it("core's webgpu provider lists Dawn's adapters for pipeline workers", async () => {
+    await selectBackend('webgpu', { log: () => {} });
+    const listed = (await listAdapters()).map((adapter) => adapter.name);
+    const assignment = await assignAdapters('webgpu', 2);
+    expect(assignment.devices).toEqual(listed);
+    // One adapter (lavapipe, or one GPU): both workers take it.
+    if (listed.length === 1) expect(assignment.adapters).toEqual([undefined, undefined]);
   });
 
   it('refuses another adapter once the backend runs in this thread', async () => {

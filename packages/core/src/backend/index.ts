@@ -13,5 +13,6 @@ export {
   type BackendLoadOptions,
   type BackendProvider,
 } from './providers.js';
+export { assignAdapters, type AdapterAssignment } from './adapter-assignment.js';
 export { silenceNodeBackendHint } from './node-hint.js';
 export { importOptionalPackage, isPackageNotFound, provideBundledPackage } from './optional-import.js';

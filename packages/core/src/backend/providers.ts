@@ -51,6 +51,11 @@ export interface BackendProvider {
   /** The device it runs on, once loaded (GPU backends). */
   device?(): BackendDevice | undefined;
   /**
+   * GPU backends: the names of every device it could run on, each one as `load`'s `adapter`
+   * option picks it (so that each pipeline worker can take its own GPU). Called after `load`.
+   */
+  listDevices?(): Promise<string[]>;
+  /**
    * Asked by `selectBackend('auto')` after `load` succeeded: why 'auto' should pass over this
    * provider although it works (WebGPU on a software adapter), or undefined to take it. A provider
    * chosen by name is never asked.
@@ -70,6 +75,7 @@ const WEBGPU_NOTE =
 /** The part of @mlaan/backend-webgpu core uses; imported at run time, never a dependency. */
 interface WebGpuPackage {
   register(options: { adapterName?: string }): Promise<string>;
+  listAdapters(): Promise<{ graphicsApi: string; name: string }[]>;
   activeAdapter(): { vendor: string; architecture: string; device: string; description: string; software: boolean } | undefined;
   formatAdapter(adapter: { vendor: string; architecture: string; device: string; description: string; software: boolean }): string;
 }
@@ -109,6 +115,10 @@ const builtInProviders: BackendProvider[] = [
       const adapter = webgpuPackage?.activeAdapter();
       if (!adapter) return undefined;
       return { vendor: adapter.vendor, architecture: adapter.architecture, name: adapter.device, description: adapter.description, software: adapter.software };
+    },
+    async listDevices() {
+      if (typeof webgpuPackage?.listAdapters !== 'function') return [];
+      return (await webgpuPackage.listAdapters()).map((adapter) => adapter.name);
     },
     declineAutomatic() {
       const adapter = webgpuPackage?.activeAdapter();
