@@ -44,12 +44,13 @@ for (const choice of values.backends!.split(',')) {
   const meter = new ThroughputMeter(1);
   for (let i = 0; i < steps + 1; i++) {
     meter.start();
-    trainer.step(batch);
+    trainer.step(batch).dispose();
     const ms = meter.stop(batchSize);
     console.error(`${choice} step ${i}: ${ms.toFixed(0)} ms`);
   }
   const tensorsBefore = tf.memory().numTensors;
-  const { memory } = await measureMemory(() => trainer.step(batch));
+  const { result: stepped, memory } = await measureMemory(() => trainer.step(batch));
+  stepped.dispose();
   const summary = meter.summary();
   const row = {
     backend: selected.tfjsBackend,

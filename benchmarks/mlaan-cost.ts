@@ -164,7 +164,7 @@ async function measureGroup(group: Candidate[]): Promise<Row[]> {
     for (const c of group) {
       const meter = new ThroughputMeter(0);
       meter.start();
-      c.trainer.step(batch);
+      c.trainer.step(batch).dispose();
       const ms = meter.stop(batchSize);
       console.error(`${c.host} ${c.configuration} K=${c.K} round ${round}: ${ms.toFixed(0)} ms`);
       if (round > 0) {
@@ -176,7 +176,8 @@ async function measureGroup(group: Candidate[]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const c of group) {
     const tensorsBefore = tf.memory().numTensors;
-    const { memory, kernels } = await measureMemory(() => c.trainer.step(batch));
+    const { result: stepped, memory, kernels } = await measureMemory(() => c.trainer.step(batch));
+    stepped.dispose();
     const multiplyAdds = countMultiplyAdds(kernels as unknown as KernelRecord[]);
     const parameterBytes = c.trainer.namedParameters().reduce((sum, [, v]) => sum + v.size * 4, 0);
     // The trainers of a group coexist, so the profile's baseline holds all of them: count this

@@ -112,10 +112,10 @@ async function measure(job: Job): Promise<Measurement> {
   };
   if (!job.variant.startsWith('pipelined')) {
     const trainer = new LocalTrainer(resnet32Recipe(options));
-    const moduleCosts = job.variant === 'sequential-1-thread' ? measureModuleCosts(trainer, batch) : undefined;
-    for (let i = 0; i < 2; i++) trainer.step(batch);
+    const moduleCosts = job.variant === 'sequential-1-thread' ? await measureModuleCosts(trainer, batch) : undefined;
+    for (let i = 0; i < 2; i++) trainer.step(batch).dispose();
     const speed = await timed(async () => {
-      for (let i = 0; i < job.steps; i++) trainer.step(batch);
+      for (let i = 0; i < job.steps; i++) trainer.step(batch).dispose();
     });
     trainer.dispose();
     return { ...speed, loadAverage: loadavg() as [number, number, number], moduleCosts };

@@ -300,7 +300,7 @@ async function runWorker(name: string): Promise<void> {
       try {
         const cpuBefore = process.cpuUsage();
         const started = performance.now();
-        const { loss } = trainer.step(batch);
+        const { loss } = await trainer.step(batch).read();
         const ms = performance.now() - started;
         const cpu = process.cpuUsage(cpuBefore);
         answer({ event: 'step', ms, cpu_ms: (cpu.user + cpu.system) / 1000, loss });
@@ -312,7 +312,8 @@ async function runWorker(name: string): Promise<void> {
       // One more step under tf.profile: the peak bytes of live tensors (weights, optimizer state,
       // the batch and everything the step allocates).
       const tensorsBefore = tf.memory().numTensors;
-      const { memory, kernels } = await measureMemory(() => trainer.step(batch));
+      const { result: stepped, memory, kernels } = await measureMemory(() => trainer.step(batch));
+      stepped.dispose();
       const leakedTensors = tf.memory().numTensors - tensorsBefore;
       kernelProfile = await profileByKernel(kernels, positiveInteger('profile-kernels', values['profile-kernels'], true));
       answer({

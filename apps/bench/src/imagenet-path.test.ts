@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Batch, getSplit, LocalTrainer, selectBackend } from '@mlaan/core';
+import { type Batch, getSplit, LocalTrainer, readSteps, selectBackend } from '@mlaan/core';
 import { createLoader, datasetSpecs, loadDataset, type RandomResizedCrop } from '@mlaan/data';
 import { writeImageNetLikeFolder } from '@mlaan/data/testing';
 import { resnet34 } from '@mlaan/models';
@@ -75,7 +75,7 @@ describe('the ImageNet path trains (paper-imagenet at a 32-pixel crop)', () => {
     });
     try {
       // One batch, repeated: the losses of a working path must fall on it within a few steps.
-      const steps = Array.from({ length: STEPS }, () => trainer.step(batch));
+      const steps = await readSteps(Array.from({ length: STEPS }, () => trainer.step(batch)));
       const terms = Object.keys(steps[0]!.losses);
       expect(terms.length).toBeGreaterThanOrEqual(FRAMEWORKS[framework].local ? 2 * 15 : 1);
       for (const step of steps) for (const term of terms) expect(Number.isFinite(step.losses[term]), term).toBe(true);

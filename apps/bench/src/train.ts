@@ -246,7 +246,7 @@ class TrainingRun {
       let lastStepEnd = performance.now();
       try {
         while (cursor.batch < batches && !diverged) {
-          const profile = () => isMemorySampledStep(cursor.globalStep, options.memoryEvery);
+          const profile = (ahead: number) => isMemorySampledStep(cursor.globalStep + ahead, options.memoryEvery);
           for await (const { result, seconds: stepSeconds, profiled } of engine.steps(segment(), profile, state.memory)) {
             const size = result.batchSize;
             // The first step of a session pays for kernel compilation and allocation, and profiled steps for

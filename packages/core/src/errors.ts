@@ -61,3 +61,21 @@ export class PipelineWorkerError extends MlaanError {
     );
   }
 }
+
+/**
+ * A training step met a NaN or an Infinity (in its inputs, a loss or a gradient) and was skipped:
+ * every weight, momentum buffer and running statistic is as it was before it. `step` is the step's
+ * index; `term` and `module` name the first loss term (and its module) or the first module whose
+ * gradients were not finite, where that is what failed.
+ */
+export class NonFiniteError extends MlaanError {
+  constructor(
+    readonly step: number,
+    readonly problem: 'inputs' | 'loss' | 'gradients',
+    message: string,
+    readonly term?: string,
+    readonly module?: number,
+  ) {
+    super(message);
+  }
+}

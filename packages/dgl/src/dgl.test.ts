@@ -153,8 +153,8 @@ describe('training', () => {
         optimizer: { learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4 },
       });
       const batch = randomImageBatch(4, 9, 10, 16);
-      trainer.step(batch);
-      trainer.step(batch);
+      trainer.step(batch).dispose();
+      trainer.step(batch).dispose();
       const values = new Map(trainer.namedParameters().map(([n, v]) => [n, Float32Array.from(v.dataSync() as Float32Array)]));
       trainer.dispose();
       backbone.dispose();

@@ -74,7 +74,7 @@ describe('lam() alone (LAM-only ablation)', () => {
     expect(maxDifference(realWeight, saved)).toBe(0);
     copyWeight.assign(saved);
     const batch = batchOf();
-    trainer.step(batch);
+    trainer.step(batch).dispose();
     expect(maxDifference(copyWeight, realWeight)).toBeGreaterThan(0);
     saved.dispose();
     disposeBatch(batch);
@@ -95,8 +95,8 @@ describe('lam() alone (LAM-only ablation)', () => {
     expect([...gradients.keys()]).toContain('lam.0.blocks.0.conv1.weight');
     for (const g of gradients.values()) g.dispose();
     const before = trainer.namedBuffers().filter(([n]) => n.includes('.ema.') && !n.includes('running')).map(([, v]) => v.clone());
-    trainer.step(batch);
-    trainer.step(batch);
+    trainer.step(batch).dispose();
+    trainer.step(batch).dispose();
     const after = trainer.namedBuffers().filter(([n]) => n.includes('.ema.') && !n.includes('running')).map(([, v]) => v);
     before.forEach((b, k) => expect(maxDifference(b, after[k]!)).toBe(0));
     before.forEach((b) => b.dispose());
@@ -109,13 +109,13 @@ describe('lam() alone (LAM-only ablation)', () => {
     const decay = 0.75;
     const { backbone, plugin, trainer } = build({ emaDecay: decay });
     const batch = batchOf();
-    trainer.step(batch); // move the real blocks away from the twins first
+    trainer.step(batch).dispose(); // move the real blocks away from the twins first
     const snapshot = [...plugin.networks.values()].map((network) => ({
       network,
       twin: network.twin.namedParameters().map(([, v]) => v.clone()),
       real: network.sources[0]!.layer.namedParameters().map(([, v]) => v.clone()),
     }));
-    trainer.step(batch);
+    trainer.step(batch).dispose();
     for (const { network, twin, real } of snapshot) {
       const now = network.twin.namedParameters().map(([, v]) => v);
       const realNow = network.sources[0]!.layer.namedParameters().map(([, v]) => v);
@@ -140,9 +140,9 @@ describe('lam() alone (LAM-only ablation)', () => {
   it("reference profile: only the last module's twin follows the EMA", () => {
     const { backbone, plugin, trainer } = build({ profile: 'reference', emaDecay: 0.5 });
     const batch = batchOf();
-    trainer.step(batch);
+    trainer.step(batch).dispose();
     const before = new Map([...plugin.networks].map(([i, n]) => [i, n.twin.namedParameters().map(([, v]) => v.clone())]));
-    trainer.step(batch);
+    trainer.step(batch).dispose();
     const last = Math.max(...plugin.networks.keys());
     for (const [i, network] of plugin.networks) {
       const change = Math.max(...network.twin.namedParameters().map(([, v], k) => maxDifference(v, before.get(i)![k]!)));
@@ -184,10 +184,12 @@ describe('lam() alone (LAM-only ablation)', () => {
   it('leaks no tensors', () => {
     const { backbone, trainer } = build();
     const batch = batchOf();
-    trainer.step(batch);
+    trainer.step(batch).dispose();
     const count = tf.memory().numTensors;
-    trainer.step(batch);
-    trainer.computeGradients(batch, { runAfterBackward: true }).gradients.forEach((g) => g.dispose());
+    trainer.step(batch).dispose();
+    const { gradients, result } = trainer.computeGradients(batch, { runAfterBackward: true });
+    gradients.forEach((g) => g.dispose());
+    result.dispose();
     expect(tf.memory().numTensors).toBe(count);
     disposeBatch(batch);
     trainer.dispose();
@@ -198,8 +200,8 @@ describe('lam() alone (LAM-only ablation)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lam-checkpoint-'));
     const batch = batchOf();
     const first = build({ emaDecay: 0.5 });
-    first.trainer.step(batch);
-    first.trainer.step(batch);
+    first.trainer.step(batch).dispose();
+    first.trainer.step(batch).dispose();
     await saveCheckpoint(join(dir, 'ckpt'), first.trainer);
     const second = build({ emaDecay: 0.5 }, { seed: 99 });
     const twinOf = (t: LocalTrainer) => t.namedBuffers().filter(([n]) => n.startsWith('lam.'));
@@ -207,8 +209,8 @@ describe('lam() alone (LAM-only ablation)', () => {
     await loadCheckpoint(join(dir, 'ckpt'), second.trainer);
     twinOf(first.trainer).forEach(([, v], k) => expect(maxDifference(v, twinOf(second.trainer)[k]![1])).toBe(0));
     // Resumed training continues exactly as uninterrupted training does.
-    first.trainer.step(batch);
-    second.trainer.step(batch);
+    first.trainer.step(batch).dispose();
+    second.trainer.step(batch).dispose();
     const all = (t: LocalTrainer) => [...t.namedParameters(), ...t.namedBuffers()];
     const b = all(second.trainer);
     all(first.trainer).forEach(([n, v], k) => expect(maxDifference(v, b[k]![1]), n).toBeLessThan(1e-6));

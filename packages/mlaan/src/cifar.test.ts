@@ -40,7 +40,7 @@ async function train(host: LocalLearningPlugin, epochs: number): Promise<number[
   for (let epoch = 0; epoch < epochs; epoch++) {
     let sum = 0;
     for (const batch of batches) {
-      sum += trainer.step(batch).loss;
+      sum += (await trainer.step(batch).read()).loss;
       await yieldToVitest();
     }
     means.push(sum / batches.length);

@@ -128,7 +128,7 @@ describe('composition', () => {
       const { gradients } = trainer.computeGradients(batch, { runAfterBackward: true });
       const grads = new Map([...gradients].map(([n, g]) => [n, Array.from(g.dataSync())]));
       for (const g of gradients.values()) g.dispose();
-      trainer.step(batch);
+      trainer.step(batch).dispose();
       const state = new Map([...trainer.namedParameters(), ...trainer.namedBuffers()].map(([n, v]) => [n, Array.from(v.dataSync())]));
       const shape = { terms: trainer.terms, heads: [...trainer.heads].map(([k, h]) => `${k} ${h.name}`) };
       disposeBatch(batch);
@@ -206,24 +206,25 @@ describe('reference profile generalises beyond the fixture (K = 8)', () => {
 });
 
 describe('activation schedules (host + MLAAN)', () => {
-  it('window, sweep and keep give the same losses, gradients and twins', () => {
+  it('window, sweep and keep give the same losses, gradients and twins', async () => {
     const cuts: CutPoint[] = [[0, 0], [1, 0], [2, 0]];
-    const run = (activations: 'keep' | 'window' | 'sweep') => {
+    const run = async (activations: 'keep' | 'window' | 'sweep') => {
       const backbone = smallResNet(1);
       const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost(), ...withMLAAN()], activations });
       const batch = batchOf(3);
-      const { gradients, losses } = trainer.computeGradients(batch);
+      const { gradients, result } = trainer.computeGradients(batch);
+      const { losses } = await result.read();
       const grads = new Map([...gradients].map(([n, g]) => [n, g.dataSync().slice()]));
       for (const g of gradients.values()) g.dispose();
-      trainer.step(batch);
+      trainer.step(batch).dispose();
       const twins = new Map(trainer.namedBuffers().filter(([n]) => n.includes('.ema.')).map(([n, v]) => [n, Array.from(v.dataSync())]));
       disposeBatch(batch);
       trainer.dispose();
       backbone.dispose();
       return { grads, losses, twins };
     };
-    const keep = run('keep');
-    for (const recompute of [run('window'), run('sweep')]) {
+    const keep = await run('keep');
+    for (const recompute of [await run('window'), await run('sweep')]) {
       expect(recompute.losses).toEqual(keep.losses);
       expect([...recompute.grads.keys()].sort()).toEqual([...keep.grads.keys()].sort());
       for (const [name, g] of keep.grads) {

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { selectBackend, Backbone, BackboneBlock, Batch, GlobalAveragePool, Linear, SeededRandom, Sequential } from '@mlaan/core';
+import { readSteps, selectBackend, Backbone, BackboneBlock, Batch, GlobalAveragePool, Linear, LocalTrainer, SeededRandom, Sequential, StepResult } from '@mlaan/core';
 import { cifarResNet } from '@mlaan/models';
 import { testResidualBlock, testStem } from '@mlaan/core/testing';
 
@@ -134,19 +134,18 @@ export function cifarBatches(count: number, batchSize: number, options: { downsa
   return batches;
 }
 
-/** Train for `epochs` over `batches`; the mean of every loss term per epoch. */
-export async function trainEpochs(
-  trainer: { step(batch: Batch): { losses: Record<string, number> } },
-  batches: Batch[],
-  epochs: number,
-): Promise<Record<string, number>[]> {
+/** Train for `epochs` over `batches`; the mean of every loss term per epoch (each epoch read in one transfer). */
+export async function trainEpochs(trainer: LocalTrainer, batches: Batch[], epochs: number): Promise<Record<string, number>[]> {
   const history: Record<string, number>[] = [];
   for (let epoch = 0; epoch < epochs; epoch++) {
-    const sums: Record<string, number> = {};
+    const results: StepResult[] = [];
     for (const batch of batches) {
-      const { losses } = trainer.step(batch);
+      results.push(trainer.step(batch));
       // Yield so the test runner's worker can answer its heartbeat during long runs.
       await new Promise((resolve) => setImmediate(resolve));
+    }
+    const sums: Record<string, number> = {};
+    for (const { losses } of await readSteps(results)) {
       for (const [name, value] of Object.entries(losses)) sums[name] = (sums[name] ?? 0) + value / batches.length;
     }
     history.push(sums);

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
-import { registerCpuTrainingKernels, registerWasmTrainingKernels } from '../kernels/training-kernels.js';
+import { registerCpuTrainingKernels, registerTrainingKernels, registerWasmTrainingKernels } from '../kernels/training-kernels.js';
+import { createSelectByFlagConfig } from '../kernels/select-by-flag.js';
 import { importOptionalPackage } from './optional-import.js';
 import { describeWasmBackend, prepareWasmBackend } from './wasm-threads.js';
 
@@ -149,6 +150,8 @@ const builtInProviders: BackendProvider[] = [
       if (typeof registeredName !== 'string' || registeredName === '') {
         throw new Error('@mlaan/backend-onednn register() did not return the name of the backend it registered');
       }
+      // Its tensors live in host memory, as the cpu backend's: a step commits by reference.
+      registerTrainingKernels([createSelectByFlagConfig(registeredName)]);
       return registeredName;
     },
   },

@@ -12,3 +12,4 @@ export {
   wasmTrainingKernels,
 } from './training-kernels.js';
 export { runBackendKernel, disposeIntermediate } from './run-kernel.js';
+export { createSelectByFlagConfig } from './select-by-flag.js';

@@ -29,3 +29,16 @@ export interface BatchNormTrainingGradInputs {
   variance: TensorInfo;
 }
 export type BatchNormTrainingGradAttrs = BatchNormTrainingAttrs;
+
+/**
+ * `flag ? whenTrue : whenFalse` for whole tensors, `flag` a bool scalar: how a step keeps or
+ * undoes its writes without reading its verdict back (`ops/select-by-flag.ts`). Backends whose
+ * memory is the host's may register it to hand back one input's buffer instead of selecting
+ * element by element.
+ */
+export const SELECT_BY_FLAG_KERNEL = 'MlaanSelectByFlag';
+export interface SelectByFlagInputs {
+  flag: TensorInfo;
+  whenTrue: TensorInfo;
+  whenFalse: TensorInfo;
+}

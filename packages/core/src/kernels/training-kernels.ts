@@ -4,6 +4,7 @@ import { createConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { createStagedMeanConfig, createStagedSumConfig } from './reduction.js';
 import { createTileConfig } from './tile.js';
 import { createSharingIdentityConfig } from './identity.js';
+import { createSelectByFlagConfig } from './select-by-flag.js';
 
 /** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
 const replacedKernels = new Map<string, KernelConfig>();
@@ -33,6 +34,7 @@ export function createTrainingKernels(backendName: string): KernelConfig[] {
     createStagedSumConfig(backendName, fallback('Sum')),
     createStagedMeanConfig(backendName, fallback('Mean')),
     createSharingIdentityConfig(backendName, fallback('Identity')),
+    createSelectByFlagConfig(backendName),
   ];
   for (const kernel of kernels) composedKernels.add(kernel);
   return kernels;
@@ -76,7 +78,7 @@ export function registerWasmTrainingKernels(): void {
  * (18 s for one ResNet-32 stage-1 layer at batch 16); the composed version runs on Conv2D.
  * Its other kernels are already as fast as their compositions would be.
  */
-export const cpuTrainingKernels: readonly KernelConfig[] = [createConv2DBackpropFilterConfig('cpu')];
+export const cpuTrainingKernels: readonly KernelConfig[] = [createConv2DBackpropFilterConfig('cpu'), createSelectByFlagConfig('cpu')];
 
 /** Replaces the cpu backend's slow Conv2DBackpropFilter. Import '@tensorflow/tfjs-backend-cpu' first. */
 export function registerCpuTrainingKernels(): void {

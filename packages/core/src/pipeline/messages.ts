@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { TermCotangent } from './cotangent-exchange.js';
+import type { WireCotangent } from './cotangent-exchange.js';
 import type { TrainerRecipe } from './recipe.js';
 
 // The pipeline's wire protocol. Data flows main → stage 0 → … → stage W-1 over MessagePorts
@@ -71,7 +71,7 @@ export interface WeightsMessage {
 export interface CotangentMessage {
   type: 'cotangents';
   index: number;
-  terms: TermCotangent[];
+  terms: WireCotangent[];
 }
 
 /** Cumulative meters of one worker (milliseconds since it started). */

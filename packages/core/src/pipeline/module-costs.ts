@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { TRAIN, type ForwardContext } from '../layers/layer.js';
-import { headLossAndGradients } from '../training/head-gradients.js';
+import { TRAIN } from '../layers/layer.js';
 import type { Batch } from '../training/plugin.js';
-import { headKey } from '../training/plugin-host.js';
+import { CotangentSums, StepEngine } from '../training/step-engine.js';
 import type { LocalTrainer } from '../training/trainer.js';
 
 /** What placement by cost reads: each module's measured step time and what it sends on. */
@@ -16,53 +15,53 @@ export interface ModuleCosts {
 
 /**
  * Times each module's share of a training step on `batch` (forward, the heads of the terms ending
- * at it, backward), best of `repeats` after one warm-up, without touching any weight or running
- * statistic: the probe that placement by cost reads.
+ * at it, backward), best of `repeats` after one warm-up, with the step engine's own primitives and
+ * without touching any weight or running statistic: the probe that placement by cost reads. Each
+ * timing ends when the module's gradients are on the host (read asynchronously).
  */
-export function measureModuleCosts(trainer: LocalTrainer, batch: Batch, repeats = 2): ModuleCosts {
-  const probe: ForwardContext = { ...TRAIN, updateStatistics: false };
+export async function measureModuleCosts(trainer: LocalTrainer, batch: Batch, repeats = 2): Promise<ModuleCosts> {
+  const probe = { ...TRAIN, updateStatistics: false };
+  const model = { modules: trainer.modules, plan: trainer.plan, headedTerms: trainer.headedTerms, moduleParameters: trainer.modules.map((m) => new Map(m.namedParameters())) };
   const n = batch.inputs.shape[0];
   const milliseconds: number[] = [];
   const outputBytesPerImage: number[] = [];
   let input: tf.Tensor = batch.inputs;
-  for (let m = 0; m < trainer.modules.length; m++) {
-    const module = trainer.modules[m]!;
-    let best = Infinity;
-    for (let r = 0; r <= repeats; r++) {
-      const started = performance.now();
-      const activation = module.forward(input, probe);
-      let cotangent: tf.Tensor | undefined;
-      for (const term of trainer.plan.endingAt[m]!) {
-        const head = trainer.heads.get(headKey(m, term.role))!;
-        const result = headLossAndGradients(head, activation.output, batch, probe, term.weight);
-        result.loss.dispose();
-        for (const g of result.parameterGradients.values()) g.dispose();
-        if (cotangent) {
-          const sum = tf.add(cotangent, result.featureGradient);
+  try {
+    for (let m = 0; m < trainer.modules.length; m++) {
+      let best = Infinity;
+      for (let r = 0; r <= repeats; r++) {
+        const started = performance.now();
+        const engine = new StepEngine(model, batch, probe, { first: m, end: m + 1, input });
+        const activation = engine.forward(m, input);
+        const cotangent = new CotangentSums<number>();
+        let output: tf.Tensor | undefined;
+        try {
+          for (const headed of trainer.headedTerms[m]!) cotangent.addOwned(m, engine.head(headed, activation.output));
+          const total = cotangent.take(m);
+          if (total) {
+            engine.parameterGradients(m, activation, total);
+            total.dispose();
+          }
+          await Promise.all([...engine.sink.gradients.values()].map((g) => g.data()));
+          output = activation.output.clone();
+        } finally {
+          activation.dispose();
           cotangent.dispose();
-          result.featureGradient.dispose();
-          cotangent = sum;
-        } else cotangent = result.featureGradient;
+          engine.dispose();
+        }
+        // r = 0 is the warm-up.
+        if (r > 0) best = Math.min(best, performance.now() - started);
+        if (r < repeats) output.dispose();
+        else {
+          outputBytesPerImage.push((output.size * 4) / n);
+          if (input !== batch.inputs) input.dispose();
+          input = output;
+        }
       }
-      if (cotangent) {
-        const { parameters } = activation.backward(cotangent, { input: false, parameters: true });
-        for (const g of Object.values(parameters ?? {})) g.dataSync();
-        for (const g of Object.values(parameters ?? {})) g.dispose();
-        cotangent.dispose();
-      }
-      const output = activation.output.clone();
-      activation.dispose();
-      // r = 0 is the warm-up.
-      if (r > 0) best = Math.min(best, performance.now() - started);
-      if (r < repeats) output.dispose();
-      else {
-        outputBytesPerImage.push((output.size * 4) / n);
-        if (input !== batch.inputs) input.dispose();
-        input = output;
-      }
+      milliseconds.push(best);
     }
-    milliseconds.push(best);
+  } finally {
+    if (input !== batch.inputs) input.dispose();
   }
-  if (input !== batch.inputs) input.dispose();
   return { milliseconds, outputBytesPerImage, batchSize: n };
 }

@@ -9,7 +9,6 @@ import type { Batch } from '../training/plugin.js';
 import { LocalTrainer } from '../training/trainer.js';
 import { PipelinedTrainer } from './pipelined-trainer.js';
 import { loadRecipe, type TrainerRecipe } from './recipe.js';
-import { variablesOfRange } from './stage.js';
 
 const recipe: TrainerRecipe = { module: new URL('./tiny-recipe.fixture.ts', import.meta.url).href, options: {}, backend: 'cpu' };
 
@@ -27,16 +26,22 @@ const copy = (b: Batch): Batch => ({ ...b, inputs: b.inputs.clone(), labels: b.l
  */
 async function sequentialStepMemory(data: readonly Batch[], first: number, end: number): Promise<{ stateBytes: number; stepAllocationBytes: number }> {
   const local = new LocalTrainer(await loadRecipe(recipe));
-  const variables = variablesOfRange(local, first, end).map(([, v]) => v);
+  const variables = local.variablesOfRange(first, end).map(([, v]) => v);
   const state = local.optimizer.state();
   let stateBytes = 0;
   let stepAllocationBytes = 0;
   try {
     for (const batch of data) {
-      const input = first > 0 ? local.stepModules(batch, { first: 0, end: first }).output : undefined;
+      let input: tf.Tensor | undefined;
+      if (first > 0) {
+        const before = local.stepModules(batch, { first: 0, end: first });
+        before.result.dispose();
+        input = before.output;
+      }
       stateBytes = Math.max(stateBytes, float32Bytes(variables) + float32Bytes(variables.flatMap((v) => (state.has(v) ? [state.get(v)!] : []))));
       const { result, memory } = await measureMemory(() => local.stepModules(batch, { first, end, input }));
       result.output?.dispose();
+      result.result.dispose();
       input?.dispose();
       stepAllocationBytes = Math.max(stepAllocationBytes, memory.peakBufferAllocationBytes);
     }

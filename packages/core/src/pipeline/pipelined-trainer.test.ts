@@ -10,10 +10,10 @@ import { loadCheckpoint, readCheckpointManifest, saveCheckpoint } from '../io/ch
 import { registerCpuTrainingKernels } from '../kernels/index.js';
 import { disposeBatches, randomBatch } from '../testing/index.js';
 import type { Batch } from '../training/plugin.js';
-import { LocalTrainer, type StepResult } from '../training/trainer.js';
+import { readSteps, type StepValues } from '../training/step-result.js';
+import { LocalTrainer } from '../training/trainer.js';
 import { PipelinedTrainer, type PipelinedTrainerOptions } from './pipelined-trainer.js';
 import { loadRecipe, type TrainerRecipe } from './recipe.js';
-import { variablesOfRange } from './stage.js';
 import type { TinyRecipeOptions } from './tiny-recipe.fixture.js';
 
 const MODULE = new URL('./tiny-recipe.fixture.ts', import.meta.url).href;
@@ -52,8 +52,8 @@ function expectBitwiseEqual(actual: Map<string, Int32Array>, expected: Map<strin
   expect(differing).toEqual([]);
 }
 
-async function collect(results: AsyncIterable<StepResult>): Promise<StepResult[]> {
-  const out: StepResult[] = [];
+async function collect(results: AsyncIterable<StepValues>): Promise<StepValues[]> {
+  const out: StepValues[] = [];
   for await (const r of results) out.push(r);
   return out;
 }
@@ -74,7 +74,7 @@ async function expectSameAsLocalTrainer(
 ): Promise<void> {
   const data = batches(3);
   const local = await reference(recipeOptions);
-  const expected = data.map((b) => local.step(b));
+  const expected = await readSteps(data.map((b) => local.step(b)));
   const trainer = await pipelined({ recipeOptions, ...options });
   try {
     expect(trainer.placement.ranges).toHaveLength(options.workers ?? 2);
@@ -129,19 +129,19 @@ describe("exchange 'delayed': the cascade cotangents of batch t-1 apply at step 
     try {
       const [first, end] = trainer.placement.ranges[0]!;
       expect([first, end]).toEqual([0, 2]);
-      const earlier = new Set(variablesOfRange(exact, first, end).map(([name]) => name));
+      const earlier = new Set(exact.variablesOfRange(first, end).map(([name]) => name));
       const split = (bits: Map<string, Int32Array>, inEarlier: boolean) =>
         new Map([...bits].filter(([name]) => earlier.has(name.replace(/^momentum\./, '')) === inEarlier));
-      exact.step(data[0]!);
-      alone.step(data[0]!);
+      exact.step(data[0]!).dispose();
+      alone.step(data[0]!).dispose();
       await trainer.step(data[0]!);
       await trainer.synchronize();
       const afterOne = snapshot(trainer.mirror);
       expectBitwiseEqual(split(afterOne, true), split(snapshot(alone), true));
       expectBitwiseEqual(split(afterOne, false), split(snapshot(exact), false));
 
-      exact.step(data[1]!);
-      alone.step(data[1]!);
+      exact.step(data[1]!).dispose();
+      alone.step(data[1]!).dispose();
       await trainer.step(data[1]!);
       await trainer.synchronize();
       const afterTwo = split(snapshot(trainer.mirror), true);
@@ -214,7 +214,7 @@ describe('PipelinedTrainer flow', () => {
     const data = batches(4);
     const clone = (b: Batch): Batch => ({ ...b, inputs: b.inputs.clone(), labels: b.labels.clone() });
     const local = await reference();
-    for (const b of data) local.step(b);
+    for (const b of data) local.step(b).dispose();
     const trainer = await pipelined({});
     await collect(trainer.train(data.slice(0, 2).map(clone)));
     await trainer.saveCheckpoint(dir, { note: 'two steps' });
@@ -246,20 +246,20 @@ describe('PipelinedTrainer flow', () => {
     const toPipeline = join(folder, 'from-local');
     const toLocal = join(folder, 'from-pipeline');
     const local = await reference();
-    local.step(data[0]!);
+    local.step(data[0]!).dispose();
     await saveCheckpoint(toPipeline, local);
     const trainer = await pipelined({});
     const other = await reference();
     try {
       await trainer.loadCheckpoint(toPipeline);
       await trainer.step(data[1]!);
-      local.step(data[1]!);
+      local.step(data[1]!).dispose();
       await trainer.saveCheckpoint(toLocal);
       await loadCheckpoint(toLocal, other);
       expectBitwiseEqual(snapshot(other), snapshot(local));
       expect(other.stepCount).toBe(2);
-      other.step(data[2]!);
-      local.step(data[2]!);
+      other.step(data[2]!).dispose();
+      local.step(data[2]!).dispose();
       expectBitwiseEqual(snapshot(other), snapshot(local));
       // evaluate runs on the synchronized mirror.
       const evaluation = await trainer.evaluate([randomBatch({ size: 4, seed: 1 })]);

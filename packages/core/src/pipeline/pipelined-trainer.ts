@@ -3,9 +3,10 @@ import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threa
 import { ConfigError, PipelineWorkerError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointManifest } from '../io/checkpoint.js';
 import { SeededRandom } from '../random.js';
-import { checkBatch } from '../training/batch-checks.js';
+import { checkBatch, labelProblem } from '../training/batch-checks.js';
 import type { Batch } from '../training/plugin.js';
-import type { EvaluationResult, LocalTrainer, StepResult } from '../training/trainer.js';
+import type { StepValues } from '../training/step-result.js';
+import type { EvaluationResult, LocalTrainer } from '../training/trainer.js';
 import { CreditGate } from './flow-control.js';
 import type { BatchMessage, CreditMessage, PipelineExchange, StageInit, StageMeters, StageReport, StageRequest } from './messages.js';
 import { measureModuleCosts, type ModuleCosts } from './module-costs.js';
@@ -46,12 +47,12 @@ export interface PipelineWorkerMeters extends StageMeters {
 }
 
 interface PendingStep {
-  promise: Promise<StepResult>;
+  promise: Promise<StepValues>;
   reports: number;
   losses: Record<string, number>;
   loss: number;
   batchSize: number;
-  resolve: (result: StepResult) => void;
+  resolve: (result: StepValues) => void;
   reject: (error: unknown) => void;
 }
 
@@ -151,7 +152,7 @@ export class PipelinedTrainer {
       else if (choice === 'measured') {
         const probe = options.probe ?? probeBatch(mirror);
         try {
-          costs = measureModuleCosts(mirror, probe);
+          costs = await measureModuleCosts(mirror, probe);
         } finally {
           if (!options.probe) tf.dispose([probe.inputs, probe.labels]);
         }
@@ -178,47 +179,75 @@ export class PipelinedTrainer {
   }
 
   /**
-   * Submits one batch (copied at once: the caller may dispose it) and resolves when every worker
-   * has stepped it. Submitting again before that pipelines the batches; each waits for room in
-   * the first worker's inbox.
+   * Submits one batch and resolves with its values when every worker has stepped it. The batch is
+   * copied off the device (asynchronously; the caller may dispose it at once) and its labels are
+   * checked on the host before anything is sent. Submitting again before that pipelines the
+   * batches; each waits for room in the first worker's inbox. A rejected step never takes the
+   * process down: the rejection is handled here and reaches whoever awaits the promise.
    */
-  step(batch: Batch): Promise<StepResult> {
+  step(batch: Batch): Promise<StepValues> {
+    let inputs: tf.Tensor;
+    let labels: tf.Tensor;
     try {
       this.throwIfFailed();
       checkBatch(batch, this.mirror.backbone);
+      inputs = batch.inputs.clone();
+      labels = batch.labels.clone();
     } catch (error) {
-      return Promise.reject(error);
+      return handled(Promise.reject(error));
     }
-    const message: BatchMessage = {
-      type: 'batch',
-      index: this.stepCount,
-      learningRate: this.learningRate,
-      epoch: this.epoch,
-      image: new Float32Array(batch.inputs.dataSync() as Float32Array),
-      imageShape: batch.inputs.shape,
-      labels: new Int32Array(batch.labels.dataSync() as Int32Array),
-      normalization: batch.normalization,
-    };
-    this.stepCount += 1;
+    const schedule = { learningRate: this.learningRate, epoch: this.epoch };
+    const classes = this.mirror.backbone.classes;
     let settle!: Pick<PendingStep, 'resolve' | 'reject'>;
-    const result = new Promise<StepResult>((resolve, reject) => (settle = { resolve, reject }));
-    result.catch(() => {});
-    this.pending.set(message.index, { promise: result, reports: 0, losses: {}, loss: NaN, batchSize: 0, ...settle });
-    this.sending = this.sending
-      .then(() => this.room.acquire())
-      .then(() => this.input.postMessage(message, [message.image.buffer as ArrayBuffer, message.labels.buffer as ArrayBuffer]))
-      .catch(() => {});
+    const result = handled(new Promise<StepValues>((resolve, reject) => (settle = { resolve, reject })));
+    const copied = Promise.all([inputs.data(), labels.data()]).finally(() => tf.dispose([inputs, labels]));
+    // In submission order; a batch takes its step index only once it is accepted, so a refused
+    // batch leaves no gap in the workers' steps and the run goes on.
+    this.sending = this.sending.then(async () => {
+      let image: Float32Array;
+      let labelValues: Int32Array;
+      try {
+        const [imageData, labelData] = await copied;
+        const problem = labelProblem(labelData as ArrayLike<number>, labels.dtype, classes);
+        if (problem) throw problem;
+        this.throwIfFailed();
+        image = new Float32Array(imageData as Float32Array);
+        labelValues = Int32Array.from(labelData as ArrayLike<number>);
+      } catch (error) {
+        settle.reject(error);
+        return;
+      }
+      const index = this.stepCount;
+      this.stepCount += 1;
+      this.pending.set(index, { promise: result, reports: 0, losses: {}, loss: NaN, batchSize: 0, ...settle });
+      const message: BatchMessage = {
+        type: 'batch',
+        index,
+        ...schedule,
+        image,
+        imageShape: inputs.shape as [number, number, number, number],
+        labels: labelValues,
+        normalization: batch.normalization,
+      };
+      try {
+        await this.room.acquire();
+        this.input.postMessage(message, [image.buffer as ArrayBuffer, labelValues.buffer as ArrayBuffer]);
+      } catch {
+        // The run stopped while this batch waited for room: its step was rejected with the failure.
+      }
+    });
     return result;
   }
 
   /**
-   * Streams `batches` through the pipeline, yielding each step's result in order. Takes ownership
+   * Streams `batches` through the pipeline, yielding each step's values in order. Takes ownership
    * of the batches (each is disposed once submitted) and reads ahead only as far as the queues
-   * hold, so a slow worker slows the reading instead of filling memory.
+   * hold, so a slow worker slows the reading instead of filling memory. A failed step rejects the
+   * `for await` that reads it.
    */
-  async *train(batches: Iterable<Batch> | AsyncIterable<Batch>): AsyncGenerator<StepResult> {
+  async *train(batches: Iterable<Batch> | AsyncIterable<Batch>): AsyncGenerator<StepValues> {
     const ahead = this.threads.length * (this.capacity + 1);
-    const inFlight: Promise<StepResult>[] = [];
+    const inFlight: Promise<StepValues>[] = [];
     for await (const batch of batches as AsyncIterable<Batch>) {
       try {
         inFlight.push(this.step(batch));
@@ -232,6 +261,7 @@ export class PipelinedTrainer {
 
   /** Resolves when every submitted step has finished. */
   async drain(): Promise<void> {
+    await this.sending;
     await Promise.all([...this.pending.values()].map((step) => step.promise));
     this.throwIfFailed();
   }
@@ -277,7 +307,7 @@ export class PipelinedTrainer {
   async loadCheckpoint(dir: string): Promise<CheckpointManifest> {
     await this.drain();
     const manifest = await loadCheckpoint(dir, this.mirror);
-    const { variables, momentum } = variableRecords([...this.mirror.namedParameters(), ...this.mirror.namedBuffers()], this.mirror.optimizer);
+    const { variables, momentum } = await variableRecords([...this.mirror.namedParameters(), ...this.mirror.namedBuffers()], this.mirror.optimizer);
     await this.request((request) => ({ type: 'scatter', request, variables, momentum }), 'scattered');
     this.stepCount = manifest.step;
     this.epoch = manifest.epoch;
@@ -337,7 +367,7 @@ export class PipelinedTrainer {
       }
       if (step.reports === this.threads.length) {
         this.pending.delete(report.index);
-        step.resolve({ losses: step.losses, loss: step.loss, batchSize: step.batchSize });
+        step.resolve({ step: report.index, losses: step.losses, loss: step.loss, batchSize: step.batchSize });
       }
       return;
     }
@@ -404,4 +434,10 @@ function checkExchanges(trainer: LocalTrainer, placement: Placement, exchange: P
       `Plugin '${stateful.name}' updates state after each backward (afterBackward), which a pipeline of several workers runs only in mode 'simultaneous'; use mode 'simultaneous' or workers: 1.`,
     );
   }
+}
+
+/** Marks a promise's rejection as handled (it still rejects for whoever awaits it). */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { NamedVariable } from '../layers/layer.js';
 import { type BufferTracking, float32Bytes, isMemorySampledStep, startBufferTracking } from '../meters/meters.js';
-import { headKey } from '../training/plugin-host.js';
 import type { LocalTrainer } from '../training/trainer.js';
 import type { Batch } from '../training/plugin.js';
-import { crossesBoundaries, stepWithExchange, type TermCotangent } from './cotangent-exchange.js';
+import type { StepValues } from '../training/step-result.js';
+import { rangeBoundaries } from '../training/term-plan.js';
+import type { BoundaryCotangent } from '../training/step-engine.js';
+import type { TrainingStep } from '../training/training-step.js';
+import { cotangentsFromWire, cotangentsToWire, type WireCotangent } from './cotangent-exchange.js';
 import type { BatchMessage, PipelineExchange, StageMeters, TensorRecord } from './messages.js';
 import { buildRecipeTrainer, type TrainerRecipe } from './recipe.js';
 import { assignRecords, variableRecords } from './tensor-records.js';
@@ -15,24 +17,25 @@ export function transferable<T extends Float32Array | Int32Array>(array: T): T {
   return whole ? array : (array.slice() as T);
 }
 
-/** The variables (parameters and buffers) of modules `[first, end)` and of the heads at their outputs. */
-export function variablesOfRange(trainer: LocalTrainer, first: number, end: number): NamedVariable[] {
-  const owned: NamedVariable[] = [];
-  for (let m = first; m < end; m++) {
-    owned.push(...trainer.modules[m]!.namedParameters(), ...trainer.modules[m]!.namedBuffers());
-    for (const term of trainer.plan.endingAt[m]!) {
-      const head = trainer.heads.get(headKey(m, term.role))!;
-      owned.push(...head.namedParameters(), ...(head.namedBuffers?.() ?? []));
-    }
-  }
-  const seen = new Set<tf.Variable>();
-  return owned.filter(([, v]) => (seen.has(v) ? false : (seen.add(v), true)));
+/** How a stage talks to its neighbours during a step (the worker's ports). */
+export interface StageLinks {
+  /** Posts the message for the next stage once its inbox has room (resolves when posted). */
+  send(next: BatchMessage, transfer: ArrayBuffer[]): Promise<void>;
+  /** Batch `index`'s cotangents from the next stage. */
+  receive(index: number): Promise<WireCotangent[]>;
+  /** Posts batch `index`'s cotangents to the stage before. */
+  sendUpstream(index: number, cotangents: WireCotangent[]): void;
+  /** Resolves once the later stages' module weights after their step `index` are in this stage's replicas. */
+  laterWeights(index: number): Promise<void>;
 }
 
 /**
  * One worker's share of a pipelined run: a `LocalTrainer` built from the recipe, of which it
  * keeps modules `[first, end)` and their heads (the rest is disposed, so its memory is its own),
- * and steps them with `stepModules` on each batch that arrives.
+ * and steps them on each batch with the trainer's own step engine: the same schedule (`keep`,
+ * `window` or `sweep`, as the trainer decided) over its range, answering the schedule's boundary
+ * requests with its links (the output goes on as soon as it is computed; cotangents of terms that
+ * cross a boundary come back and go up, exactly or one batch late).
  */
 export class PipelineStage {
   readonly meters: StageMeters = {
@@ -75,8 +78,9 @@ export class PipelineStage {
     /** Measure the step's memory on step 1 and every this many steps (0: never). */
     readonly memoryEvery: number,
   ) {
-    this.owned = new Map(variablesOfRange(trainer, first, end));
-    this.crossing = crossesBoundaries(trainer, first, end);
+    this.owned = new Map(trainer.variablesOfRange(first, end));
+    const { startsBefore, continuesAfter } = rangeBoundaries(trainer.plan, first, end);
+    this.crossing = { before: startsBefore, after: continuesAfter };
     this.stateful = trainer.plugins.some((p) => p.afterBackward);
     const all = [...trainer.namedParameters(), ...trainer.namedBuffers()];
     this.held = this.stateful ? new Map(all) : this.owned;
@@ -97,16 +101,11 @@ export class PipelineStage {
     this.lastIndex = undefined;
   }
 
-  /** Whether this stage steps through `stepExchanging` (terms across its boundaries, or plugin state updates). */
-  get exchanges(): boolean {
-    return this.crossing.before || this.crossing.after || this.stateful;
-  }
-
   /** The owned modules' variables (not their heads'): what a `stateful` stage sends the stages before it. */
-  moduleRecords(): TensorRecord[] {
+  async moduleRecords(): Promise<TensorRecord[]> {
     const names = new Set<string>();
     for (let m = this.first; m < this.end; m++) for (const [name] of [...this.trainer.modules[m]!.namedParameters(), ...this.trainer.modules[m]!.namedBuffers()]) names.add(name);
-    return variableRecords([...this.owned].filter(([name]) => names.has(name)), this.trainer.optimizer).variables;
+    return (await variableRecords([...this.owned].filter(([name]) => names.has(name)), this.trainer.optimizer)).variables;
   }
 
   /** Assigns a later stage's module variables to this stage's replicas. */
@@ -152,100 +151,76 @@ export class PipelineStage {
   }
 
   /**
-   * Steps the owned modules on one batch. Returns their losses and, except on the last stage, the
-   * message for the next stage with the buffers to transfer (this stage keeps no reference).
-   * For a stage whose loss terms cross its boundaries (`crossing`), use `stepExchanging`.
+   * Steps the owned modules on one batch: the trainer's step over `[first, end)`, its schedule's
+   * boundary requests answered through `links` (module `end - 1`'s output goes on as soon as it is
+   * computed; with terms across a boundary, this batch's cotangents come back (`exact`) or the
+   * previous batch's are applied through a re-run (`delayed`), and those that began earlier go up).
+   * Returns the step's values, read from the device once the step is done.
    */
-  step(message: BatchMessage): { losses: Record<string, number>; loss: number; batchSize: number; next?: BatchMessage; transfer: ArrayBuffer[] } {
-    const started = performance.now();
-    const { batch, input } = this.receive(message);
-    const built = performance.now();
-    // The batch and input are made before the count starts, as the sequential bench's batch is.
-    const sample = this.startStepMemory(message.index);
-    let result;
-    try {
-      result = this.trainer.stepModules(batch, { first: this.first, end: this.end, input });
-    } finally {
-      this.finishStepMemory(sample);
-      tf.dispose([batch.inputs, batch.labels, ...(input ? [input] : [])]);
-    }
-    const stepped = performance.now();
-    const { output, losses, loss, batchSize } = result;
-    let next: BatchMessage | undefined;
-    const transfer: ArrayBuffer[] = [];
-    if (this.isLast) output?.dispose();
-    else {
-      const activationShape = output!.shape;
-      const activation = transferable(output!.dataSync() as Float32Array);
-      output!.dispose();
-      ({ next } = this.forward(message, activation, activationShape, transfer));
-    }
-    const done = performance.now();
-    this.meters.busyMs += stepped - built;
-    this.meters.transferMs += built - started + (done - stepped);
-    this.meters.steps += 1;
-    this.recordMemory();
-    return { losses, loss, batchSize, next, transfer };
-  }
-
-  /**
-   * Steps the owned modules with the exact exchange of cotangents (`stepWithExchange`): `send`
-   * passes the output on (the stage waits for room there), `receive` waits for this batch's
-   * cotangents from the next stage. Returns the cotangents for the stage before.
-   */
-  async stepExchanging(
-    message: BatchMessage,
-    send: (next: BatchMessage, transfer: ArrayBuffer[]) => Promise<void>,
-    receive: (index: number) => Promise<TermCotangent[]>,
-    laterWeights: (index: number) => Promise<void> = async () => {},
-  ): Promise<{ losses: Record<string, number>; loss: number; batchSize: number; upstream: TermCotangent[] }> {
+  async step(message: BatchMessage, links: StageLinks): Promise<StepValues> {
     const started = performance.now();
     const { batch, input } = this.receive(message);
     let waited = 0;
-    let copying = 0;
-    const sample = this.startStepMemory(message.index);
-    try {
-      const result = await stepWithExchange(this.trainer, this.first, this.end, batch, input ?? batch.inputs, async (output) => {
-        let waitStarted = performance.now();
-        if (!this.isLast) {
-          const transfer: ArrayBuffer[] = [];
-          // Copies: the output, the image and the labels stay in use for this step's backward.
-          const activation = new Float32Array(output.dataSync() as Float32Array);
-          const copied = { ...message, image: message.image.slice(), labels: message.labels.slice() };
-          const next = this.forward(copied, activation, output.shape, transfer).next;
-          const copiedAt = performance.now();
-          this.meters.transferMs += copiedAt - waitStarted;
-          copying += copiedAt - waitStarted;
-          waited += copiedAt - waitStarted;
-          waitStarted = copiedAt;
-          await send(next, transfer);
-        }
-        let cotangents: TermCotangent[] = [];
-        if (this.crossing.after && this.exchange === 'exact') cotangents = await receive(message.index);
-        // Delayed: the previous batch's, if this session stepped it.
-        else if (this.crossing.after && this.previous?.index === message.index - 1) cotangents = await receive(message.index - 1);
+    let copying = performance.now() - started;
+    const wait = async <T>(promise: Promise<T>): Promise<T> => {
+      const waitStarted = performance.now();
+      try {
+        return await promise;
+      } finally {
         waited += performance.now() - waitStarted;
-        return cotangents;
-      },
-        this.exchange === 'delayed' ? { previousInput: this.previous?.input } : undefined,
-        this.stateful
-          ? async () => {
-              // The twins read later modules' weights before this step: those after the previous one.
-              const waitStarted = performance.now();
-              if (!this.isLast && this.lastIndex === message.index - 1) await laterWeights(message.index - 1);
-              waited += performance.now() - waitStarted;
-            }
-          : undefined,
-      );
+      }
+    };
+    // The batch and input are made before the count starts, as the sequential bench's batch is.
+    const sample = this.startStepMemory(message.index);
+    let sending: Promise<void> | undefined;
+    let step: TrainingStep | undefined;
+    try {
+      step = this.trainer.beginStep(batch, { first: this.first, end: this.end, input });
+      let reply: readonly BoundaryCotangent[] | undefined;
+      for (let next = step.schedule.next(); !next.done; next = step.schedule.next(reply)) {
+        reply = undefined;
+        const request = next.value;
+        if (request.kind === 'output') {
+          const copyStarted = performance.now();
+          sending = this.sendOutput(message, request.output, links, (ms) => (copying += ms));
+          copying += performance.now() - copyStarted;
+        } else if (request.kind === 'incoming') {
+          reply = this.exchange === 'exact' ? cotangentsFromWire(await wait(links.receive(message.index))) : [];
+        } else {
+          const copyStarted = performance.now();
+          links.sendUpstream(message.index, await cotangentsToWire(request.cotangents));
+          copying += performance.now() - copyStarted;
+        }
+      }
+      // Delayed: the previous batch's cotangents, if this session stepped it.
+      if (this.exchange === 'delayed' && this.crossing.after && this.previous?.index === message.index - 1) {
+        const received = cotangentsFromWire(await wait(links.receive(message.index - 1)));
+        step.addDelayedCotangents(this.previous.input, received);
+      }
+      let result;
+      if (this.stateful) {
+        // The twins read later modules' weights before this step: those after the previous one.
+        if (!this.isLast && this.lastIndex === message.index - 1) await wait(links.laterWeights(message.index - 1));
+        this.trainer.runAfterBackward();
+        result = this.trainer.completeStep(step, { afterBackward: false });
+      } else result = this.trainer.completeStep(step);
+      step = undefined;
       this.lastIndex = message.index;
       if (this.exchange === 'delayed' && this.crossing.after) {
         this.previous?.input.dispose();
         this.previous = { input: (input ?? batch.inputs).clone(), index: message.index };
       }
-      this.meters.busyMs += performance.now() - started - waited;
-      this.meters.waitingOutputMs += waited - copying;
+      if (sending) await wait(sending);
+      const values = await result.read();
+      this.meters.busyMs += performance.now() - started - waited - copying;
+      this.meters.waitingOutputMs += waited;
+      this.meters.transferMs += copying;
       this.meters.steps += 1;
-      return { ...result, batchSize: batch.inputs.shape[0] };
+      return values;
+    } catch (error) {
+      step?.abort();
+      await sending?.catch(() => {});
+      throw error;
     } finally {
       this.finishStepMemory(sample);
       tf.dispose([batch.inputs, batch.labels, ...(input ? [input] : [])]);
@@ -263,17 +238,29 @@ export class PipelineStage {
     return { batch: { inputs, labels, normalization: message.normalization }, input };
   }
 
-  /** The message for the next stage; the image's and labels' tensors are gone, so their buffers move on. */
-  private forward(message: BatchMessage, activation: Float32Array, activationShape: number[], transfer: ArrayBuffer[]): { next: BatchMessage } {
-    const image = transferable(message.image);
-    const labels = transferable(message.labels);
-    transfer.push(activation.buffer as ArrayBuffer, image.buffer as ArrayBuffer, labels.buffer as ArrayBuffer);
+  /**
+   * Sends module `end - 1`'s output (owned, freed here) on with copies of the image and labels (the
+   * step still uses them): read off the device, then posted once the next inbox has room.
+   */
+  private async sendOutput(message: BatchMessage, output: tf.Tensor, links: StageLinks, copied: (ms: number) => void): Promise<void> {
+    let activation: Float32Array;
+    const shape = output.shape;
+    try {
+      activation = new Float32Array((await output.data()) as Float32Array);
+    } finally {
+      output.dispose();
+    }
+    const copyStarted = performance.now();
+    const image = message.image.slice();
+    const labels = message.labels.slice();
+    const transfer = [activation.buffer as ArrayBuffer, image.buffer as ArrayBuffer, labels.buffer as ArrayBuffer];
     this.meters.bytesSent += activation.byteLength + image.byteLength + labels.byteLength;
-    return { next: { ...message, image, labels, activation, activationShape } };
+    copied(performance.now() - copyStarted);
+    await links.send({ ...message, image, labels, activation, activationShape: shape }, transfer);
   }
 
   /** Copies of the owned variables and their momentum buffers, by checkpoint name. */
-  gather(): { variables: TensorRecord[]; momentum: TensorRecord[] } {
+  gather(): Promise<{ variables: TensorRecord[]; momentum: TensorRecord[] }> {
     return variableRecords(this.owned, this.trainer.optimizer);
   }
 

@@ -3,25 +3,28 @@ import type { SgdOptimizer } from '../training/optimizer.js';
 import type { TensorRecord } from './messages.js';
 
 /** A copy of `tensor`'s values for the wire (the tensor lives on; its storage must not move away). */
-export function tensorRecord(name: string, tensor: tf.Tensor): TensorRecord {
+export async function tensorRecord(name: string, tensor: tf.Tensor): Promise<TensorRecord> {
   return {
     name,
     shape: tensor.shape,
     dtype: tensor.dtype === 'int32' ? 'int32' : 'float32',
-    data: (tensor.dataSync() as Float32Array | Int32Array).slice(),
+    data: ((await tensor.data()) as Float32Array | Int32Array).slice(),
   };
 }
 
 /** Records of `variables` and of their momentum buffers in `optimizer` (those that have one). */
-export function variableRecords(variables: Iterable<readonly [string, tf.Variable]>, optimizer: SgdOptimizer): { variables: TensorRecord[]; momentum: TensorRecord[] } {
+export async function variableRecords(
+  variables: Iterable<readonly [string, tf.Variable]>,
+  optimizer: SgdOptimizer,
+): Promise<{ variables: TensorRecord[]; momentum: TensorRecord[] }> {
   const state = optimizer.state();
-  const out: { variables: TensorRecord[]; momentum: TensorRecord[] } = { variables: [], momentum: [] };
-  for (const [name, v] of variables) {
-    out.variables.push(tensorRecord(name, v));
-    const buffer = state.get(v);
-    if (buffer) out.momentum.push(tensorRecord(name, buffer));
-  }
-  return out;
+  const named = [...variables];
+  const withMomentum = named.filter(([, v]) => state.has(v));
+  const [values, momentum] = await Promise.all([
+    Promise.all(named.map(([name, v]) => tensorRecord(name, v))),
+    Promise.all(withMomentum.map(([name, v]) => tensorRecord(name, state.get(v)!))),
+  ]);
+  return { variables: values, momentum };
 }
 
 /** Assigns the records whose names are in `variables` (values, and momentum into `optimizer`); others are skipped. */

@@ -4,9 +4,9 @@
 import '../index.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AsyncQueue, CreditGate } from './flow-control.js';
-import type { TermCotangent } from './cotangent-exchange.js';
+import type { WireCotangent } from './cotangent-exchange.js';
 import type { BatchMessage, CotangentMessage, CreditMessage, StageInit, StageReport, StageRequest, TensorRecord, WeightsMessage } from './messages.js';
-import { PipelineStage } from './stage.js';
+import { PipelineStage, type StageLinks } from './stage.js';
 
 const init = workerData as StageInit;
 const port = parentPort!;
@@ -25,8 +25,8 @@ async function run(): Promise<void> {
   const inbox = new AsyncQueue<BatchMessage>();
   const room = new CreditGate(init.capacity);
   init.upstream.on('message', (message: BatchMessage) => inbox.push(message));
-  const cotangents = new Map<number, TermCotangent[]>();
-  let cotangentWaiter: { index: number; resolve: (terms: TermCotangent[]) => void } | undefined;
+  const cotangents = new Map<number, WireCotangent[]>();
+  let cotangentWaiter: { index: number; resolve: (terms: WireCotangent[]) => void } | undefined;
   // Later stages' weights by step, for the replicas (stateful stages): relayed on upstream too.
   const weights = new Map<number, Map<number, TensorRecord[]>>();
   const laterStages = init.stageCount - 1 - init.stage;
@@ -60,23 +60,34 @@ async function run(): Promise<void> {
     } else cotangents.set(message.index, message.terms);
   });
   const receive = (index: number) =>
-    new Promise<TermCotangent[]>((resolve) => {
+    new Promise<WireCotangent[]>((resolve) => {
       const ready = cotangents.get(index);
       if (ready) {
         cotangents.delete(index);
         resolve(ready);
       } else cotangentWaiter = { index, resolve };
     });
-  const send = async (next: BatchMessage, transfer: ArrayBuffer[]) => {
-    await room.acquire();
-    init.downstream!.postMessage(next, transfer);
+  const links: StageLinks = {
+    async send(next, transfer) {
+      const blocked = performance.now();
+      await room.acquire();
+      stage.meters.waitingOutputMs += performance.now() - blocked;
+      init.downstream!.postMessage(next, transfer);
+    },
+    receive,
+    sendUpstream(index, terms) {
+      const reply: CotangentMessage = { type: 'cotangents', index, terms };
+      init.upstream.postMessage(reply, terms.map((t) => t.data.buffer as ArrayBuffer));
+    },
+    laterWeights,
   };
   port.on('message', (request: StageRequest) => {
     try {
       if (request.type === 'gather') {
-        const { variables, momentum } = stage.gather();
-        const buffers = [...variables, ...momentum].map((r) => r.data.buffer as ArrayBuffer);
-        report({ type: 'gathered', request: request.request, variables, momentum }, buffers);
+        stage.gather().then(({ variables, momentum }) => {
+          const buffers = [...variables, ...momentum].map((r) => r.data.buffer as ArrayBuffer);
+          report({ type: 'gathered', request: request.request, variables, momentum }, buffers);
+        }, fail);
       } else if (request.type === 'scatter') {
         stage.scatter(request.variables, request.momentum);
         stage.resetExchange();
@@ -95,28 +106,11 @@ async function run(): Promise<void> {
     stage.meters.waitingInputMs += performance.now() - waitStarted;
     stage.meters.peakQueued = Math.max(stage.meters.peakQueued, inbox.peak);
     init.upstream.postMessage({ type: 'credit' } satisfies CreditMessage);
-    if (stage.exchanges) {
-      const { losses, loss, batchSize, upstream } = await stage.stepExchanging(message, send, receive, laterWeights);
-      if (stage.crossing.before) {
-        const reply: CotangentMessage = { type: 'cotangents', index: message.index, terms: upstream };
-        init.upstream.postMessage(reply, upstream.map((t) => t.data.buffer as ArrayBuffer));
-      }
-      if (stage.stateful && init.stage > 0) {
-        const records = stage.moduleRecords();
-        const update: WeightsMessage = { type: 'weights', index: message.index, stage: init.stage, records };
-        init.upstream.postMessage(update, records.map((r) => r.data.buffer as ArrayBuffer));
-      }
-      report({ type: 'stepped', index: message.index, losses, loss, batchSize, meters: stage.meters });
-      continue;
-    }
-    const { losses, loss, batchSize, next, transfer } = stage.step(message);
-    if (next) {
-      const blocked = performance.now();
-      await room.acquire();
-      const posting = performance.now();
-      stage.meters.waitingOutputMs += posting - blocked;
-      init.downstream!.postMessage(next, transfer);
-      stage.meters.transferMs += performance.now() - posting;
+    const { losses, loss, batchSize } = await stage.step(message, links);
+    if (stage.stateful && init.stage > 0) {
+      const records = await stage.moduleRecords();
+      const update: WeightsMessage = { type: 'weights', index: message.index, stage: init.stage, records };
+      init.upstream.postMessage(update, records.map((r) => r.data.buffer as ArrayBuffer));
     }
     report({ type: 'stepped', index: message.index, losses, loss, batchSize, meters: stage.meters });
   }

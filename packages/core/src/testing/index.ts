@@ -149,8 +149,8 @@ export async function tensorsLeftBy(fn: () => unknown): Promise<number> {
  * (which may build lazy state: optimizer slots). 0 for a leak-free step.
  */
 export function tensorsLeftBySteps(trainer: LocalTrainer, batch: Batch, steps = 2): number {
-  trainer.step(batch);
+  trainer.step(batch).dispose();
   const before = tf.memory().numTensors;
-  for (let i = 0; i < steps; i++) trainer.step(batch);
+  for (let i = 0; i < steps; i++) trainer.step(batch).dispose();
   return tf.memory().numTensors - before;
 }

@@ -1,61 +1,60 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { LocalModule } from '../backbone/partition.js';
-import type { Activation, ForwardContext } from '../layers/layer.js';
+import type { Activation } from '../layers/layer.js';
 import type { ActivationSchedule } from './activation-memory.js';
-import type { GradientSink } from './gradient-sink.js';
-import { headLossAndGradients } from './head-gradients.js';
-import type { Batch, Head, LossTerm } from './plugin.js';
-import type { TermPlan } from './term-plan.js';
+import { type BoundaryCotangent, CotangentSums, type StepEngine } from './step-engine.js';
 
-/** A loss term with the head that serves it (and that head's trainable variables, listed once). */
-export interface HeadedTerm {
-  term: LossTerm;
-  head: Head;
-  headVariables: tf.Variable[];
-}
+/**
+ * What a schedule asks of whoever drives it, at the boundaries of its module range:
+ * - `output`: module `end - 1`'s detached output on this batch, computed before any update, for
+ *   the stage after (the driver owns it);
+ * - `incoming`: this batch's cotangents at module `end - 1`'s output from the stage after, for the
+ *   terms that continue past `end` (the reply; the schedule owns them);
+ * - `upstream`: the cotangents at module `first`'s input for the stage before, for the terms that
+ *   began before `first` (the driver owns them).
+ * A range that holds every term through it (the sequential trainer) asks only for `output`, and
+ * only when the range ends before the last module.
+ */
+export type ScheduleRequest =
+  | { kind: 'output'; output: tf.Tensor }
+  | { kind: 'incoming' }
+  | { kind: 'upstream'; cotangents: BoundaryCotangent[] };
 
-/** What one step's backward over every loss term reads and where it writes. */
-export interface BackwardPass {
-  modules: readonly LocalModule[];
-  plan: TermPlan;
-  /** `headedTerms[e]`: `plan.endingAt[e]` with their heads. */
-  headedTerms: readonly (readonly HeadedTerm[])[];
-  /** Per module: its parameters by the names its backward reports. */
-  moduleParameters: readonly ReadonlyMap<string, tf.Variable>[];
-  batch: Batch;
-  context: ForwardContext;
-  sink: GradientSink;
-  /** Every term's unweighted loss, by name, in the order the heads ran; the caller disposes them. */
-  losses: [string, tf.Scalar][];
-  /** Called as soon as a module's gradients (and its heads') are final (`keep` and `window` only). */
-  onModuleDone?: (moduleIndex: number) => void;
-  /**
-   * Run only modules `[first, end)` (`keep` and `window` only), starting from `input`, what module
-   * `first` receives (the batch inputs by default): one pipeline stage. Every term through these
-   * modules must lie inside the range. Defaults: every module, from the batch.
-   */
-  range?: { first: number; end: number; input?: tf.Tensor };
-  /** Set when `range` is given: module `end - 1`'s detached output, owned by the caller. */
-  output?: tf.Tensor;
-}
+/** One step's forwards and backwards in a schedule's order, pausing at its range's boundaries. */
+export type Schedule = Generator<ScheduleRequest, void, readonly BoundaryCotangent[] | undefined>;
 
-/** Forward and backward over every loss term of one batch, holding activations as `schedule` says. */
-export function runBackward(schedule: ActivationSchedule, pass: BackwardPass): void {
-  if (schedule === 'sweep' && pass.range) throw new Error("internal: the 'sweep' schedule runs every module; a module range needs 'keep' or 'window'");
-  if (schedule === 'sweep') sweepBackward(pass);
-  else heldBackward(pass, schedule === 'window');
+/** The schedule `schedule` names, over the engine's range. */
+export function backwardSchedule(schedule: ActivationSchedule, engine: StepEngine): Schedule {
+  return schedule === 'sweep' ? sweepSchedule(engine) : heldSchedule(engine, schedule === 'window');
 }
 
 /**
- * Runs a term's head on a module's output: its parameter gradients go to the sink, its loss to
- * `pass.losses`; returns d(weight * loss)/d(features), owned by the caller.
+ * Drives a schedule whose range holds every term through it: nothing crosses its boundaries, so
+ * it never waits. Returns module `end - 1`'s output when the range ends before the last module
+ * (the caller owns it).
  */
-function headCotangent(pass: BackwardPass, headed: HeadedTerm, features: tf.Tensor): tf.Tensor {
-  const { term, head, headVariables } = headed;
-  const result = headLossAndGradients(head, features, pass.batch, pass.context, term.weight, headVariables);
-  pass.losses.push([term.name, result.loss]);
-  for (const [v, g] of result.parameterGradients) pass.sink.add(v, g);
-  return result.featureGradient;
+export function runSchedule(schedule: Schedule): tf.Tensor | undefined {
+  let output: tf.Tensor | undefined;
+  try {
+    for (let next = schedule.next(); !next.done; next = schedule.next()) {
+      const request = next.value;
+      if (request.kind === 'output') output = request.output;
+      else {
+        if (request.kind === 'upstream') for (const c of request.cotangents) c.value.dispose();
+        throw new Error(`internal: a range that holds its terms asked for '${request.kind}' cotangents`);
+      }
+    }
+    return output;
+  } catch (error) {
+    output?.dispose();
+    throw error;
+  } finally {
+    schedule.return();
+  }
+}
+
+/** Disposes the cotangents of a reply that a schedule did not take in. */
+function disposeCotangents(cotangents: readonly BoundaryCotangent[]): void {
+  for (const c of cotangents) c.value.dispose();
 }
 
 /**
@@ -64,84 +63,93 @@ function headCotangent(pass: BackwardPass, headed: HeadedTerm, features: tf.Tens
  * cotangent that reaches a module is summed, so one parameter backward per module gives its weight
  * gradients (the backward is linear in the output gradient). With `dropAndRerun`, a module that
  * owes its remaining terms only its weight gradient is dropped (its input kept) and re-run once.
+ * Across a boundary the same operations run in the same order as over the whole model: the
+ * incoming cotangents (one per term, in the order the later stage ran its heads) are walked after
+ * this range's own terms, and modules that wait for them only for their weight gradient are
+ * dropped while the schedule waits.
  */
-function heldBackward(pass: BackwardPass, dropAndRerun: boolean): void {
-  const { modules, plan, batch, context } = pass;
-  const K = modules.length;
-  const first = pass.range?.first ?? 0;
-  const end = pass.range?.end ?? K;
-  const given = pass.range?.input ?? batch.inputs;
+function* heldSchedule(engine: StepEngine, dropAndRerun: boolean): Schedule {
+  const { plan, headedTerms } = engine.model;
+  const { first, end } = engine;
+  const K = engine.moduleCount;
+  const given = engine.input;
   const activations: (Activation | undefined)[] = new Array(K);
-  const cotangents: (tf.Tensor | undefined)[] = new Array(K);
-  const addCotangent = (m: number, dy: tf.Tensor) => {
-    const prev = cotangents[m];
-    if (prev) {
-      cotangents[m] = tf.add(prev, dy);
-      prev.dispose();
-    } else cotangents[m] = dy.clone();
-  };
-  const replay: ForwardContext = { ...context, updateStatistics: false };
+  const cotangents = new CotangentSums<number>();
   /** Inputs of the modules that will be dropped (shared with the previous module's output). */
   const inputs: (tf.Tensor | undefined)[] = new Array(K);
+  const upstream: BoundaryCotangent[] = [];
+  let incoming: BoundaryCotangent[] = [];
   let input: tf.Tensor = given;
+
+  /** Walks `dy` (owned) at module `from`'s output back to its term's first module, or out of the range. */
+  const walk = (spanStart: number, from: number, dy: tf.Tensor) => {
+    for (let m = from; m >= Math.max(spanStart, first); m--) {
+      cotangents.add(m, dy);
+      if (m > spanStart) {
+        const next = engine.inputGradient(activations[m]!, dy);
+        dy.dispose();
+        dy = next;
+      }
+    }
+    if (spanStart < first) upstream.push({ spanStart, value: dy });
+    else dy.dispose();
+  };
+  const drop = (m: number) => {
+    activations[m]?.dispose();
+    activations[m] = undefined;
+  };
+  const backwardModule = (m: number) => {
+    const cotangent = cotangents.take(m);
+    if (cotangent) {
+      const traced = activations[m] ?? engine.forward(m, inputs[m]!, engine.replay);
+      try {
+        engine.parameterGradients(m, traced, cotangent);
+      } finally {
+        if (traced !== activations[m]) traced.dispose();
+        cotangent.dispose();
+      }
+    }
+    drop(m);
+    inputs[m]?.dispose();
+    inputs[m] = undefined;
+    engine.moduleDone(m);
+  };
+
   try {
     for (let e = first; e < end; e++) {
       // A module that from now on owes only its weight gradient waits without its activations
       // while this step's forward and heads run; it is re-run once for that gradient below.
-      for (let m = first; m < e && dropAndRerun; m++) {
-        if (plan.parkAt[m] === e) {
-          activations[m]?.dispose();
-          activations[m] = undefined;
-        }
-      }
-      const activation = modules[e]!.forward(input, context);
+      if (dropAndRerun) for (let m = first; m < e; m++) if (plan.parkAt[m] === e) drop(m);
+      const activation = engine.forward(e, input);
       activations[e] = activation;
       if (dropAndRerun && plan.parkAt[e]! >= 0) inputs[e] = input.clone();
       if (input !== given) input.dispose();
       input = activation.output.clone();
-      for (const headed of pass.headedTerms[e]!) {
-        let dy = headCotangent(pass, headed, activation.output);
-        for (let m = e; m >= headed.term.span[0]; m--) {
-          addCotangent(m, dy);
-          if (m > headed.term.span[0]) {
-            const next = activations[m]!.backward(dy, { input: true, parameters: false }).input!;
-            dy.dispose();
-            dy = next;
-          }
-        }
-        dy.dispose();
+      if (e === end - 1 && end < K) {
+        const output = input;
+        input = given;
+        yield { kind: 'output', output };
       }
-      for (let m = first; m <= e; m++) {
-        if (plan.lastUse[m] !== e) continue;
-        const cotangent = cotangents[m];
-        if (cotangent) {
-          const traced = activations[m] ?? modules[m]!.forward(inputs[m]!, replay);
-          let parameters: Record<string, tf.Tensor> | undefined;
-          try {
-            parameters = traced.backward(cotangent, { input: false, parameters: true }).parameters;
-          } finally {
-            if (traced !== activations[m]) traced.dispose();
-          }
-          cotangent.dispose();
-          cotangents[m] = undefined;
-          pass.sink.addNamed(parameters, pass.moduleParameters[m]!);
-        }
-        activations[m]?.dispose();
-        activations[m] = undefined;
-        inputs[m]?.dispose();
-        inputs[m] = undefined;
-        pass.onModuleDone?.(m);
+      for (const headed of headedTerms[e]!) walk(headed.term.span[0], e, engine.head(headed, activation.output));
+      for (let m = first; m <= e; m++) if (plan.lastUse[m] === e) backwardModule(m);
+    }
+    if (engine.continuesAfter) {
+      if (dropAndRerun) for (let m = first; m < end; m++) if (plan.parkAt[m] === end) drop(m);
+      incoming = [...((yield { kind: 'incoming' }) ?? [])];
+      while (incoming.length) {
+        const c = incoming.shift()!;
+        walk(c.spanStart, end - 1, c.value);
       }
     }
-    if (pass.range && input !== given) {
-      pass.output = input;
-      input = given;
-    }
+    if (upstream.length) yield { kind: 'upstream', cotangents: upstream.splice(0) };
+    for (let m = first; m < end; m++) if (plan.lastUse[m]! >= end) backwardModule(m);
   } finally {
     if (input !== given) input.dispose();
     for (const a of activations) a?.dispose();
-    for (const c of cotangents) c?.dispose();
+    cotangents.dispose();
     for (const t of inputs) t?.dispose();
+    disposeCotangents(upstream);
+    disposeCotangents(incoming);
   }
 }
 
@@ -150,65 +158,130 @@ function heldBackward(pass: BackwardPass, dropAndRerun: boolean): void {
  * module to the first, re-run each module's traced forward from its saved input (batch statistics
  * as before, running statistics not advanced again) and take its backward: parameter gradients
  * from every cotangent at its output, and one input gradient per group of terms that continue
- * below it (grouped by where their span starts, which is where they stop).
+ * below it (grouped by where their span starts, which is where they stop). Across a boundary the
+ * incoming cotangents join the last module's groups and the groups that began before the range
+ * leave through module `first`'s input.
  */
-function sweepBackward(pass: BackwardPass): void {
-  const { modules, batch, context } = pass;
-  const K = modules.length;
-  const replay: ForwardContext = { ...context, updateStatistics: false };
-  /** inputs[m]: what module m was given (the batch, or module m-1's output). */
-  const inputs: tf.Tensor[] = [batch.inputs];
+function* sweepSchedule(engine: StepEngine): Schedule {
+  const { headedTerms } = engine.model;
+  const { first, end } = engine;
+  const K = engine.moduleCount;
+  /** inputs[m]: what module m was given (the range's input, or module m-1's output). */
+  const inputs: (tf.Tensor | undefined)[] = new Array(K);
+  inputs[first] = engine.input;
   /** groups[m]: cotangents at module m's output by the first module of their terms' span. */
-  const groups: Map<number, tf.Tensor>[] = modules.map(() => new Map());
-  const addGroup = (m: number, spanStart: number, dy: tf.Tensor) => {
-    const prev = groups[m]!.get(spanStart);
-    if (prev) {
-      groups[m]!.set(spanStart, tf.add(prev, dy));
-      prev.dispose();
-      dy.dispose();
-    } else groups[m]!.set(spanStart, dy);
-  };
+  const groups = Array.from({ length: K }, () => new CotangentSums<number>());
+  const upstream: BoundaryCotangent[] = [];
+  let incoming: BoundaryCotangent[] = [];
   let last: Activation | undefined;
   try {
-    for (let e = 0; e < K; e++) {
-      const activation = modules[e]!.forward(inputs[e]!, context);
+    for (let e = first; e < end; e++) {
+      const activation = engine.forward(e, inputs[e]!);
       let output = activation.output;
-      if (e === K - 1) last = activation;
+      if (e === end - 1) last = activation;
       else {
         // Only the output outlives the forward; the backward re-runs it.
         output = output.clone();
         activation.dispose();
-        inputs.push(output);
+        inputs[e + 1] = output;
       }
-      for (const headed of pass.headedTerms[e]!) addGroup(e, headed.term.span[0], headCotangent(pass, headed, output));
+      if (e === end - 1 && end < K) yield { kind: 'output', output: output.clone() };
+      for (const headed of headedTerms[e]!) groups[e]!.addOwned(headed.term.span[0], engine.head(headed, output));
     }
-    for (let m = K - 1; m >= 0; m--) {
+    if (engine.continuesAfter) {
+      incoming = [...((yield { kind: 'incoming' }) ?? [])];
+      while (incoming.length) {
+        const c = incoming.shift()!;
+        groups[end - 1]!.addOwned(c.spanStart, c.value);
+      }
+    }
+    for (let m = end - 1; m >= first; m--) {
       const atOutput = groups[m]!;
       if (atOutput.size === 0) {
-        if (m > 0) inputs[m]!.dispose();
+        if (m > first) inputs[m]!.dispose();
+        inputs[m] = undefined;
+        engine.moduleDone(m);
         continue;
       }
-      const activation = m === K - 1 ? last! : modules[m]!.forward(inputs[m]!, replay);
+      const activation = m === end - 1 ? last! : engine.forward(m, inputs[m]!, engine.replay);
       // Module m - 1's output has served its heads and this forward.
-      if (m > 0) inputs[m]!.dispose();
+      if (m > first) inputs[m]!.dispose();
+      inputs[m] = undefined;
       try {
-        const total = tf.tidy(() => [...atOutput.values()].reduce((sum, g) => (sum ? tf.add(sum, g) : g.clone()), undefined as tf.Tensor | undefined)!);
-        const { parameters } = activation.backward(total, { input: false, parameters: true });
-        total.dispose();
-        pass.sink.addNamed(parameters, pass.moduleParameters[m]!);
-        for (const [spanStart, g] of atOutput) {
-          if (spanStart < m) addGroup(m - 1, spanStart, activation.backward(g, { input: true, parameters: false }).input!);
+        const total = tf.tidy(() => [...atOutput.entries()].reduce((sum, [, g]) => (sum ? tf.add(sum, g) : g.clone()), undefined as tf.Tensor | undefined)!);
+        try {
+          engine.parameterGradients(m, activation, total);
+        } finally {
+          total.dispose();
+        }
+        for (const [spanStart, g] of atOutput.entries()) {
+          if (spanStart >= m) continue;
+          const below = engine.inputGradient(activation, g);
+          if (m > first) groups[m - 1]!.addOwned(spanStart, below);
+          else upstream.push({ spanStart, value: below });
         }
       } finally {
         activation.dispose();
         if (activation === last) last = undefined;
-        for (const g of atOutput.values()) g.dispose();
-        atOutput.clear();
+        atOutput.dispose();
+      }
+      engine.moduleDone(m);
+    }
+    if (upstream.length) yield { kind: 'upstream', cotangents: upstream.splice(0) };
+  } finally {
+    last?.dispose();
+    for (let m = first + 1; m < K; m++) if (inputs[m] && !inputs[m]!.isDisposed) inputs[m]!.dispose();
+    for (const g of groups) g.dispose();
+    disposeCotangents(upstream);
+    disposeCotangents(incoming);
+  }
+}
+
+/**
+ * The delayed exchange's second pass: the previous batch's cotangents (`received`, at module
+ * `end - 1`'s output) walked back through this range re-run on the previous batch's input with
+ * the current weights (running statistics not advanced), and one parameter backward per module,
+ * into the same sink: the later stage's gradients of batch t-1 applied at step t. Terms that
+ * began before the range are not taken (the pipelined trainer rejects them in this mode).
+ */
+export function delayedCotangentPass(engine: StepEngine, previousInput: tf.Tensor, received: readonly BoundaryCotangent[]): void {
+  const { first, end } = engine;
+  const activations: Activation[] = [];
+  const cotangents = new CotangentSums<number>();
+  const pending = [...received];
+  try {
+    let x = previousInput;
+    for (let m = first; m < end; m++) {
+      const activation = engine.forward(m, x, engine.replay);
+      activations.push(activation);
+      x = activation.output;
+    }
+    while (pending.length) {
+      const { spanStart, value } = pending.shift()!;
+      if (spanStart < first) throw new Error('internal: the delayed exchange takes no term from an earlier stage');
+      let dy = value;
+      for (let m = end - 1; m >= spanStart; m--) {
+        cotangents.add(m, dy);
+        if (m > spanStart) {
+          const next = engine.inputGradient(activations[m - first]!, dy);
+          dy.dispose();
+          dy = next;
+        }
+      }
+      dy.dispose();
+    }
+    for (let m = first; m < end; m++) {
+      const cotangent = cotangents.take(m);
+      if (!cotangent) continue;
+      try {
+        engine.parameterGradients(m, activations[m - first]!, cotangent);
+      } finally {
+        cotangent.dispose();
       }
     }
   } finally {
-    last?.dispose();
-    for (const t of inputs.slice(1)) if (!t.isDisposed) t.dispose();
-    for (const g of groups) for (const t of g.values()) t.dispose();
+    for (const a of activations) a.dispose();
+    cotangents.dispose();
+    disposeCotangents(pending);
   }
 }

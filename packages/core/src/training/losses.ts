@@ -10,9 +10,7 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
   });
 }
 
-/** Number of rows whose arg-max differs from the label. */
-export function countErrors(logits: tf.Tensor, labels: tf.Tensor): number {
-  return tf.tidy(() =>
-    tf.sum(tf.cast(tf.notEqual(tf.argMax(logits, -1), tf.cast(labels, 'int32')), 'int32')).arraySync() as number,
-  );
+/** Number of rows whose arg-max differs from the label, as an int32 scalar on the device. */
+export function countErrors(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.sum(tf.cast(tf.notEqual(tf.argMax(logits, -1), tf.cast(labels, 'int32')), 'int32')) as tf.Scalar);
 }

@@ -48,8 +48,13 @@ export class SgdOptimizer {
           const buffer = this.buffers.get(variable);
           let next: tf.Tensor;
           if (!buffer) {
+            // Made as zeros and then assigned, so that a step that is undone (a non-finite
+            // verdict) leaves zeros, which the next step's update turns into its own d, as PyTorch's
+            // first step would (dampening 0).
             next = d;
-            this.buffers.set(variable, tf.variable(d.clone(), false));
+            const created = tf.variable(tf.zerosLike(variable), false);
+            this.buffers.set(variable, created);
+            created.assign(d);
           } else {
             next = tf.add(tf.mul(buffer, this.momentum), this.dampening ? tf.mul(d, 1 - this.dampening) : d);
             buffer.assign(next);

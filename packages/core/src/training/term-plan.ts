@@ -83,16 +83,31 @@ export function termsCrossing(terms: readonly LossTerm[], first: number, end: nu
   return terms.filter((t) => t.span[0] < end && t.span[1] >= first && (t.span[0] < first || t.span[1] >= end));
 }
 
+/**
+ * Whether a term through modules `[first, end)` began before `first` (its cotangents leave
+ * through module `first`'s input) or continues past `end` (its cotangents come back across the
+ * boundary): what a pipeline stage owning the range exchanges.
+ */
+export function rangeBoundaries(plan: TermPlan, first: number, end: number): { startsBefore: boolean; continuesAfter: boolean } {
+  const through = plan.endingAt.flat().filter((t) => t.span[0] < end && t.span[1] >= first);
+  return { startsBefore: through.some((t) => t.span[0] < first), continuesAfter: through.some((t) => t.span[1] >= end) };
+}
+
 /** A module range a trainer can step on its own: inside the partition, no term leaving it. */
 export function checkModuleRange(plan: TermPlan, terms: readonly LossTerm[], first: number, end: number): void {
-  if (!(Number.isInteger(first) && Number.isInteger(end) && 0 <= first && first < end && end <= plan.moduleCount)) {
-    throw new ConfigError(`Module range [${first}, ${end}) is outside the ${plan.moduleCount} modules; give 0 <= first < end <= ${plan.moduleCount}.`);
-  }
+  checkRangeBounds(plan, first, end);
   const crossing = termsCrossing(terms, first, end);
   if (crossing.length) {
     throw new ConfigError(
       `Loss term '${crossing[0]!.name}' spans modules [${crossing[0]!.span.join(', ')}], beyond the range [${first}, ${end}); ` +
         'a range that is stepped on its own must hold every module its terms pass through.',
     );
+  }
+}
+
+/** A module range inside the partition: `0 <= first < end <= moduleCount`. */
+export function checkRangeBounds(plan: TermPlan, first: number, end: number): void {
+  if (!(Number.isInteger(first) && Number.isInteger(end) && 0 <= first && first < end && end <= plan.moduleCount)) {
+    throw new ConfigError(`Module range [${first}, ${end}) is outside the ${plan.moduleCount} modules; give 0 <= first < end <= ${plan.moduleCount}.`);
   }
 }

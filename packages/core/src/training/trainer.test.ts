@@ -148,13 +148,13 @@ describe('training steps', () => {
     }
   });
 
-  it('end-to-end training is the K = 1 case and lowers the loss', () => {
+  it('end-to-end training is the K = 1 case and lowers the loss', async () => {
     const backbone = tinyBackbone({ seed: 5 });
     const trainer = new LocalTrainer({ backbone, optimizer: { learningRate: 0.05 } });
     const batch = randomBatch({ size: 12 });
-    const first = trainer.step(batch).loss;
+    const first = (await trainer.step(batch).read()).loss;
     let last = first;
-    for (let i = 0; i < 15; i++) last = trainer.step(batch).loss;
+    for (let i = 0; i < 15; i++) last = (await trainer.step(batch).read()).loss;
     expect(last).toBeLessThan(first * 0.7);
     const direct = tf.tidy(() => crossEntropy(backbone.apply(batch.inputs, { ...TRAIN, updateStatistics: false }), batch.labels).dataSync()[0]!);
     expect(Number.isFinite(direct)).toBe(true);
@@ -168,7 +168,7 @@ describe('training steps', () => {
     const batch = randomBatch();
     const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [linearHeadHost()], mode: 'sequential' });
     const before = new Map(trainer.namedParameters().map(([n, v]) => [n, v.dataSync().slice()]));
-    trainer.step(batch);
+    trainer.step(batch).dispose();
     for (const [n, v] of trainer.namedParameters()) {
       expect(Array.from(v.dataSync()), n).not.toEqual(Array.from(before.get(n)!));
     }
@@ -191,7 +191,7 @@ describe('activation schedules', () => {
     return { backbone, trainer };
   };
 
-  it.each(['window', 'sweep'] as const)('%s gives the losses, gradients and running statistics of keep', (schedule) => {
+  it.each(['window', 'sweep'] as const)('%s gives the losses, gradients and running statistics of keep', async (schedule) => {
     const keep = make('keep');
     const recompute = make(schedule);
     expect([keep.trainer.schedule, recompute.trainer.schedule]).toEqual(['keep', schedule]);
@@ -200,7 +200,7 @@ describe('activation schedules', () => {
     const a = keep.trainer.computeGradients(batch);
     const b = recompute.trainer.computeGradients(batch);
     // The forwards are the same kernels on the same inputs: identical losses.
-    expect(b.losses).toEqual(a.losses);
+    expect((await b.result.read()).losses).toEqual((await a.result.read()).losses);
     expect([...b.gradients.keys()].sort()).toEqual([...a.gradients.keys()].sort());
     for (const [name, g] of a.gradients) {
       const other = b.gradients.get(name)!;
@@ -210,8 +210,8 @@ describe('activation schedules', () => {
     }
     for (const g of [...a.gradients.values(), ...b.gradients.values()]) g.dispose();
     // One step each: the re-run forwards must not advance batch-norm statistics again.
-    keep.trainer.step(batch);
-    recompute.trainer.step(batch);
+    keep.trainer.step(batch).dispose();
+    recompute.trainer.step(batch).dispose();
     const buffers = new Map(recompute.backbone.namedBuffers());
     for (const [name, v] of keep.backbone.namedBuffers()) expect(Array.from(buffers.get(name)!.dataSync()), name).toEqual(Array.from(v.dataSync()));
     disposeBatch(batch);
@@ -259,13 +259,19 @@ describe('batches the trainer is given', () => {
     [[0, 1, 2, 10], 'float32', /label 10 at index 3/],
     [[0, 1, 2, -1], 'int32', /label -1 at index 3/],
     [[0, 1, 2, 2.7], 'float32', /label 2.7 at index 3/],
-  ] as const)('rejects labels %j (%s) outside the integers 0..classes-1, naming value and index', (labels, dtype, message) => {
+  ] as const)('rejects labels %j (%s) outside the integers 0..classes-1, naming value and index, and changes nothing', async (labels, dtype, message) => {
     const backbone = tinyBackbone();
     const trainer = new LocalTrainer({ backbone });
-    const batch = { inputs: tf.zeros([4, 8, 8, 3]) as tf.Tensor4D, labels: tf.tensor1d([...labels], dtype) };
-    expect(() => trainer.step(batch)).toThrow(ShapeError);
-    expect(() => trainer.step(batch)).toThrow(message);
-    expect(() => trainer.step(batch)).toThrow(/integers in \[0, 3\)/);
+    const batch = { inputs: tf.randomNormal([4, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D, labels: tf.tensor1d([...labels], dtype) };
+    const before = variableValues(trainer);
+    const read = trainer.step(batch).read();
+    await expect(read).rejects.toThrow(ShapeError);
+    await expect(read).rejects.toThrow(message);
+    await expect(read).rejects.toThrow(/integers in \[0, 3\)/);
+    await expect(read).rejects.toThrow(/Step 0 was skipped/);
+    const after = variableValues(trainer);
+    // An undone first step may leave momentum buffers, at zeros (no momentum yet).
+    for (const [name, values] of Object.entries(after)) expect(values, name).toEqual(before[name] ?? values.map(() => 0));
     disposeBatch(batch);
     trainer.dispose();
     backbone.dispose();
@@ -293,3 +299,12 @@ describe('batches the trainer is given', () => {
     backbone.dispose();
   });
 });
+
+/** Every variable's values and every momentum buffer's, by name, as plain arrays. */
+function variableValues(trainer: LocalTrainer): Record<string, number[]> {
+  const values: Record<string, number[]> = {};
+  for (const [name, v] of [...trainer.namedParameters(), ...trainer.namedBuffers()]) values[name] = Array.from(v.dataSync());
+  const names = new Map(trainer.namedParameters().map(([name, v]) => [v, name]));
+  for (const [v, buffer] of trainer.optimizer.state()) values[`momentum:${names.get(v)}`] = Array.from(buffer.dataSync());
+  return values;
+}

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone } from '../backbone/backbone.js';
 import { CutPoint, LocalModule, partition } from '../backbone/partition.js';
-import { ConfigError } from '../errors.js';
-import { EVAL, NamedVariable, TRAIN } from '../layers/layer.js';
+import { ConfigError, ShapeError } from '../errors.js';
+import { EVAL, type NamedVariable } from '../layers/layer.js';
 import { SeededRandom } from '../random.js';
 import {
   ActivationPolicy,
@@ -11,17 +11,19 @@ import {
   decideActivationSchedule,
   measureModuleActivations,
 } from './activation-memory.js';
-import { BackwardPass, HeadedTerm, runBackward } from './backward-schedules.js';
 import { checkBatch } from './batch-checks.js';
-import { GradientSink } from './gradient-sink.js';
 import { ClassifierHead } from './heads.js';
 import { countErrors, crossEntropy } from './losses.js';
 import { SgdOptimizer, SgdOptions } from './optimizer.js';
 import type { Batch, Head, LocalLearningPlugin, LossTerm, SetupContext, StepContext } from './plugin.js';
 import { collectNamedVariables, headKey, moduleParameterMaps, PluginHost } from './plugin-host.js';
-import { checkModuleRange, defaultTerms, planTerms, TermPlan } from './term-plan.js';
+import type { HeadedTerm, StepRange } from './step-engine.js';
+import type { StepResult } from './step-result.js';
+import { badLabelCount } from './step-verdict.js';
+import { checkModuleRange, checkRangeBounds, defaultTerms, planTerms, TermPlan } from './term-plan.js';
+import { TrainingStep, type StepSetup, type TrainingMode } from './training-step.js';
 
-export type TrainingMode = 'simultaneous' | 'sequential';
+export type { TrainingMode } from './training-step.js';
 
 export interface TrainerOptions {
   backbone: Backbone;
@@ -39,35 +41,20 @@ export interface TrainerOptions {
   seed?: number;
 }
 
-export interface StepResult {
-  /**
-   * Unweighted value of every loss term, by term name. A term whose weight is 0 (InfoPro's λ = 0
-   * at a module, for example) is still computed and reported, but gives no gradient.
-   */
-  losses: Record<string, number>;
-  /** The last module's loss (its widest-span term): the E2E-comparable training loss. */
-  loss: number;
-  batchSize: number;
-}
-
 /** Modules `[first, end)` of one step, from `input` (what module `first` receives): one pipeline stage. */
-export interface ModuleRange {
-  first: number;
-  end: number;
-  /** Module `first`'s input; the batch inputs by default (and always for module 0). */
-  input?: tf.Tensor;
-}
+export type ModuleRange = StepRange;
 
-/** `stepModules`' result: the range's losses and module `end - 1`'s detached output (caller disposes). */
-export interface ModuleRangeStepResult extends StepResult {
+/** `stepModules`' result: the range's step, and module `end - 1`'s detached output (the caller disposes it). */
+export interface ModuleRangeStep {
+  result: StepResult;
   output: tf.Tensor | undefined;
 }
 
 export interface GradientResult {
   /** Accumulated gradients by variable name, before weight decay. Caller disposes. */
   gradients: Map<string, tf.Tensor>;
-  losses: Record<string, number>;
-  loss: number;
+  /** The losses (read them with `await result.read()`). */
+  result: StepResult;
 }
 
 export interface EvaluationResult {
@@ -81,8 +68,9 @@ export interface EvaluationResult {
  * Trains a partitioned backbone with gradient-isolated local losses. It composes the rooms of
  * `training/`: the plugin host makes the loss terms and their heads, the term plan says which
  * modules each term passes through, activation memory picks how activations are held (once, here),
- * and a backward schedule runs each step's forwards and backwards into a gradient sink, which the
- * optimizer consumes. End-to-end training is the K = 1 case.
+ * and each step (`TrainingStep`) runs a backward schedule of the step engine's primitives into a
+ * gradient sink, which the optimizer consumes, all or nothing. End-to-end training is the K = 1
+ * case. Nothing here reads from the device: a step's losses stay there until its result is read.
  */
 export class LocalTrainer {
   readonly backbone: Backbone;
@@ -104,13 +92,12 @@ export class LocalTrainer {
   epoch = 0;
 
   private readonly host: PluginHost;
-  private readonly headedTerms: HeadedTerm[][];
-  private readonly moduleParameters: Map<string, tf.Variable>[];
+  /** `headedTerms[e]`: the terms ending at module e with their heads, in the order they run. */
+  readonly headedTerms: readonly (readonly HeadedTerm[])[];
   private readonly variableNames: Map<tf.Variable, string>;
   private readonly trainable: NamedVariable[];
   private readonly state: NamedVariable[];
-  /** Per module, the variables it steps in `sequential` mode: its own and its heads' (fixed at construction). */
-  private readonly variablesSteppedByModule: tf.Variable[][];
+  private readonly setup: StepSetup;
 
   constructor(options: TrainerOptions) {
     this.backbone = options.backbone;
@@ -122,35 +109,56 @@ export class LocalTrainer {
     this.optimizer = new SgdOptimizer({ learningRate: 0.1, ...options.optimizer });
     this.host = new PluginHost(options.plugins ?? []);
     this.plugins = this.host.plugins;
-
-    const context: SetupContext = {
-      backbone: this.backbone,
-      modules: this.modules,
-      classes: this.backbone.classes,
-      plugins: this.host.names,
-      random: this.random,
-    };
-    this.host.setup(context);
-    this.terms = this.host.terms(defaultTerms(this.modules.length), context);
-    this.plan = planTerms(this.terms, this.modules.length);
-    this.heads = this.host.createHeads(this.terms, context, new ClassifierHead(this.backbone));
-    this.headedTerms = this.plan.endingAt.map((terms) =>
-      terms.map((term) => {
-        const head = this.heads.get(headKey(term.span[1], term.role))!;
-        return { term, head, headVariables: head.namedParameters().map(([, v]) => v) };
-      }),
-    );
-    this.moduleParameters = moduleParameterMaps(this.modules);
-    if (this.mode === 'sequential' && this.plan.spansSeveralModules) {
-      throw new ConfigError(
-        "mode 'sequential' steps each module right after its own loss, so it cannot take losses that span several modules (MLM's cascade); use mode 'simultaneous'.",
+    let heads: Map<string, Head> | undefined;
+    try {
+      const context: SetupContext = {
+        backbone: this.backbone,
+        modules: this.modules,
+        classes: this.backbone.classes,
+        plugins: this.host.names,
+        random: this.random,
+      };
+      this.host.setup(context);
+      this.terms = this.host.terms(defaultTerms(this.modules.length), context);
+      this.plan = planTerms(this.terms, this.modules.length);
+      if (this.mode === 'sequential' && this.plan.spansSeveralModules) {
+        throw new ConfigError(
+          "mode 'sequential' steps each module right after its own loss, so it cannot take losses that span several modules (MLM's cascade); use mode 'simultaneous'.",
+        );
+      }
+      heads = this.host.createHeads(this.terms, context, new ClassifierHead(this.backbone));
+      this.heads = heads;
+      this.headedTerms = this.plan.endingAt.map((terms) =>
+        terms.map((term) => {
+          const head = heads!.get(headKey(term.span[1], term.role))!;
+          return { term, head, headVariables: head.namedParameters().map(([, v]) => v) };
+        }),
       );
+      this.schedule = decideActivationSchedule(policy, this.plan, () => measureModuleActivations(this.modules, this.backbone));
+      this.trainable = collectNamedVariables('parameters', this.backbone, heads.values(), this.host);
+      this.state = collectNamedVariables('buffers', this.backbone, heads.values(), this.host);
+    } catch (error) {
+      // Nothing the constructor made outlives it: plugins undo their setup, heads free their variables.
+      this.host.dispose(heads?.values() ?? []);
+      this.optimizer.dispose();
+      throw error;
     }
-    this.schedule = decideActivationSchedule(policy, this.plan, () => measureModuleActivations(this.modules, this.backbone));
-    this.trainable = collectNamedVariables('parameters', this.backbone, this.heads.values(), this.host);
-    this.state = collectNamedVariables('buffers', this.backbone, this.heads.values(), this.host);
     this.variableNames = new Map(this.trainable.map(([name, v]) => [v, name]));
-    this.variablesSteppedByModule = this.moduleOwnedVariables();
+    const moduleVariables = this.moduleOwnedVariables();
+    const variableModule = new Map<tf.Variable, number>();
+    moduleVariables.forEach((variables, m) => variables.forEach((v) => variableModule.set(v, m)));
+    this.setup = {
+      model: { modules: this.modules, plan: this.plan, headedTerms: this.headedTerms, moduleParameters: moduleParameterMaps(this.modules) },
+      schedule: this.schedule,
+      optimizer: this.optimizer,
+      mode: this.mode,
+      moduleVariables,
+      variableModule,
+      classes: this.backbone.classes,
+      termModules: new Map(this.terms.map((t) => [t.name, t.span[1]])),
+      finalTerm: this.plan.finalTerm,
+      afterBackward: () => this.host.afterBackward(this.stepContext()),
+    };
   }
 
   /** Whether steps re-run module forwards (`window`, `sweep`) or hold them (`keep`). */
@@ -176,71 +184,28 @@ export class LocalTrainer {
     this.optimizer.learningRate = value;
   }
 
-  /** Forward and backward over every loss term into `sink`; the unweighted losses read back. */
-  private backwardPass(
-    batch: Batch,
-    sink: GradientSink,
-    onModuleDone?: (moduleIndex: number) => void,
-    range?: ModuleRange,
-  ): { losses: Record<string, number>; loss: number; output?: tf.Tensor } {
-    checkBatch(batch, this.backbone);
-    const pass: BackwardPass = {
-      modules: this.modules,
-      plan: this.plan,
-      headedTerms: this.headedTerms,
-      moduleParameters: this.moduleParameters,
-      batch,
-      context: TRAIN,
-      sink,
-      losses: [],
-      onModuleDone,
-      range: range && { first: range.first, end: range.end, input: range.input },
-    };
-    try {
-      runBackward(this.schedule, pass);
-    } catch (error) {
-      for (const [, t] of pass.losses) t.dispose();
-      pass.output?.dispose();
-      throw error;
-    }
-    const losses: Record<string, number> = {};
-    for (const [name, t] of pass.losses) {
-      losses[name] = t.dataSync()[0]!;
-      t.dispose();
-    }
-    const loss = this.plan.finalTerm === undefined ? undefined : losses[this.plan.finalTerm];
-    return { losses, loss: loss ?? NaN, output: pass.output };
-  }
-
-  /** Accumulated gradients of every local loss, named, before weight decay; no step is taken. */
-  computeGradients(batch: Batch, options: { runAfterBackward?: boolean } = {}): GradientResult {
-    const sink = new GradientSink();
-    const { losses, loss } = this.backwardPass(batch, sink);
-    if (options.runAfterBackward) this.host.afterBackward(this.stepContext());
-    const gradients = new Map<string, tf.Tensor>();
-    for (const [v, g] of sink.gradients) gradients.set(this.variableNames.get(v) ?? v.name, g);
-    return { gradients, losses, loss };
-  }
-
   /**
-   * The plugins' `afterBackward` hooks for the current step (LAM's EMA twins). `step` runs them
-   * itself; a pipeline stage that computes its gradients on its own calls this between its
-   * backward and its update.
+   * Opens one step over modules `[range.first, range.end)` (every module by default) as the step
+   * engine runs it: checked, journaled, its schedule ready to drive. `step` and `stepModules` drive
+   * it to its end; a pipeline stage drives it across its boundaries. The step's index is the
+   * current `stepCount`, which advances when the step completes.
    */
-  runAfterBackward(): void {
-    this.host.afterBackward(this.stepContext());
-  }
-
-  private stepContext(): StepContext {
-    return { step: this.stepCount, epoch: this.epoch, backbone: this.backbone, modules: this.modules, heads: this.heads };
+  beginStep(batch: Batch, range?: ModuleRange, options: { update?: boolean } = {}): TrainingStep {
+    checkBatch(batch, this.backbone);
+    if (range) checkRangeBounds(this.plan, range.first, range.end);
+    return new TrainingStep(this.setup, this.stepCount, batch, range, options.update ?? true);
   }
 
   /**
    * One training step on a batch: every local loss, the plugins' `afterBackward`, then SGD (in
    * `sequential` mode each module and its heads first step as soon as their gradients are final).
+   * Returns at once, with the losses still on the device: `await result.read()` (or `readSteps`
+   * for many steps). A step that throws changes nothing; a step whose losses, gradients or
+   * inputs are not finite, or whose labels are not class indices, is undone on the device and
+   * its `read()` says why.
    */
   step(batch: Batch): StepResult {
-    const { output, ...result } = this.stepModules(batch);
+    const { result, output } = this.stepModules(batch);
     output?.dispose();
     return result;
   }
@@ -248,36 +213,59 @@ export class LocalTrainer {
   /**
    * `step` over modules `[range.first, range.end)` only (every module by default): the same
    * forwards, backwards and updates for those modules, bit for bit, so a pipeline stage that owns
-   * them matches this trainer. Every loss term through the range must lie inside it. With a range,
-   * the result carries module `end - 1`'s detached output (the caller disposes it).
+   * them matches this trainer. Every loss term through the range must lie inside it. With a range
+   * that ends before the last module, `output` is module `end - 1`'s detached output (the caller
+   * disposes it).
    */
-  stepModules(batch: Batch, range?: ModuleRange): ModuleRangeStepResult {
+  stepModules(batch: Batch, range?: ModuleRange): ModuleRangeStep {
     if (range) checkModuleRange(this.plan, this.terms, range.first, range.end);
-    const sink = new GradientSink();
-    let result: { losses: Record<string, number>; loss: number; output?: tf.Tensor };
+    const step = this.beginStep(batch, range);
+    let output: tf.Tensor | undefined;
     try {
-      if (this.mode === 'sequential') {
-        const owned = this.variablesSteppedByModule;
-        result = this.backwardPass(batch, sink, (m) => {
-          const part = sink.take(owned[m]!);
-          this.optimizer.step(part);
-          for (const g of part.values()) g.dispose();
-        }, range);
-      } else {
-        result = this.backwardPass(batch, sink, undefined, range);
-      }
-      try {
-        this.host.afterBackward(this.stepContext());
-        this.optimizer.step(sink.gradients);
-      } catch (error) {
-        result.output?.dispose();
-        throw error;
-      }
-    } finally {
-      sink.dispose();
+      output = step.runToEnd();
+      const { result } = step.complete();
+      this.stepCount += 1;
+      return { result, output };
+    } catch (error) {
+      output?.dispose();
+      step.abort();
+      throw error;
     }
+  }
+
+  /** Completes a step a stage drove (see `beginStep`) and advances the step count. */
+  completeStep(step: TrainingStep, options: { afterBackward?: boolean } = {}): StepResult {
+    const { result } = step.complete(options);
     this.stepCount += 1;
-    return { losses: result.losses, loss: result.loss, output: result.output, batchSize: batch.inputs.shape[0] };
+    return result;
+  }
+
+  /** Accumulated gradients of every local loss, named, before weight decay; no step is taken. */
+  computeGradients(batch: Batch, options: { runAfterBackward?: boolean } = {}): GradientResult {
+    const step = this.beginStep(batch, undefined, { update: false });
+    try {
+      step.runToEnd();
+    } catch (error) {
+      step.abort();
+      throw error;
+    }
+    const { result, gradients: byVariable } = step.complete({ afterBackward: options.runAfterBackward ?? false });
+    const gradients = new Map<string, tf.Tensor>();
+    for (const [v, g] of byVariable!) gradients.set(this.variableNames.get(v) ?? v.name, g);
+    return { gradients, result };
+  }
+
+  /**
+   * The plugins' `afterBackward` hooks for the current step (LAM's EMA twins). A step runs them
+   * itself; a pipeline stage that waits for later workers' weights first calls this between its
+   * backward and `completeStep(step, { afterBackward: false })`.
+   */
+  runAfterBackward(): void {
+    this.host.afterBackward(this.stepContext());
+  }
+
+  private stepContext(): StepContext {
+    return { step: this.stepCount, epoch: this.epoch, backbone: this.backbone, modules: this.modules, heads: this.heads };
   }
 
   /** Variables each module steps in sequential mode: its own and those of heads at its output. */
@@ -291,32 +279,62 @@ export class LocalTrainer {
   }
 
   /**
+   * The variables (parameters and buffers) of modules `[first, end)` and of the heads at their
+   * outputs, named: what a pipeline stage that owns those modules holds.
+   */
+  variablesOfRange(first: number, end: number): NamedVariable[] {
+    const owned: NamedVariable[] = [];
+    for (let m = first; m < end; m++) {
+      owned.push(...this.modules[m]!.namedParameters(), ...this.modules[m]!.namedBuffers());
+      for (const { head } of this.headedTerms[m]!) owned.push(...head.namedParameters(), ...(head.namedBuffers?.() ?? []));
+    }
+    const seen = new Set<tf.Variable>();
+    return owned.filter(([, v]) => (seen.has(v) ? false : (seen.add(v), true)));
+  }
+
+  /**
    * Top-1 error and mean cross-entropy of the backbone's classifier in eval mode. Takes ownership
    * of the batches: each batch's tensors are disposed once it is evaluated (or rejected), so
    * `evaluate(loader.batches(...))` holds one batch at a time. Pass clones to keep using them.
+   * The sums stay on the device until the last batch; one read at the end.
    */
   async evaluate(batches: Iterable<Batch> | AsyncIterable<Batch>): Promise<EvaluationResult> {
-    let errors = 0;
+    let totals: tf.Tensor1D | undefined;
     let count = 0;
-    let lossSum = 0;
-    for await (const batch of batches as AsyncIterable<Batch>) {
-      try {
-        checkBatch(batch, this.backbone);
-        const n = batch.inputs.shape[0];
-        const { wrong, loss } = tf.tidy(() => {
-          const logits = this.backbone.apply(batch.inputs, EVAL);
-          return { wrong: countErrors(logits, batch.labels), loss: crossEntropy(logits, batch.labels).dataSync()[0]! };
-        });
-        errors += wrong;
-        lossSum += loss * n;
-        count += n;
-      } finally {
-        batch.inputs.dispose();
-        batch.labels.dispose();
+    try {
+      for await (const batch of batches as AsyncIterable<Batch>) {
+        try {
+          checkBatch(batch, this.backbone);
+          const n = batch.inputs.shape[0];
+          const next = tf.tidy(() => {
+            const logits = this.backbone.apply(batch.inputs, EVAL);
+            const sums = tf.stack([
+              tf.cast(countErrors(logits, batch.labels), 'float32'),
+              tf.mul(crossEntropy(logits, batch.labels), n),
+              badLabelCount(batch.labels, this.backbone.classes),
+            ]) as tf.Tensor1D;
+            return (totals ? tf.add(totals, sums) : sums) as tf.Tensor1D;
+          });
+          totals?.dispose();
+          totals = next;
+          count += n;
+        } finally {
+          batch.inputs.dispose();
+          batch.labels.dispose();
+        }
       }
+      if (count === 0 || !totals) throw new ConfigError('evaluate() received no batches.');
+      const [errors, lossSum, badLabels] = (await totals.data()) as Float32Array;
+      if (badLabels! > 0) {
+        throw new ShapeError(
+          `evaluate() received ${badLabels} labels that are not class indices, integers in [0, ${this.backbone.classes}). ` +
+            `Map your dataset's labels to 0..${this.backbone.classes - 1}, or build the backbone with the right number of classes.`,
+        );
+      }
+      return { error: errors! / count, loss: lossSum! / count, count };
+    } finally {
+      totals?.dispose();
     }
-    if (count === 0) throw new ConfigError('evaluate() received no batches.');
-    return { error: errors / count, loss: lossSum / count, count };
   }
 
   /** Plugins in reverse order, then every head once, then the optimizer's state. */

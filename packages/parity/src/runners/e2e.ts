@@ -18,8 +18,8 @@ export const e2eRunner: ParityRunner = {
     out.set('eval_logits', backbone.apply(batch.inputs, EVAL));
     out.set('logits', backbone.apply(batch.inputs, { ...TRAIN, updateStatistics: false }));
     const trainer = new LocalTrainer({ backbone });
-    const { gradients, loss } = trainer.computeGradients(batch);
-    out.set('loss', tf.tensor1d([loss]));
+    const { gradients, result } = trainer.computeGradients(batch);
+    out.set('loss', tf.tensor1d([(await result.read()).loss]));
     for (const [name, g] of gradients) {
       out.set(`grad.${name}`, toPyTorchLayout(g));
       g.dispose();

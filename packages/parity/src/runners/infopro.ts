@@ -39,8 +39,8 @@ export const infoproRunner: ParityRunner = {
     const batch = { ...fixtureBatch(fixture), normalization: CIFAR10_NORMALIZATION };
     const out = new Map<string, tf.Tensor>();
     out.set('logits', backbone.apply(batch.inputs, { ...TRAIN, updateStatistics: false }));
-    const { gradients, loss } = trainer.computeGradients(batch);
-    out.set('loss', tf.tensor1d([loss]));
+    const { gradients, result } = trainer.computeGradients(batch);
+    out.set('loss', tf.tensor1d([(await result.read()).loss]));
     for (const [name, gradient] of gradients) {
       out.set(`grad.${name}`, toPyTorchLayout(gradient));
       gradient.dispose();

@@ -62,8 +62,8 @@ export function createMlaanReferenceRunner(options: MlaanReferenceRunnerOptions 
         });
         const out = new Map<string, tf.Tensor>();
         out.set('logits', backbone.apply(batch.inputs, { ...TRAIN, updateStatistics: false }));
-        const { gradients, loss } = trainer.computeGradients(batch, { runAfterBackward: true });
-        out.set('loss', tf.tensor1d([loss]));
+        const { gradients, result } = trainer.computeGradients(batch, { runAfterBackward: true });
+        out.set('loss', tf.tensor1d([(await result.read()).loss]));
         for (const [name, g] of gradients) {
           out.set(`grad.${toFixtureName(name)}`, toPyTorchLayout(g));
           g.dispose();
