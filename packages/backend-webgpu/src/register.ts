@@ -24,7 +24,17 @@ const INSTALL = 'Install them with `npm install webgpu @tensorflow/tfjs-backend-
 interface Registration {
   key: string;
   adapter: AdapterDescription;
+  /** Errors the device reported outside any error scope (a pipeline it could not build, ...). */
+  deviceErrors: string[];
 }
+
+/** The part of a GPUDevice this package uses. */
+interface DeviceEvents {
+  addEventListener(type: 'uncapturederror', listener: (event: { error: { message: string } }) => void): void;
+}
+
+// Kept so that a flood of one error cannot grow without bound; the first ones say what went wrong.
+const KEPT_DEVICE_ERRORS = 100;
 
 // On globalThis, as tfjs's backend registry is: two copies of this module (bundled twice, or the
 // sources and the build in one test run) must share the one registration.
@@ -51,7 +61,8 @@ async function importTfjsWebGpu(): Promise<TfjsWebGpuPackage> {
 /**
  * The device limits and features tfjs's own WebGPU factory asks for: the adapter's largest
  * buffers and workgroups (the defaults are far smaller than any GPU's), and timestamps for
- * profiling where the adapter has them.
+ * profiling where the adapter has them; also the adapter's most storage buffers per shader (the
+ * default is 8), by which tfjs's Concat and this package's AddN group their inputs.
  */
 function deviceDescriptor(adapter: GpuAdapterLike): Record<string, unknown> {
   const limits = adapter.limits;
@@ -63,6 +74,7 @@ function deviceDescriptor(adapter: GpuAdapterLike): Record<string, unknown> {
     'maxBufferSize',
     'maxComputeWorkgroupSizeX',
     'maxComputeInvocationsPerWorkgroup',
+    'maxStorageBuffersPerShaderStage',
   ]) {
     const value = limits[name];
     if (typeof value === 'number') requiredLimits[name] = value;
@@ -106,17 +118,36 @@ export async function register(options: RegisterOptions = {}): Promise<string> {
   const { WebGPUBackend } = await importTfjsWebGpu();
   // tfjs's own factory would ask navigator.gpu for an adapter again; this one uses the adapter chosen above.
   if (tf.findBackendFactory(BACKEND_NAME) != null) tf.removeBackend(BACKEND_NAME);
+  const registered: Registration = { key, adapter: describeAdapter(adapter), deviceErrors: [] };
   tf.registerBackend(
     BACKEND_NAME,
-    async () => new WebGPUBackend(await adapter.requestDevice(deviceDescriptor(adapter)), adapter.info),
+    async () => {
+      const device = await adapter.requestDevice(deviceDescriptor(adapter));
+      // WebGPU reports an invalid pipeline or command only as an event, and the submission that
+      // held it computes nothing: keep the messages, so that tests and callers can see them.
+      (device as DeviceEvents).addEventListener('uncapturederror', (event) => {
+        if (registered.deviceErrors.length < KEPT_DEVICE_ERRORS) registered.deviceErrors.push(event.error.message);
+      });
+      return new WebGPUBackend(device, adapter.info);
+    },
     options.priority ?? 1,
   );
   registerWebGpuTrainingKernels();
-  registry[registrationKey] = { key, adapter: describeAdapter(adapter) };
+  registry[registrationKey] = registered;
   return BACKEND_NAME;
 }
 
 /** The adapter the registered 'webgpu' backend runs on (undefined before `register`). */
 export function activeAdapter(): AdapterDescription | undefined {
   return registry[registrationKey]?.adapter;
+}
+
+/**
+ * The errors the WebGPU device reported since the last call (and forgets them): a pipeline it
+ * could not build, a command it refused. Each means that a queue submission computed nothing, so
+ * results read since are wrong. Dawn also prints them.
+ */
+export function takeDeviceErrors(): string[] {
+  const registration = registry[registrationKey];
+  return registration ? registration.deviceErrors.splice(0) : [];
 }

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerCpuTrainingKernels, SeededRandom } from '@mlaan/core';
 import { expect } from 'vitest';
 import { formatAdapter } from './adapter.js';
-import { activeAdapter, register } from './register.js';
+import { activeAdapter, register, takeDeviceErrors } from './register.js';
 
 /**
  * Why the WebGPU suites cannot run here, or null when a WebGPU adapter is available. With the
@@ -110,6 +110,7 @@ export async function errorsAgainstCpu(compute: () => tf.Tensor | tf.Tensor[]): 
   } finally {
     allow();
   }
+  expect(takeDeviceErrors(), 'errors the WebGPU device reported').toEqual([]);
   if (actual.length !== expected.length) throw new Error(`webgpu gave ${actual.length} outputs, cpu ${expected.length}`);
   return actual.map((values, index) => relativeMaxError(values, expected[index]!));
 }
