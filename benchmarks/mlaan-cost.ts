@@ -33,6 +33,7 @@ import { dgl } from '@mlaan/dgl';
 import { infoPro, MLAAN_LAMBDA } from '@mlaan/infopro';
 import { lam, mlm, withMLAAN } from '@mlaan/mlaan';
 import { resnet32 } from '@mlaan/models';
+import { countMultiplyAdds, type KernelShapes } from './lib/multiply-adds.js';
 import { describeMachine, writeResults } from './lib/results.js';
 
 const { values } = parseArgs({
@@ -105,34 +106,6 @@ interface Row {
   loadAverage: number;
 }
 
-interface KernelRecord {
-  name: string;
-  inputShapes: number[][];
-  outputShapes: number[][];
-}
-
-const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/**
- * Multiply-adds of the convolutions and matrix products a step ran: the arithmetic the method
- * asks for, independent of how fast a backend runs it. Counts top-level kernels, so it is exact on
- * backends with native gradient kernels (onednn, cpu, tensorflow); wasm composes its filter
- * gradient from other kernels, which the profile would count twice.
- */
-function countMultiplyAdds(kernels: readonly KernelRecord[]): number {
-  let total = 0;
-  for (const k of kernels) {
-    const [a, b] = k.inputShapes;
-    const out = k.outputShapes[0];
-    if (!a || !b || !out) continue;
-    if (k.name === 'Conv2D' || k.name === 'FusedConv2D') total += product(out) * b[0]! * b[1]! * b[2]!;
-    else if (k.name === 'Conv2DBackpropInput') total += product(a) * b[0]! * b[1]! * out[3]!;
-    else if (k.name === 'Conv2DBackpropFilter') total += product(b) * out[0]! * out[1]! * out[2]!;
-    else if (k.name === 'BatchMatMul' || k.name === '_FusedMatMul' || k.name === 'MatMul') total += product(out) * (a[a.length - 1] === out[out.length - 2] ? a[a.length - 2]! : a[a.length - 1]!);
-  }
-  return total;
-}
-
 interface Candidate {
   host: string;
   configuration: string;
@@ -178,7 +151,7 @@ async function measureGroup(group: Candidate[]): Promise<Row[]> {
     const tensorsBefore = tf.memory().numTensors;
     const { result: stepped, memory, kernels } = await measureMemory(() => c.trainer.step(batch));
     stepped.dispose();
-    const multiplyAdds = countMultiplyAdds(kernels as unknown as KernelRecord[]);
+    const multiplyAdds = countMultiplyAdds(kernels as unknown as KernelShapes[]);
     const parameterBytes = c.trainer.namedParameters().reduce((sum, [, v]) => sum + v.size * 4, 0);
     // The trainers of a group coexist, so the profile's baseline holds all of them: count this
     // trainer's own state (variables, momentum) plus what its step allocates on top.

@@ -24,6 +24,8 @@ import { parseArgs } from 'node:util';
 import {
   type Batch,
   LocalTrainer,
+  float32Bytes,
+  measureMemory,
   measureModuleCosts,
   type ModuleCosts,
   PipelinedTrainer,
@@ -74,6 +76,11 @@ interface Measurement {
   placement?: [number, number][];
   /** Per worker, over the timed steps only. */
   workers?: (PipelineWorkerMeters & { busyShare: number; waitingShare: number; transferShare: number })[];
+  /**
+   * Step memory as the bench measures it (state: variables and momentum; plus the most distinct
+   * buffers the step allocates on top): the whole step (sequential), or each worker's own step.
+   */
+  stepMemory?: { stepPeakBytes: number; stateBytes: number; stepAllocationBytes: number; schedule?: string }[];
   unsupported?: string;
 }
 
@@ -117,8 +124,12 @@ async function measure(job: Job): Promise<Measurement> {
     const speed = await timed(async () => {
       for (let i = 0; i < job.steps; i++) trainer.step(batch).dispose();
     });
+    const stateBytes = float32Bytes([...trainer.namedParameters(), ...trainer.namedBuffers()].map(([, v]) => v)) + float32Bytes(trainer.optimizer.state().values());
+    const { result, memory } = await measureMemory(() => trainer.step(batch));
+    result.dispose();
+    const stepMemory = [{ stateBytes, stepAllocationBytes: memory.peakBufferAllocationBytes, stepPeakBytes: stateBytes + memory.peakBufferAllocationBytes, schedule: trainer.schedule }];
     trainer.dispose();
-    return { ...speed, loadAverage: loadavg() as [number, number, number], moduleCosts };
+    return { ...speed, loadAverage: loadavg() as [number, number, number], moduleCosts, stepMemory };
   }
   let pipelined: PipelinedTrainer;
   try {
@@ -127,6 +138,8 @@ async function measure(job: Job): Promise<Measurement> {
       workers: 2,
       probe: batch,
       exchange: job.variant === 'pipelined-2-workers-delayed' ? 'delayed' : 'exact',
+      // Step 1 (after the warm-up: the momentum exists) and every step after: the largest is kept.
+      memoryEvery: 1,
     });
   } catch (error) {
     return { imagesPerSecond: NaN, cpuMsPerImage: NaN, wallSeconds: 0, loadAverage: loadavg() as [number, number, number], unsupported: (error as Error).message };
@@ -148,7 +161,8 @@ async function measure(job: Job): Promise<Measurement> {
         transferShare: delta.transferMs / wallMs,
       };
     });
-    return { ...speed, loadAverage: loadavg() as [number, number, number], placement: pipelined.placement.ranges, moduleCosts: pipelined.moduleCosts, workers };
+    const stepMemory = pipelined.meters().map(({ stepPeakBytes, stateBytes, stepAllocationBytes }) => ({ stepPeakBytes, stateBytes, stepAllocationBytes }));
+    return { ...speed, loadAverage: loadavg() as [number, number, number], placement: pipelined.placement.ranges, moduleCosts: pipelined.moduleCosts, workers, stepMemory };
   } finally {
     await pipelined.close();
   }
@@ -255,6 +269,15 @@ for (const method of methods) {
       unsupported: pipelined[0]?.unsupported ?? null,
       placement: pipelined[0]?.placement ?? null,
       workers: pipelined.map((m) => m.workers ?? null),
+      stepMemory: {
+        sequential: of('sequential-2-threads')[0]?.stepMemory?.[0] ?? null,
+        pipelinedWorkers: pipelined[0]?.stepMemory ?? null,
+        // The exact exchange must hold no more per worker than the whole sequential step under the same `activations`.
+        largestWorkerOverSequential:
+          pipelined[0]?.stepMemory && of('sequential-2-threads')[0]?.stepMemory
+            ? Math.max(...pipelined[0].stepMemory.map((w) => w.stepPeakBytes)) / of('sequential-2-threads')[0]!.stepMemory![0]!.stepPeakBytes
+            : null,
+      },
       projection: project(costs, batch, bytesPerMs),
     });
   }
@@ -266,10 +289,15 @@ for (const row of rows as {
   delayedOverFastestSequential: number | null;
   unsupported: string | null;
   projection: { limit: string };
+  stepMemory: { largestWorkerOverSequential: number | null; sequential: { stepPeakBytes: number } | null; pipelinedWorkers: { stepPeakBytes: number }[] | null };
 }[]) {
   const ratio = row.pipelinedOverFastestSequential;
   const delayed = row.delayedOverFastestSequential === null ? '' : `, delayed exchange ${row.delayedOverFastestSequential.toFixed(2)}`;
-  console.log(`${row.method} K=${row.K}: pipelined/fastest sequential ${ratio === null ? `n/a (${row.unsupported!.split(';')[0]})` : ratio.toFixed(2)}${delayed}; ${row.projection.limit}`);
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  const memory = row.stepMemory.largestWorkerOverSequential === null
+    ? ''
+    : `; step memory per worker ${row.stepMemory.pipelinedWorkers!.map((w) => mib(w.stepPeakBytes)).join(' / ')} vs sequential ${mib(row.stepMemory.sequential!.stepPeakBytes)} (${row.stepMemory.largestWorkerOverSequential.toFixed(2)}x)`;
+  console.log(`${row.method} K=${row.K}: pipelined/fastest sequential ${ratio === null ? `n/a (${row.unsupported!.split(';')[0]})` : ratio.toFixed(2)}${delayed}${memory}; ${row.projection.limit}`);
 }
 writeResults(values.out!, {
   command: `npx tsx benchmarks/module-parallel.ts ${process.argv.slice(2).join(' ')}`.trim(),

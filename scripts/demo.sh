@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: builds what the bench uses (the onednn backend's dist included) and runs the demo
-# ablation on the fastest backend that works. Extra arguments go to mlaan-bench, e.g. --epochs 2.
+# The main job: builds what the bench uses (the onednn backend's dist included), runs the demo
+# ablation on the fastest backend that works, then prints what MLAAN changed and how sure that is
+# (from the seed runs in benchmarks/demo/seeds/). Extra arguments go to mlaan-bench, e.g. --epochs 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1
@@ -18,4 +19,12 @@ elif [ -f ../shared/datasets/cifar10/cifar-10-batches-bin/test_batch.bin ]; then
 else
   data=(--download)
 fi
-exec node apps/bench/dist/cli.js ablation --preset demo --backend auto "${data[@]}" --out mlaan-bench-results/demo "$@"
+out=mlaan-bench-results/demo
+previous=
+for argument in "$@"; do
+  case "$previous" in -o | --out) out=$argument ;; esac
+  case "$argument" in --out=*) out=${argument#--out=} ;; esac
+  previous=$argument
+done
+node apps/bench/dist/cli.js ablation --preset demo --backend auto "${data[@]}" --out mlaan-bench-results/demo "$@"
+node scripts/demo-summary.mjs "$out" benchmarks/demo/seeds

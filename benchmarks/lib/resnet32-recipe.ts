@@ -1,6 +1,6 @@
 /**
  * The pipeline recipe of benchmarks/module-parallel.ts: ResNet-32 at K modules with DGL, InfoPro,
- * InfoPro + MLM or InfoPro + MLAAN, the same model for the sequential trainer and for every pipeline worker.
+ * DGL + MLM, InfoPro + MLM or InfoPro + MLAAN, the same model for the sequential trainer and for every pipeline worker.
  */
 import { getSplit, type LocalLearningPlugin, type TrainerOptions } from '@mlaan/core';
 import { dgl } from '@mlaan/dgl';
@@ -8,7 +8,7 @@ import { infoPro, MLAAN_LAMBDA } from '@mlaan/infopro';
 import { mlm, withMLAAN } from '@mlaan/mlaan';
 import { resnet32 } from '@mlaan/models';
 
-export type Method = 'dgl' | 'infopro' | 'infopro+mlm' | 'infopro+mlaan';
+export type Method = 'dgl' | 'dgl+mlm' | 'infopro' | 'infopro+mlm' | 'infopro+mlaan';
 
 export interface Resnet32RecipeOptions {
   method: Method;
@@ -18,6 +18,7 @@ export interface Resnet32RecipeOptions {
 
 const PLUGINS: Record<Method, () => LocalLearningPlugin[]> = {
   dgl: () => [dgl()],
+  'dgl+mlm': () => [dgl(), mlm()],
   infopro: () => [infoPro({ lambda: MLAAN_LAMBDA, task: 'cross-entropy' })],
   'infopro+mlm': () => [infoPro({ lambda: MLAAN_LAMBDA, task: 'cross-entropy' }), mlm()],
   'infopro+mlaan': () => [infoPro({ lambda: MLAAN_LAMBDA, task: 'cross-entropy' }), ...withMLAAN()],

@@ -48,8 +48,9 @@ CIFAR10_STD = [63.0 / 255, 62.1 / 255, 66.7 / 255]
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, in_channels, out_channels, stride):
+    def __init__(self, in_channels, out_channels, stride, inplace=False):
         super().__init__()
+        self.inplace = inplace
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
@@ -61,15 +62,23 @@ class BasicBlock(nn.Module):
         )
 
     def forward(self, x):
+        shortcut = x if self.downsample is None else self.downsample(x)
+        if self.inplace:
+            # As the authors' BasicBlock (nn.ReLU(inplace=True), `out += residual`): no new
+            # activation-sized tensor for either ReLU or the sum.
+            out = F.relu_(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            out += shortcut
+            return F.relu_(out)
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        shortcut = x if self.downsample is None else self.downsample(x)
         return F.relu(out + shortcut)
 
 
 class ResNet32(nn.Module):
-    def __init__(self, classes=10, blocks_per_stage=5):
+    def __init__(self, classes=10, blocks_per_stage=5, inplace=False):
         super().__init__()
+        self.inplace = inplace
         self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         in_channels = 16
@@ -77,7 +86,7 @@ class ResNet32(nn.Module):
             blocks = []
             for block in range(blocks_per_stage):
                 stride = 2 if stage > 0 and block == 0 else 1
-                blocks.append(BasicBlock(in_channels, channels, stride))
+                blocks.append(BasicBlock(in_channels, channels, stride, inplace))
                 in_channels = channels
             setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
         self.fc = nn.Linear(64, classes)  # PyTorch's default init: U(±1/sqrt(fan_in))
@@ -87,7 +96,8 @@ class ResNet32(nn.Module):
                 module.weight.data.normal_(0, math.sqrt(2.0 / fan_out))
 
     def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.bn1(self.conv1(x))
+        x = F.relu_(x) if self.inplace else F.relu(x)
         x = self.layer3(self.layer2(self.layer1(x)))
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)
         return self.fc(x)
@@ -112,6 +122,12 @@ def main():
         "--lr", type=float, default=0.1, help="no effect on the step time; small, so that random data does not diverge"
     )
     parser.add_argument("--channels-last", action="store_true", help="NHWC memory format (as TensorFlow.js)")
+    parser.add_argument(
+        "--inplace",
+        action="store_true",
+        help="ReLUs and the residual sum in place, as the MLAAN authors' BasicBlock: ~1.4x faster on a 2-core CPU, "
+        "where every new activation-sized tensor is fresh memory that page-faults",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--serve", action="store_true", help="worker mode: steps on command (step_protocol.py)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda [cpu]")
@@ -124,7 +140,7 @@ def main():
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = ResNet32().to(device=args.device, memory_format=memory_format)
+    model = ResNet32(inplace=args.inplace).to(device=args.device, memory_format=memory_format)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=1e-4)
     images, labels = random_batch(args.batch, memory_format)
@@ -147,6 +163,7 @@ def main():
         "threads": torch.get_num_threads(),
         "optimizer": f"SGD lr {args.lr}, Nesterov momentum 0.9, weight decay 1e-4",
         "memory_format": "channels_last" if args.channels_last else "contiguous",
+        "inplace": args.inplace,
         "parameters": sum(p.numel() for p in model.parameters()),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "machine": platform.machine(),

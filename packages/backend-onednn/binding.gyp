@@ -9,7 +9,8 @@
         "native/pooling.cc",
         "native/elementwise.cc",
         "native/layout.cc",
-        "native/normalization.cc"
+        "native/normalization.cc",
+        "native/machine-probe.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"

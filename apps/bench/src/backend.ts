@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendNotAvailableError, selectBackend, type BackendDevice } from '@mlaan/core';
-import type { BackendName } from './config.js';
+import type { BackendName } from './configuration/settings.js';
 
 export interface ActiveBackend {
   /** What was asked for: 'auto' or a provider name. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from './program.js';
+import { main } from './cli/program.js';
 
 // `mlaan-bench ... | head` closes the pipe early; that is not an error of ours.
 for (const stream of [process.stdout, process.stderr]) {

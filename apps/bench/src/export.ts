@@ -2,7 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { type Backbone, writeLayersModel, writePyTorchSafetensors } from '@mlaan/core';
 import type { Dataset } from '@mlaan/data';
-import { configId, methodLabel, type RunConfig } from './config.js';
+import { configId } from './configuration/configuration-id.js';
+import type { RunConfig } from './configuration/settings.js';
+import { methodLabel } from './configuration/labels.js';
 
 /** The trained network at the end of a run, with what inference needs to know about its inputs. */
 export interface FinalModel {

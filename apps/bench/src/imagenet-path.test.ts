@@ -7,8 +7,8 @@ import { createLoader, datasetSpecs, loadDataset, type RandomResizedCrop } from 
 import { writeImageNetLikeFolder } from '@mlaan/data/testing';
 import { resnet34 } from '@mlaan/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveSettings } from './config.js';
-import { FRAMEWORKS, type PluginBuildContext } from './registry/frameworks.js';
+import { resolveSettings } from './configuration/resolve-settings.js';
+import { FRAMEWORKS, frameworkDefinition, frameworkOptionsOf, type PluginBuildContext } from './registry/frameworks.js';
 import { PLUGIN_SETS } from './registry/plugin-sets.js';
 
 /**
@@ -58,12 +58,9 @@ describe('the ImageNet path trains (paper-imagenet at a 32-pixel crop)', () => {
       seed: 0,
       mlaanProfile: settings.mlaanProfile,
       balancedSplit: false,
-      infoproTask: settings.infoproTask,
-      dglHead: settings.dglHead,
-      infoproAuxHead: settings.infoproAuxHead,
     };
     const local = FRAMEWORKS[framework].local;
-    const plugins = local ? [...(await FRAMEWORKS[framework].hostPlugins(context)), ...(await PLUGIN_SETS.mlm.plugins(context))] : [];
+    const plugins = local ? [...(await frameworkDefinition(framework).hostPlugins(context, frameworkOptionsOf(framework, settings.frameworkOptions[framework]))), ...(await PLUGIN_SETS.mlm.plugins(context))] : [];
     const trainer = new LocalTrainer({
       backbone,
       cuts,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { LocalTrainer, loadRecipe, PipelinedTrainer, registerCpuTrainingKernels, type TrainerRecipe } from '@mlaan/core';
+import { LocalTrainer, loadRecipe, PipelinedTrainer, readSteps, registerCpuTrainingKernels, type TrainerRecipe } from '@mlaan/core';
 import { disposeBatches, randomBatch } from '@mlaan/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HostRecipeOptions } from './pipelined-hosts.fixture.js';
@@ -41,7 +41,7 @@ describe('PipelinedTrainer with DGL, InfoPro, MLM, LAM and MLAAN equals LocalTra
     it(`${host}${plugins ? ` + ${plugins}` : ''}, ${mode}, K = 4, W = ${workers}`, async () => {
       const batches = Array.from({ length: 3 }, (_, i) => randomBatch({ size: 4, seed: 30 + i }));
       const local = new LocalTrainer(await loadRecipe(recipe({ host, mode, plugins })));
-      const expected = batches.map((b) => local.step(b));
+      const expected = await readSteps(batches.map((b) => local.step(b)));
       const pipelined = await PipelinedTrainer.create({ recipe: recipe({ host, mode, plugins }), workers, placement: 'count' });
       try {
         const results = [];

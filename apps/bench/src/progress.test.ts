@@ -68,6 +68,9 @@ describe('reporters', () => {
     const worker = (index: number, bytes: number) => ({ worker: index, modules: [index, index + 1] as [number, number], stepPeakBytes: bytes, stateBytes: MiB, stepAllocationBytes: bytes - MiB, sampledSteps: 1 });
     const pipelined = { ...step, peakTensorHandleBytes: null, workers: { count: 2, stepPeakBytesSum: 155 * MiB, perWorker: [worker(0, 95 * MiB), worker(1, 60 * MiB)] } };
     expect(stepMemoryLabel(pipelined)).toBe('step memory 95 MiB per worker (largest of 2; 155 MiB over all)');
-    expect(stepMemoryLabel({ ...step, stepPeakBytes: 0, sampledSteps: 0 })).toBe('step memory not measured (--memory-every 0)');
+    // The reason names --memory-every only when the user set it to 0.
+    expect(stepMemoryLabel({ ...step, stepPeakBytes: 0, sampledSteps: 0, sampleEvery: 0 })).toBe('step memory not measured (--memory-every 0)');
+    expect(stepMemoryLabel({ ...step, stepPeakBytes: 0, sampledSteps: 0, sampleEvery: 50 })).toBe('step memory not measured (no step of this run was sampled)');
+    expect(stepMemoryLabel({ ...step, stepPeakBytes: 0, sampledSteps: 0 })).not.toContain('--memory-every');
   });
 });

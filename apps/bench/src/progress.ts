@@ -1,4 +1,7 @@
+import { formatDuration } from './duration.js';
 import type { EpochRecord, RunResult } from './results/result-format.js';
+
+export { formatDuration } from './duration.js';
 
 /** What a training loop reports after each step. */
 export interface StepProgress {
@@ -77,15 +80,6 @@ interface Output {
   columns?: number;
 }
 
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
-}
-
 function formatRate(imagesPerSecond: number): string {
   if (!Number.isFinite(imagesPerSecond)) return '-- img/s';
   return `${imagesPerSecond >= 100 ? imagesPerSecond.toFixed(0) : imagesPerSecond.toFixed(1)} img/s`;
@@ -105,7 +99,7 @@ function epochLine(header: RunHeader, record: EpochRecord, epochs: number, eta: 
 
 /** `step memory 95 MiB`, or per worker for a pipelined run; never a 0 that was not measured. */
 export function stepMemoryLabel(step: RunResult['memory']['step']): string {
-  if (step.sampledSteps === 0) return 'step memory not measured (--memory-every 0)';
+  if (step.sampledSteps === 0) return `step memory not measured (${step.sampleEvery === 0 ? '--memory-every 0' : 'no step of this run was sampled'})`;
   const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   if (!step.workers) return `step memory ${mib(step.stepPeakBytes)}`;
   return `step memory ${mib(step.stepPeakBytes)} per worker (largest of ${step.workers.count}; ${mib(step.workers.stepPeakBytesSum)} over all)`;

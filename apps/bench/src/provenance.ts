@@ -2,24 +2,34 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Provenance } from './results/result-format.js';
+import { FRAMEWORK_NAMES, frameworkDefinition } from './registry/frameworks.js';
+import { PLUGIN_SETS } from './registry/plugin-sets.js';
 
-/** Packages whose versions decide what a run computed. */
+/** Packages whose versions decide what a run computed: the hosts' and plugins' from the registry. */
 const PACKAGES = [
   '@mlaan/core',
   '@mlaan/models',
   '@mlaan/data',
-  '@mlaan/dgl',
-  '@mlaan/infopro',
-  '@mlaan/mlm',
-  '@mlaan/lam',
-  '@mlaan/mlaan',
+  ...new Set([
+    ...FRAMEWORK_NAMES.flatMap((name) => frameworkDefinition(name).packageName ?? []),
+    ...Object.values(PLUGIN_SETS).flatMap((set) => set.packageNames),
+  ]),
   '@mlaan/backend-onednn',
   '@tensorflow/tfjs-core',
   '@tensorflow/tfjs-backend-wasm',
   '@tensorflow/tfjs-node',
   '@tensorflow/tfjs-node-gpu',
 ];
+
+export interface Provenance {
+  /** `git rev-parse HEAD` of the checkout the bench ran from; null outside a git checkout. */
+  gitCommit: string | null;
+  /** True when that checkout had uncommitted changes. */
+  gitDirty: boolean | null;
+  /** Versions of the @mlaan packages and tfjs the run used. */
+  packages: Record<string, string>;
+  node: string;
+}
 
 function git(args: string[], cwd: string): string | null {
   try {

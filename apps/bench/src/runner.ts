@@ -1,19 +1,20 @@
-import { existsSync } from 'node:fs';
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackendNotAvailableError, CorruptCheckpointError } from '@mlaan/core';
 import { DataError } from '@mlaan/data';
 import { type ActiveBackend, activateBackend, skippedBackendAdvice } from './backend.js';
-import { type BackendName, configId, methodLabel, type RunConfig } from './config.js';
+import type { RunConfig } from './configuration/settings.js';
+import { runLabel } from './configuration/labels.js';
+import type { BackendName } from './configuration/settings.js';
 import { DatasetCache } from './data.js';
 import { exportFinalModel } from './export.js';
 import { describeMachine } from './machine.js';
 import type { Reporter, RunHeader } from './progress.js';
 import { writeReports, type WrittenReport } from './results/report.js';
 import { readResult, RESULT_FILE, type RunResult } from './results/result-format.js';
-import { CHECKPOINT_FOLDER, moduleCount, trainConfiguration } from './train.js';
-
-export { readResult };
+import { runFolderName, runsFolder } from './results/results-folder.js';
+import { trainConfiguration } from './training/train-configuration.js';
+import { CHECKPOINT_FOLDER } from './training/training-run.js';
 
 /** How to run a grid; none of it changes the results, so none of it is in a configuration's id. */
 export interface ExecutionOptions {
@@ -46,23 +47,6 @@ export interface GridOutcome {
   backend?: ActiveBackend;
 }
 
-export function runsFolder(outDir: string): string {
-  return join(outDir, 'runs');
-}
-
-/** Every finished result under `outDir/runs`, for `mlaan-bench report`. */
-export async function readAllResults(outDir: string): Promise<RunResult[]> {
-  const folder = runsFolder(outDir);
-  if (!existsSync(folder)) return [];
-  const results: RunResult[] = [];
-  for (const entry of (await readdir(folder, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isDirectory()) continue;
-    const result = await readResult(join(folder, entry.name));
-    if (result) results.push(result);
-  }
-  return results;
-}
-
 /** A configuration that failed before writing anything leaves no folder behind. */
 async function removeIfEmpty(folder: string): Promise<void> {
   try {
@@ -75,22 +59,6 @@ async function removeIfEmpty(folder: string): Promise<void> {
 /** The fix for an unreadable checkpoint, in this command line's words. */
 function cannotResume(error: CorruptCheckpointError): string {
   return `its checkpoint ${error.dir} cannot be resumed (${error.problem}). Rerun the same command with --force to train this configuration from the start (that replaces the checkpoint).`;
-}
-
-export function runLabel(config: RunConfig, workers = 1, exchange: 'exact' | 'delayed' = 'exact'): string {
-  const K = config.K === 'per-block' ? `K=${moduleCount(config)} (per block)` : `K=${config.K}`;
-  return `${methodLabel(config)} ${K} seed ${config.seed}${workers > 1 ? ` on ${workers} workers${exchange === 'delayed' ? ' (delayed exchange)' : ''}` : ''}`;
-}
-
-/**
- * The folder of a configuration's run under `runs/`: its id, and for a pipelined run the worker
- * count and exchange, so that `--workers 2` never skips a configuration because its sequential
- * run finished in the same output folder (the id itself does not name the workers: the pipelined
- * trainer computes the same model).
- */
-export function runFolderName(config: RunConfig, workers = 1, exchange: 'exact' | 'delayed' = 'exact'): string {
-  const id = configId(config);
-  return workers > 1 ? `${id}-workers${workers}-${exchange}` : id;
 }
 
 /**

@@ -10,7 +10,8 @@
 // Prints one JSON line with images/s; --profile 1 also prints where one step's kernel time goes.
 import * as tf from '@tensorflow/tfjs-core';
 
-import { batchNormTraining, type OnednnBackend } from '../src/index.js';
+import { batchNormTraining } from '@mlaan/core';
+import type { OnednnBackend } from '../src/index.js';
 import { type BackendName, median, parseArguments, peakResidentMiB, useBackend } from './backends.js';
 
 const options = parseArguments({
@@ -43,7 +44,7 @@ function batchNormParameters(channels: number): BatchNormParameters {
   return { gamma: tf.variable(tf.ones([channels])), beta: tf.variable(tf.zeros([channels])) };
 }
 
-// 'fused': this package's batchNormTraining (one oneDNN kernel per direction on onednn; tf ops
+// 'fused': core's batchNormTraining (one oneDNN kernel per direction on onednn; tf ops
 // elsewhere). 'ops': tf.moments + tf.batchNorm, differentiated op by op by tfjs.
 function batchNorm(x: tf.Tensor, parameters: BatchNormParameters): tf.Tensor {
   if (options.batchnorm === 'fused') {

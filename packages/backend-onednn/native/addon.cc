@@ -169,6 +169,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerElementwise(env, exports);
   registerLayout(env, exports);
   registerNormalization(env, exports);
+  registerMachineProbe(env, exports);
   return exports;
 }
 

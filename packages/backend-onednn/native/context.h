@@ -180,5 +180,6 @@ void registerPooling(Napi::Env env, Napi::Object exports);
 void registerElementwise(Napi::Env env, Napi::Object exports);
 void registerLayout(Napi::Env env, Napi::Object exports);
 void registerNormalization(Napi::Env env, Napi::Object exports);
+void registerMachineProbe(Napi::Env env, Napi::Object exports);
 
 }  // namespace onednn_addon

@@ -7,5 +7,4 @@ export {
   resetKernelCounts,
   type KernelCounts,
 } from './kernels/index.js';
-export { batchNormTraining } from './ops/batch-norm-training.js';
 export { loadAddon, type OnednnAddon, type CacheStats } from './native.js';

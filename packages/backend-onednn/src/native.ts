@@ -81,6 +81,10 @@ export interface OnednnAddon {
     rows: number,
     channels: number,
     epsilon: number,
+    /** With `relu`: summed before the ReLU. */
+    residual?: Float32Array | null,
+    /** y = max(0, normalised [+ residual]) in the same pass. */
+    relu?: boolean,
   ): void;
   batchNormTrainingBackward(
     dy: Float32Array,
@@ -94,11 +98,20 @@ export interface OnednnAddon {
     rows: number,
     channels: number,
     epsilon: number,
+    /** The ReLU's output after this batch norm in the forward: dy is its gradient, masked on the way. */
+    output?: Float32Array | null,
+    /** With `output`: receives the masked dy (the gradient of a residual summed before the ReLU). */
+    dResidual?: Float32Array | null,
   ): void;
 
   transpose(x: Float32Array, y: Float32Array, parameters: Int32Array): void;
   stridedSlice(x: Float32Array, y: Float32Array, parameters: Int32Array): void;
   pad(x: Float32Array, y: Float32Array, parameters: Int32Array, value: number): void;
+
+  /** Best GFLOP/s of independent `bits`-wide FMA chains on `threads` threads over about `milliseconds`; 0 without that vector width. */
+  fmaPeak(bits: 512 | 256, threads: number, milliseconds: number): number;
+  /** Best GB/s of a streaming read and a streaming copy (bytes read + written) over `megabytes`-sized buffers. */
+  memoryBandwidth(threads: number, megabytes: number, milliseconds: number): { read: number; copy: number };
 }
 
 export interface CacheStats {

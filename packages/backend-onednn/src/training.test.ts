@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { batchNormTraining } from './ops/batch-norm-training.js';
+import { batchNormTraining } from '@mlaan/core';
 import { addonUnavailableReason, input, relativeError, runOn, setUpBackends, suiteTitle } from './test-support.js';
 
 /**

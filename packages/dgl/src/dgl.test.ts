@@ -23,7 +23,7 @@ describe('options', () => {
     expect(() => dgl({ head: 'mlp' as never })).toThrow(/head must be one of 'mlp-sr', 'mlaan', 'linear'; got "mlp"/);
     expect(() => dgl({ mlpLayers: -1 })).toThrow(/mlpLayers must be an integer >= 0/);
     expect(() => dgl({ mlpLayers: 1.5 })).toThrow(DglConfigError);
-    expect(() => dgl({ heads: 'linear' } as never)).toThrow(/dgl\(\): unknown option\(s\) 'heads'\. Known options: head, mlpLayers, seed/);
+    expect(() => dgl({ heads: 'linear' } as never)).toThrow(/dgl\(\): unknown option\(s\) 'heads' \('heads': did you mean 'head'\?\)\. Known options: head, mlpLayers, seed/);
     const error = (() => {
       try {
         dgl({ head: 'nope' as never });

@@ -1,38 +1,25 @@
-import { ConfigError, definePlugin, LocalLearningPlugin, option, SeededRandom } from '@mlaan/core';
+import { ConfigError, type ConfigOf, definePlugin, LocalLearningPlugin, option, type PluginOptions, SeededRandom } from '@mlaan/core';
 import { ClassificationHead, DGL_HEADS, DglHeadName } from './heads.js';
 
 /** A `dgl()` option is unknown, of the wrong type or out of range. */
 export class DglConfigError extends ConfigError {}
 
-export interface DglOptions {
+/** DGL's options, declared once: each rule is an option's type, default and check. */
+const dglRules = {
   /**
    * Auxiliary classifier of every module but the last (which uses the backbone's own classifier):
    * `'mlp-sr'` (default, DGL's original), `'mlaan'` (the MLAAN authors' DGL head) or `'linear'`
    * (global average pool + Linear).
    */
-  head?: DglHeadName;
+  head: option.oneOf(Object.keys(DGL_HEADS) as DglHeadName[], 'mlp-sr'),
   /** Hidden [Linear → BN1d → ReLU] layers of the `'mlp-sr'` head. Default 3, as in DGL's code. */
-  mlpLayers?: number;
+  mlpLayers: option.integer({ min: 0, meaning: "hidden layers of the 'mlp-sr' head" }, 3),
   /** Seed of the heads' initialisation. Default: drawn from the trainer's seeded generator. */
-  seed?: number;
-}
+  seed: option.optional(option.integer()),
+};
 
 /** DGL's options once resolved. */
-export interface DglConfig {
-  head: DglHeadName;
-  mlpLayers: number;
-  seed?: number;
-}
-
-const dglOptions = {
-  call: 'dgl()',
-  error: DglConfigError,
-  rules: {
-    head: option.oneOf(Object.keys(DGL_HEADS) as DglHeadName[], 'mlp-sr'),
-    mlpLayers: option.integer({ min: 0, meaning: "hidden layers of the 'mlp-sr' head" }, 3),
-    seed: option.optional(option.integer()),
-  },
-};
+export type DglConfig = ConfigOf<typeof dglRules>;
 
 /**
  * DGL as a local-learning host: every module except the last gets its own auxiliary classifier
@@ -47,10 +34,11 @@ const dglOptions = {
  * `mode: 'sequential'` to `LocalTrainer`. The default `'simultaneous'` mode accumulates every
  * local gradient and takes one optimizer step, as InfoPro and MLAAN do.
  */
-export const dgl = definePlugin<DglOptions, DglConfig, LocalLearningPlugin>(dglOptions, ({ head, mlpLayers, seed }) => {
+export const dgl = definePlugin({ call: 'dgl()', error: DglConfigError, rules: dglRules }, ({ head, mlpLayers, seed }): LocalLearningPlugin => {
   let random: SeededRandom | undefined;
   return {
     name: 'dgl',
+    host: true,
     setup(context) {
       random = seed !== undefined ? new SeededRandom(seed) : context.random.fork();
     },
@@ -68,3 +56,6 @@ export const dgl = definePlugin<DglOptions, DglConfig, LocalLearningPlugin>(dglO
     },
   };
 });
+
+/** What `dgl()` takes: every option of `DglConfig`, each optional. */
+export type DglOptions = PluginOptions<typeof dgl>;

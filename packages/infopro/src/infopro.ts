@@ -5,8 +5,10 @@ import {
   ForwardContext,
   getSplit,
   CutPoint,
+  type ConfigOf,
   definePlugin,
   option,
+  type PluginOptions,
   Head,
   HeadRole,
   LocalLearningPlugin,
@@ -23,64 +25,37 @@ import { AUX_HEAD_CONFIGS, AuxHeadName, buildAuxHead, InfoProDecoder, Interpolat
 
 export type InfoProTask = 'contrast' | 'cross-entropy';
 
-export interface InfoProOptions {
+/** InfoPro's options, declared once: each rule is an option's type, default and check. */
+const infoProRules = {
   /**
    * `[ixx1, ixy1, ixx2, ixy2]`: reconstruction and task weights at the first local module and at
    * module K-2, interpolated in between. Default: the paper's preset for (`dataset`, network, K,
-   * `balancedMemory`); a setting without a preset is an error.
+   * `balancedMemory`); a setting without a preset is an error. Checked by `validateLambda`, whose
+   * message names the entry that is wrong.
    */
-  lambda?: Lambda;
+  lambda: option.optional(option.custom<Lambda>(() => undefined)),
   /** Selects the λ preset. Default `'cifar10'`. */
-  dataset?: InfoProDataset;
+  dataset: option.oneOf<InfoProDataset>(INFOPRO_DATASETS, 'cifar10'),
   /** Selects the InfoPro* (memory-balanced split) λ preset. Default false. */
-  balancedMemory?: boolean;
+  balancedMemory: option.boolean(false),
   /** Task loss of the auxiliary head. Default `'contrast'` (supervised contrastive). */
-  task?: InfoProTask;
+  task: option.oneOf<InfoProTask>(['contrast', 'cross-entropy'], 'contrast'),
   /** Auxiliary head configuration. Default `'1c2f'`. */
-  auxHead?: AuxHeadName;
+  auxHead: option.oneOf(Object.keys(AUX_HEAD_CONFIGS) as AuxHeadName[], '1c2f'),
   /** Width multiplier of decoder and auxiliary head (reference `aux_net_widen`). Default 1. */
-  widen?: number;
+  widen: option.finiteNumber({ min: 0, exclusiveMin: true }, 1),
   /** Hidden width of the auxiliary head's Linear layers and contrastive feature size. Default 128. */
-  featureDimension?: number;
+  featureDimension: option.integer({ min: 0, exclusiveMin: true }, 128),
   /** Temperature of the contrastive loss. Default 0.07. */
-  temperature?: number;
+  temperature: option.finiteNumber({ min: 0, exclusiveMin: true }, 0.07),
   /** Decoder upsampling. Default `'bilinear'` (aligned corners). */
-  interpolation?: Interpolation;
+  interpolation: option.oneOf<Interpolation>(['bilinear', 'nearest'], 'bilinear'),
   /** Seed of the heads' initialisation. Default: drawn from the trainer's seeded generator. */
-  seed?: number;
-}
+  seed: option.optional(option.integer()),
+};
 
 /** InfoPro's options once resolved (`lambda` checked by `validateLambda`). */
-export interface InfoProConfig {
-  lambda?: Lambda;
-  dataset: InfoProDataset;
-  balancedMemory: boolean;
-  task: InfoProTask;
-  auxHead: AuxHeadName;
-  widen: number;
-  featureDimension: number;
-  temperature: number;
-  interpolation: Interpolation;
-  seed?: number;
-}
-
-const infoProOptions = {
-  call: 'infoPro()',
-  error: InfoProConfigError,
-  rules: {
-    // Checked by validateLambda, whose message names the entry that is wrong.
-    lambda: option.optional(option.custom<Lambda>(() => undefined)),
-    dataset: option.oneOf(INFOPRO_DATASETS, 'cifar10'),
-    balancedMemory: option.boolean(false),
-    task: option.oneOf<InfoProTask>(['contrast', 'cross-entropy'], 'contrast'),
-    auxHead: option.oneOf(Object.keys(AUX_HEAD_CONFIGS) as AuxHeadName[], '1c2f'),
-    widen: option.finiteNumber({ min: 0, exclusiveMin: true }, 1),
-    featureDimension: option.integer({ min: 0, exclusiveMin: true }, 128),
-    temperature: option.finiteNumber({ min: 0, exclusiveMin: true }, 0.07),
-    interpolation: option.oneOf<Interpolation>(['bilinear', 'nearest'], 'bilinear'),
-    seed: option.optional(option.integer()),
-  },
-};
+export type InfoProConfig = ConfigOf<typeof infoProRules>;
 
 /** The parts of an InfoPro local loss, unweighted. */
 export interface InfoProLossParts {
@@ -162,12 +137,13 @@ export class InfoProHead implements Head {
  * the MLAAN authors' InfoPro code (`resnetInfoPro_DFLPlus.py`) gives the cascaded branch its own
  * `aux_decoder` and `aux_classifier` and weights both losses with the module's λ.
  */
-export const infoPro = definePlugin<InfoProOptions, InfoProConfig, LocalLearningPlugin>(infoProOptions, (resolved) => {
+export const infoPro = definePlugin({ call: 'infoPro()', error: InfoProConfigError, rules: infoProRules }, (resolved): LocalLearningPlugin => {
   let random: SeededRandom | undefined;
   let lambda: Lambda | undefined = resolved.lambda === undefined ? undefined : validateLambda(resolved.lambda);
   const makeRandom = (fallback: SeededRandom) => (resolved.seed !== undefined ? new SeededRandom(resolved.seed) : fallback.fork());
   return {
     name: 'infopro',
+    host: true,
     setup(context) {
       random = makeRandom(context.random);
       const K = context.modules.length;
@@ -214,3 +190,6 @@ function headName(moduleIndex: number, role: HeadRole): string {
 export function infoProSplit(request: { net: string; K: number; balancedMemory?: boolean }): CutPoint[] {
   return getSplit({ net: request.net, K: request.K, variant: request.balancedMemory ? 'balanced' : 'default' });
 }
+
+/** What `infoPro()` takes: every option of `InfoProConfig`, each optional. */
+export type InfoProOptions = PluginOptions<typeof infoPro>;

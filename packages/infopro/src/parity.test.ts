@@ -1,16 +1,13 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useTestBackend } from '@mlaan/test-support';
+import { goldenFolder, useTestBackend } from '@mlaan/test-support';
 // Source imports, not a package dependency: @mlaan/parity depends on this package.
 import { compareTensors } from '../../parity/src/compare.js';
 import { loadFixture } from '../../parity/src/fixture.js';
 import { infoproRunner } from '../../parity/src/runners/infopro.js';
 import { findTieFile, runWithDecisions } from '../../parity/src/ties.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const fixtureDir = join(process.env.MLAAN_GOLDEN_DIR ?? resolve(here, '../../../../shared/golden'), 'infopro-resnet32-k4');
+const fixtureDir = goldenFolder('infopro-resnet32-k4');
 
 let backend = 'cpu';
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { perBlockCuts } from '@mlaan/core';
-import type { LeapBlock, LeapTable } from './leap.js';
+import type { LeapBlock, LeapTable } from './leap-table.js';
 
 /**
  * The leap lists of the MLAAN authors' ImageNet runs, as data (read from `ImageNet/networks/

@@ -1,5 +1,6 @@
 export { LamError, LEAP_TABLES, findLeapTable, leapRule, leapBlocksFor, resolveLeapBlocks } from './leap.js';
-export type { LeapBlock, LeapTable, LeapRuleOptions, LeapListOptions } from './leap.js';
+export type { LeapBlock, LeapTable } from './leap-table.js';
+export type { LeapRuleOptions, LeapListOptions } from './leap.js';
 export { IMAGENET_LEAP_TABLES } from './imagenet-leap-tables.js';
 export { LAM_PROFILES, LeapNetwork, LeapHead, lam, leapOutputShape, resolveLamOptions, servesHead } from './lam.js';
 export type {

@@ -14,7 +14,7 @@ beforeAll(async () => {
 
 /** ResNet-14 shape (2 blocks per stage), one block per module: 6 modules, rule-made leap lists. */
 function build(options: Parameters<typeof lam>[0] = {}, extra: { seed?: number; weightDecay?: number; learningRate?: number } = {}) {
-  const backbone = smallResNet(2, extra.seed ?? 0, 4);
+  const backbone = smallResNet(2, extra.seed ?? 0, 4, 8);
   const plugin = lam(options);
   const trainer = new LocalTrainer({
     backbone,
@@ -235,7 +235,7 @@ describe('lam() options', () => {
   });
 
   it('rejects a leap list naming a block that does not exist, at trainer construction', () => {
-    const backbone = smallResNet(2, 0, 4);
+    const backbone = smallResNet(2, 0, 4, 8);
     const make = (leapBlocks: LamOptions['leapBlocks']) =>
       new LocalTrainer({ backbone, cuts: [[2, 1]], plugins: [linearHeadHost(), lam({ leapBlocks })] });
     expect(() => make({ 0: [[3, 0], [3, 5]] })).toThrow(MlaanError);
@@ -248,7 +248,7 @@ describe('lam() options', () => {
   });
 
   it('accepts a function for the leap lists and gives the default to it', () => {
-    const backbone = smallResNet(2, 0, 4);
+    const backbone = smallResNet(2, 0, 4, 8);
     const seen: string[] = [];
     const plugin = lam({
       leapBlocks: ({ moduleIndex, defaultList }) => {

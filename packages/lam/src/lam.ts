@@ -15,11 +15,15 @@ import {
   LocalModule,
   NamedVariable,
   option,
+  type ConfigOf,
   definePlugin,
+  type PluginOptions,
   prefixed,
   SetupContext,
+  type StepContext,
 } from '@mlaan/core';
-import { LamError, LeapBlock, leapBlocksFor, resolveLeapBlocks } from './leap.js';
+import { LamError, leapBlocksFor, resolveLeapBlocks } from './leap.js';
+import type { LeapBlock } from './leap-table.js';
 
 /** Which LAMs have their EMA twin updated after the backward passes. */
 export type EmaUpdateRule = 'all' | 'last';
@@ -30,13 +34,6 @@ export type EmaUpdateRule = 'all' | 'last';
  * backbone classifier).
  */
 export type LeapTarget = 'auto' | 'cascade' | 'independent';
-
-export interface LamProfile {
-  /** EMA decay d of the twin: m = d * m + (1 - d) * real, in (0, 1]. */
-  emaDecay: number;
-  /** `all` (paper) or only the last module's LAM (`resnetMLAAN.py`, which updates `EMA_Net[-1]`). */
-  emaUpdates: EmaUpdateRule;
-}
 
 export const LAM_PROFILES = {
   paper: { emaDecay: 0.995, emaUpdates: 'all' },
@@ -64,41 +61,31 @@ export type LeapBlocksOption =
   | readonly (readonly LeapBlock[])[]
   | ((request: LeapListRequest) => readonly LeapBlock[] | undefined);
 
-export interface LamOptions extends Partial<LamProfile> {
-  /** Defaults for every option not given (default `paper`). */
-  profile?: LamProfileName;
-  target?: LeapTarget;
+/** LAM's options, declared once: each rule is an option's type, default and check. */
+const lamRules = {
+  /** EMA decay d of the twin: m = d * m + (1 - d) * real, in (0, 1]. */
+  emaDecay: option.finiteNumber({ min: 0, exclusiveMin: true, max: 1, meaning: 'the paper sweeps 0.99-0.999; 1 freezes the twin' }),
+  /** `all` (paper) or only the last module's LAM (`resnetMLAAN.py`, which updates `EMA_Net[-1]`). */
+  emaUpdates: option.oneOf<EmaUpdateRule>(['all', 'last']),
+  /** Which head a leap net goes in front of (`auto`: the cascade head where MLM asks for one, else the independent one). */
+  target: option.oneOf<LeapTarget>(['auto', 'cascade', 'independent'], 'auto'),
   /** Leap lists overriding the tables/rule (see `leapBlocksFor`). */
-  leapBlocks?: LeapBlocksOption;
+  leapBlocks: option.optional(
+    option.custom<LeapBlocksOption>((value) =>
+      typeof value === 'function' || (typeof value === 'object' && value !== null)
+        ? undefined
+        : 'must be an object or array of leap lists by module index, or a function',
+    ),
+  ),
   /** Most blocks in a rule-made leap net (default 4). */
-  maxDepth?: number;
-}
+  maxDepth: option.integer({ min: 1, meaning: 'blocks in a rule-made leap net' }, 4),
+};
 
 /** LAM's options once resolved: the profile's values, overridden by the options given. */
-export interface LamConfig extends LamProfile {
-  target: LeapTarget;
-  leapBlocks?: LeapBlocksOption;
-  maxDepth: number;
-}
+export type LamConfig = ConfigOf<typeof lamRules>;
 
-const lamOptions = {
-  call: 'lam()',
-  error: LamError,
-  profiles: LAM_PROFILES,
-  rules: {
-    emaDecay: option.finiteNumber({ min: 0, exclusiveMin: true, max: 1, meaning: 'the paper sweeps 0.99-0.999; 1 freezes the twin' }),
-    emaUpdates: option.oneOf<EmaUpdateRule>(['all', 'last']),
-    target: option.oneOf<LeapTarget>(['auto', 'cascade', 'independent'], 'auto'),
-    leapBlocks: option.optional(
-      option.custom<LeapBlocksOption>((value) =>
-        typeof value === 'function' || (typeof value === 'object' && value !== null)
-          ? undefined
-          : 'must be an object or array of leap lists by module index, or a function',
-      ),
-    ),
-    maxDepth: option.integer({ min: 1, meaning: 'blocks in a rule-made leap net' }, 4),
-  },
-};
+/** What a profile sets. */
+export type LamProfile = Pick<LamConfig, 'emaDecay' | 'emaUpdates'>;
 
 /** What a leap net made of `sources` hands its head: the last block's channels and map size. */
 export function leapOutputShape(sources: readonly BackboneBlock[], inputSize: number): HeadInput {
@@ -165,6 +152,12 @@ export class LeapNetwork {
       ...this.copies.flatMap((c, j) => prefixed(`${this.prefix}.blocks.${j}`, c.namedBuffers())),
       ...prefixed(`${this.prefix}.ema`, [...this.twin.namedParameters(), ...this.twin.namedBuffers()]),
     ];
+  }
+
+  /** The real block's parameters the twin follows, by their backbone names: what `updateTwin` reads. */
+  realParameters(): NamedVariable[] {
+    const real = this.sources[0]!;
+    return real.layer.namedParameters().map(([name, v]) => [`${real.name}.${name}`, v] as const);
   }
 
   /** m = d * m + (1 - d) * real, from the real block's current (pre-step) weights. */
@@ -309,11 +302,16 @@ function checkUserModules(option: LeapBlocksOption | undefined, moduleCount: num
  * goes in front of the head it serves; after every backward pass and before the optimizer step
  * the twins follow an EMA of the real blocks' pre-step weights.
  */
-export const lam = definePlugin<LamOptions, LamConfig, LamPlugin, LamProfileName>(lamOptions, (config) => {
+export const lam = definePlugin({ call: 'lam()', error: LamError, profiles: LAM_PROFILES, rules: lamRules }, (config): LamPlugin => {
   const networks = new Map<number, LeapNetwork>();
   const leapLists = new Map<number, readonly LeapBlock[]>();
   const sources = new Map<number, BackboneBlock[]>();
   let inputSize = 0;
+  /** The leap nets whose twins follow the EMA: all, or the last module's (`emaUpdates`). */
+  const updated = (): LeapNetwork[] => {
+    if (networks.size === 0) return [];
+    return config.emaUpdates === 'all' ? [...networks.values()] : [networks.get(Math.max(...networks.keys()))!];
+  };
   return {
     name: 'lam',
     networks,
@@ -350,13 +348,13 @@ export const lam = definePlugin<LamOptions, LamConfig, LamPlugin, LamProfileName
       networks.set(request.moduleIndex, network);
       return new LeapHead(head, network);
     },
-    afterBackward() {
-      if (networks.size === 0) return;
-      if (config.emaUpdates === 'all') {
-        for (const network of networks.values()) network.updateTwin(config.emaDecay);
-      } else {
-        networks.get(Math.max(...networks.keys()))!.updateTwin(config.emaDecay);
-      }
+    afterBackward(context: StepContext) {
+      const { first, end } = context.range;
+      for (const network of updated()) if (network.moduleIndex >= first && network.moduleIndex < end) network.updateTwin(config.emaDecay);
+    },
+    stateReads(moduleIndex: number): NamedVariable[] {
+      const network = updated().find((n) => n.moduleIndex === moduleIndex);
+      return network ? network.realParameters() : [];
     },
     dispose() {
       // The leap nets belong to the heads that wrap them; the trainer disposes heads.
@@ -364,6 +362,9 @@ export const lam = definePlugin<LamOptions, LamConfig, LamPlugin, LamProfileName
     },
   };
 });
+
+/** What `lam()` takes: every option of `LamConfig` (optional) and `profile`. */
+export type LamOptions = PluginOptions<typeof lam>;
 
 /** The profile's values overridden by the options given, validated. */
 export function resolveLamOptions(options: LamOptions = {}): LamConfig {

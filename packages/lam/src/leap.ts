@@ -1,23 +1,9 @@
-import { Backbone, BackboneBlock, ConfigError, CutPoint, LocalModule, perBlockCuts } from '@mlaan/core';
+import { Backbone, BackboneBlock, ConfigError, LocalModule, perBlockCuts } from '@mlaan/core';
 import { IMAGENET_LEAP_TABLES } from './imagenet-leap-tables.js';
+import type { LeapBlock, LeapTable } from './leap-table.js';
 
 /** Bad LAM options or leap lists, or leap lists that do not fit the backbone they meet. */
 export class LamError extends ConfigError {}
-
-/** `[stage, block]` of a backbone block (stage 0 is the stem), as in the split tables. */
-export type LeapBlock = readonly [stage: number, block: number];
-
-/**
- * The leap lists the MLAAN authors used, as data. `lists[i]` serves module i (0-based, for the
- * modules of `cuts`); the last module has none. Matched by network id and cut points.
- */
-export interface LeapTable {
-  net: string;
-  /** Cut points of the partition the lists belong to (without a trailing cut at the last block). */
-  cuts: readonly CutPoint[];
-  lists: readonly (readonly LeapBlock[])[];
-  source: string;
-}
 
 const r32StageOneA: LeapBlock[] = [[2, 0], [3, 0], [3, 2], [3, 4]];
 const r32StageOneB: LeapBlock[] = [[2, 0], [3, 0], [3, 3], [3, 4]];

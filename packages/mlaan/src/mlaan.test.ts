@@ -68,7 +68,7 @@ describe('gradient routing (host + MLM + LAM)', () => {
   it('K = 4, paper profile: the routing table', async () => {
     // ResNet-8 shape: stem, (1,0), (2,0), (3,0); K = 4 puts the stem alone in module 0.
     const cuts: CutPoint[] = [[0, 0], [1, 0], [2, 0]];
-    const make = () => ({ backbone: smallResNet(1), cuts, plugins: [linearHeadHost(), ...withMLAAN()] });
+    const make = () => ({ backbone: smallResNet(1, 0, 10, 8), cuts, plugins: [linearHeadHost(), ...withMLAAN()] });
     const { backbone } = make();
     const trainer = new LocalTrainer({ backbone, cuts, plugins: make().plugins });
     expect(routingTable(trainer)).toEqual({
@@ -94,7 +94,7 @@ describe('gradient routing (host + MLM + LAM)', () => {
 
   it('one block per module, reference profile: the routing table', async () => {
     const make = () => {
-      const backbone = smallResNet(2);
+      const backbone = smallResNet(2, 0, 10, 8);
       return { backbone, cuts: perBlockCuts(backbone.stageDepths), plugins: [linearHeadHost(), ...withMLAAN({ profile: 'reference' })] };
     };
     const { backbone, cuts, plugins } = make();
@@ -120,7 +120,7 @@ describe('composition', () => {
   it('host + MLM + LAM in either order gives the same terms, heads, gradients and step', () => {
     const cuts: CutPoint[] = [[1, 0], [2, 0]];
     const run = (order: 'mlm-first' | 'lam-first') => {
-      const backbone = smallResNet(1);
+      const backbone = smallResNet(1, 0, 10, 8);
       const m = mlm({ cascadeWindow: 2 });
       const l = lam({ emaDecay: 0.9 });
       const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost(), ...(order === 'mlm-first' ? [m, l] : [l, m])] });
@@ -154,7 +154,7 @@ describe('composition', () => {
     };
     const summary: Record<string, string[]> = {};
     for (const [name, plugins] of Object.entries(configurations)) {
-      const backbone = smallResNet(1);
+      const backbone = smallResNet(1, 0, 10, 8);
       const trainer = new LocalTrainer({ backbone, cuts, plugins: plugins() });
       summary[name] = [...trainer.heads].map(([k, h]) => `${k}${h instanceof LeapHead ? '+leap' : ''}`);
       trainer.dispose();
@@ -169,7 +169,7 @@ describe('composition', () => {
   });
 
   it('leaks no tensors', () => {
-    const backbone = smallResNet(1);
+    const backbone = smallResNet(1, 0, 10, 8);
     const trainer = new LocalTrainer({ backbone, cuts: [[1, 0], [2, 0]], plugins: [linearHeadHost(), ...withMLAAN({ cascadeWindow: 2 })] });
     const batch = batchOf();
     expect(tensorsLeftBySteps(trainer, batch)).toBe(0);
@@ -209,7 +209,7 @@ describe('activation schedules (host + MLAAN)', () => {
   it('window, sweep and keep give the same losses, gradients and twins', async () => {
     const cuts: CutPoint[] = [[0, 0], [1, 0], [2, 0]];
     const run = async (activations: 'keep' | 'window' | 'sweep') => {
-      const backbone = smallResNet(1);
+      const backbone = smallResNet(1, 0, 10, 8);
       const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost(), ...withMLAAN()], activations });
       const batch = batchOf(3);
       const { gradients, result } = trainer.computeGradients(batch);

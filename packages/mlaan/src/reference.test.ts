@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Backbone, Batch, CutPoint, ForwardContext, getSplit, LocalTrainer, perBlockCuts } from '@mlaan/core';
-import { disposeBatch, linearHeadHost, randomBatch, smallResNet } from '@mlaan/test-support';
+import { atInputSize, disposeBatch, linearHeadHost, randomBatch, smallResNet } from '@mlaan/test-support';
 import type { LamPlugin } from '@mlaan/lam';
 import { resnet32 } from '@mlaan/models';
 import { withMLAAN } from './index.js';
@@ -105,7 +105,7 @@ async function compare(build: () => Backbone, cuts: readonly CutPoint[], seed: n
 describe('the reference profile is resnetMLAAN.py for any K and seed', () => {
   it('one block per module (ResNet-14 shape), two seeds', async () => {
     for (const seed of [1, 2]) {
-      const worst = await compare(() => smallResNet(2, seed, 4), perBlockCuts([2, 2, 2]), seed, 8);
+      const worst = await compare(() => smallResNet(2, seed, 4, 8), perBlockCuts([2, 2, 2]), seed, 8);
       expect(worst).toBeLessThan(1e-4);
     }
   });
@@ -113,7 +113,7 @@ describe('the reference profile is resnetMLAAN.py for any K and seed', () => {
   it('ResNet-32 at K = 4 (rule-made leap lists) and K = 8 (the tables)', async () => {
     for (const K of [4, 8] as const) {
       await yieldToVitest();
-      await compare(() => resnet32({ seed: K, classes: 4 }), getSplit({ net: 'resnet32', K }), K, 8);
+      await compare(() => atInputSize(resnet32({ seed: K, classes: 4 }), 8), getSplit({ net: 'resnet32', K }), K, 8);
     }
   });
 });

@@ -1,11 +1,14 @@
 import {
   BatchNorm,
   ConfigError,
+  type ConfigOf,
   definePlugin,
+  defaultTerms,
+  HeadRoles,
   Layer,
-  LocalLearningPlugin,
   LossTerm,
   option,
+  type PluginOptions,
   Residual,
   SetupContext,
   Sequential,
@@ -39,17 +42,33 @@ export type LastLossRule = 'weighted' | 'cascade';
  */
 export type RunningStatisticsRule = 'once' | 'per-forward';
 
-export interface MlmProfile {
+/** MLM's options, declared once: each rule is an option's type, default and check. */
+const mlmRules = {
   /** Modules in each cascaded window (kc). */
-  cascadeWindow: number;
+  cascadeWindow: option.integer({ min: 1, meaning: 'modules per cascade' }),
   /** Weight of the independent (host) loss. */
-  wx: number;
+  wx: option.finiteNumber({ min: 0, meaning: 'a loss weight' }),
   /** Weight of the cascaded loss. */
-  wy: number;
-  shortWindows: ShortWindowRule;
-  lastLoss: LastLossRule;
-  runningStatistics: RunningStatisticsRule;
-}
+  wy: option.finiteNumber({ min: 0, meaning: 'a loss weight' }),
+  /** What a module whose full window would reach before module 0 gets (`ShortWindowRule`). */
+  shortWindows: option.oneOf<ShortWindowRule>(['clip', 'skip']),
+  /** The last module's loss (`LastLossRule`). */
+  lastLoss: option.oneOf<LastLossRule>(['weighted', 'cascade']),
+  /** How batch-norm running statistics advance per step (`RunningStatisticsRule`). */
+  runningStatistics: option.oneOf<RunningStatisticsRule>(['once', 'per-forward']),
+  /**
+   * Shorten the cascade window to the number of modules when it is longer (at K = 2 a window of 3
+   * covers both modules), instead of rejecting the partition. Default false: a window longer than
+   * the partition is an error, as the method's kc then is not what was asked for.
+   */
+  clipWindowToModules: option.boolean(false),
+};
+
+/** MLM's options once resolved: the profile's values, overridden by the options given. */
+export type MlmConfig = ConfigOf<typeof mlmRules>;
+
+/** What a profile sets: every option but `clipWindowToModules`. */
+export type MlmProfile = Omit<MlmConfig, 'clipWindowToModules'>;
 
 /**
  * METHOD §5. `paper`: kc = 3, every module gets both losses, weighted last loss.
@@ -70,43 +89,13 @@ export const MLM_PROFILES = {
 
 export type MlmProfileName = keyof typeof MLM_PROFILES;
 
-/** MLM's options once resolved: the profile's values, overridden by the options given. */
-export interface MlmConfig extends MlmProfile {
-  /**
-   * Shorten the cascade window to the number of modules when it is longer (at K = 2 a window of 3
-   * covers both modules), instead of rejecting the partition. Default false: a window longer than
-   * the partition is an error, as the method's kc then is not what was asked for.
-   */
-  clipWindowToModules: boolean;
-}
-
-export interface MlmOptions extends Partial<MlmConfig> {
-  /** Defaults for every option not given (default `paper`). */
-  profile?: MlmProfileName;
-}
-
-const mlmOptions = {
-  call: 'mlm()',
-  error: MlmError,
-  profiles: MLM_PROFILES,
-  rules: {
-    cascadeWindow: option.integer({ min: 1, meaning: 'modules per cascade' }),
-    wx: option.finiteNumber({ min: 0, meaning: 'a loss weight' }),
-    wy: option.finiteNumber({ min: 0, meaning: 'a loss weight' }),
-    shortWindows: option.oneOf<ShortWindowRule>(['clip', 'skip']),
-    lastLoss: option.oneOf<LastLossRule>(['weighted', 'cascade']),
-    runningStatistics: option.oneOf<RunningStatisticsRule>(['once', 'per-forward']),
-    clipWindowToModules: option.boolean(false),
-  },
-};
-
 /** Name of module i's cascaded loss term. */
 export function cascadeTermName(moduleIndex: number): string {
   return `module${moduleIndex}.cascade`;
 }
 
 function isIndependentOf(term: LossTerm, moduleIndex: number): boolean {
-  return term.role === 'independent' && term.span[0] === moduleIndex && term.span[1] === moduleIndex;
+  return term.role === HeadRoles.independent && term.span[0] === moduleIndex && term.span[1] === moduleIndex;
 }
 
 /**
@@ -128,7 +117,7 @@ export function cascadeTerms(
         `Use cascadeWindow <= ${K}, pass clipWindowToModules: true to shorten it to the partition, or split the backbone into more modules.`,
     );
   }
-  const existing = terms.find((t) => t.role === 'cascade');
+  const existing = terms.find((t) => t.role === HeadRoles.cascade);
   if (existing) {
     throw new MlmError(
       `mlm(): the terms already contain a cascade term ('${existing.name}'); another plugin writes cascades. Use only one of them.`,
@@ -153,7 +142,7 @@ export function cascadeTerms(
     out.push({
       name: cascadeTermName(i),
       span: [Math.max(0, i - window + 1), i] as const,
-      role: 'cascade',
+      role: HeadRoles.cascade,
       weight: isLast && config.lastLoss === 'cascade' ? 1 : config.wy,
     });
   }
@@ -176,7 +165,7 @@ export function batchNorms(layer: Layer): BatchNorm[] {
 export function forwardsPerModule(moduleCount: number, terms: readonly LossTerm[]): number[] {
   const counts = new Array<number>(moduleCount).fill(1);
   for (const t of terms) {
-    if (t.role !== 'cascade') continue;
+    if (t.role !== HeadRoles.cascade) continue;
     for (let m = t.span[0]; m <= t.span[1]; m++) counts[m]! += 1;
   }
   return counts;
@@ -188,38 +177,40 @@ export function forwardsPerModule(moduleCount: number, terms: readonly LossTerm[
  * `cascadeWindow` modules into a separate head the host creates for role `'cascade'`.
  *
  * The trainer forwards each module once and walks cascade gradients back through the saved
- * activations, so a cascade costs input-gradient passes through its window, not re-forwards.
+ * activations, so a cascade costs input-gradient passes through its window, not re-forwards. With
+ * `runningStatistics: 'per-forward'` its setup sets the backbone's batch-norm momenta and returns
+ * the undo the trainer runs when it is disposed.
  */
-export const mlm = definePlugin<MlmOptions, MlmConfig, LocalLearningPlugin, MlmProfileName>(mlmOptions, (config) => {
-  const restored: [BatchNorm, number][] = [];
-  const restore = () => {
-    for (const [bn, momentum] of restored.reverse()) (bn as { momentum: number }).momentum = momentum;
-    restored.length = 0;
-  };
-  return {
-    name: 'mlm',
-    terms(terms: LossTerm[], context: SetupContext): LossTerm[] {
-      restore(); // a plugin object reused by a second trainer must not compound the momenta
-      const rewritten = cascadeTerms(context.modules.length, terms, config);
-      if (config.runningStatistics === 'per-forward') {
-        const counts = forwardsPerModule(context.modules.length, rewritten);
-        for (const module of context.modules) {
-          for (const block of module.blocks) {
-            // The authors' code forwards the stem once and clones its output into the cascade.
-            const n = block === context.backbone.stem ? 1 : counts[module.index]!;
-            if (n === 1) continue;
-            for (const bn of batchNorms(block.layer)) {
-              restored.push([bn, bn.momentum]);
-              (bn as { momentum: number }).momentum = 1 - Math.pow(1 - bn.momentum, n);
-            }
-          }
+export const mlm = definePlugin({ call: 'mlm()', error: MlmError, profiles: MLM_PROFILES, rules: mlmRules }, (config) => ({
+  name: 'mlm',
+  setup(context: SetupContext) {
+    if (config.runningStatistics !== 'per-forward') return undefined;
+    const K = context.modules.length;
+    // Worked out (and checked) before anything changes, so a setup that throws leaves no trace.
+    const counts = forwardsPerModule(K, cascadeTerms(K, defaultTerms(K), config));
+    const restored: [BatchNorm, number][] = [];
+    for (const module of context.modules) {
+      for (const block of module.blocks) {
+        // The authors' code forwards the stem once and clones its output into the cascade.
+        const n = block === context.backbone.stem ? 1 : counts[module.index]!;
+        if (n === 1) continue;
+        for (const bn of batchNorms(block.layer)) {
+          restored.push([bn, bn.momentum]);
+          (bn as { momentum: number }).momentum = 1 - Math.pow(1 - bn.momentum, n);
         }
       }
-      return rewritten;
-    },
-    dispose: restore,
-  };
-});
+    }
+    return () => {
+      for (const [bn, momentum] of restored.reverse()) (bn as { momentum: number }).momentum = momentum;
+    };
+  },
+  terms(terms: LossTerm[], context: SetupContext): LossTerm[] {
+    return cascadeTerms(context.modules.length, terms, config);
+  },
+}));
+
+/** What `mlm()` takes: every option of `MlmConfig` (optional) and `profile`. */
+export type MlmOptions = PluginOptions<typeof mlm>;
 
 /** The profile's values overridden by the options given, validated (the window against K later). */
 export function resolveMlmOptions(options: MlmOptions = {}): MlmConfig {

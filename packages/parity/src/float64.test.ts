@@ -1,12 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { selectBackend, type BackendChoice } from '@mlaan/core';
+import { goldenFolder } from '@mlaan/test-support';
 import { describe, expect, it } from 'vitest';
 import { float64Distance, float64Verdict, FLOAT64_LIMITS, runFloat64Parity, summarise, type Float64Report } from './float64.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const goldenDir = process.env.MLAAN_GOLDEN_DIR ?? resolve(here, '../../../../shared/golden');
+const goldenDir = goldenFolder();
 const sharedFixtures = ['e2e-resnet32', 'infopro-resnet32-k4', 'mlaan-reference-resnet32-k8'].map((name) => join(goldenDir, name));
 // The generated set (python/make_fixture_set.py) when it was written; CI without torch judges the shared three.
 const generatedDir = process.env.MLAAN_FIXTURE_SET;

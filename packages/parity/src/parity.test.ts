@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { selectBackend } from '@mlaan/core';
+import { goldenFolder } from '@mlaan/test-support';
 import { describe, expect, it } from 'vitest';
 import { runParity } from './parity.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const goldenDir = process.env.MLAAN_GOLDEN_DIR ?? resolve(here, '../../../../shared/golden');
+const goldenDir = goldenFolder();
 
 describe.skipIf(!existsSync(goldenDir))('parity with the authors PyTorch code (shared/golden)', () => {
   for (const backend of ['wasm', 'cpu'] as const) {

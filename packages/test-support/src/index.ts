@@ -38,11 +38,23 @@ export function resnet8(seed = 0): Backbone {
 }
 
 /**
- * A CIFAR ResNet with `blocksPerStage` BasicBlocks per stage (widths 16/32/64). Its id is not a
+ * A CIFAR ResNet with `blocksPerStage` BasicBlocks per stage (widths 16/32/64), for `inputSize`²
+ * images (32 by default; tests train on 8x8 ones for speed). Its id is not a
  * paper network's, so no per-network table (leap lists, InfoPro lambdas) applies to it.
  */
-export function smallResNet(blocksPerStage: number, seed = 0, classes = 10): Backbone {
-  return cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes });
+export function smallResNet(blocksPerStage: number, seed = 0, classes = 10, inputSize = 32): Backbone {
+  return atInputSize(cifarResNet(`resnet-test-${blocksPerStage}`, blocksPerStage, { seed, classes }), inputSize);
+}
+
+/**
+ * The same network (the same layers and variables) declared for `inputSize`² images: tests train
+ * the paper networks on small images for speed, and a trainer sizes its heads, and checks its
+ * batches, by the backbone's inputSize.
+ */
+export function atInputSize(backbone: Backbone, inputSize: number): Backbone {
+  if (inputSize === backbone.inputSize) return backbone;
+  const { id, stem, blocks, classifier, classes } = backbone;
+  return new Backbone({ id, stem, blocks, classifier, classes, inputSize });
 }
 
 /**
@@ -82,8 +94,26 @@ export function cifarFolder(): string | undefined {
 }
 
 function dataRoots(): string[] {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return [process.env.MLAAN_DATA_DIR, resolve(here, '../../../../shared/datasets')].filter(Boolean) as string[];
+  return [process.env.MLAAN_DATA_DIR, resolve(sharedFolder(), 'datasets')].filter(Boolean) as string[];
+}
+
+/** The repository's ../shared (datasets, golden fixtures), as every suite finds it. */
+function sharedFolder(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../../shared');
+}
+
+/** The datasets folder: $MLAAN_DATA_DIR, else the repository's ../shared/datasets (it may not exist). */
+export function dataFolder(): string {
+  return process.env.MLAAN_DATA_DIR ?? resolve(sharedFolder(), 'datasets');
+}
+
+/**
+ * A golden fixture of the authors' PyTorch code: `$MLAAN_GOLDEN_DIR/<name>`, else the repository's
+ * ../shared/golden/<name> (without a name, the folder of them all); it may not exist, so suites
+ * skip with `describe.skipIf(!existsSync(goldenFolder(name)))`.
+ */
+export function goldenFolder(name = ''): string {
+  return join(process.env.MLAAN_GOLDEN_DIR ?? resolve(sharedFolder(), 'golden'), name);
 }
 
 /**

@@ -13,6 +13,8 @@ export interface PluginSetDefinition {
   description: string;
   /** True when the set only makes sense with local modules (not with E2E). */
   requiresLocal: boolean;
+  /** The packages its plugins come from (imported on first use; recorded in results' provenance). */
+  packageNames: readonly string[];
   plugins(context: PluginBuildContext): Promise<LocalLearningPlugin[]>;
 }
 
@@ -22,6 +24,7 @@ export const PLUGIN_SETS = {
     suffix: '',
     description: "the framework's own losses only",
     requiresLocal: false,
+    packageNames: [],
     async plugins() {
       return [];
     },
@@ -31,6 +34,7 @@ export const PLUGIN_SETS = {
     suffix: '+MLM',
     description: 'multilaminar local modules: cascaded losses over windows of kc modules, kc = min(3, K) (@mlaan/mlm)',
     requiresLocal: true,
+    packageNames: ['@mlaan/mlm'],
     async plugins(context) {
       const { mlm } = await importPluginPackage('@mlaan/mlm', "Plugin set 'mlm'", () => import('@mlaan/mlm'));
       // The papers' grids include K = 2, which the profile's window of 3 cannot span: MLM clips it.
@@ -42,6 +46,7 @@ export const PLUGIN_SETS = {
     suffix: '+LAM',
     description: 'leap augmented modules: leap nets with EMA twins in front of the local heads (@mlaan/lam)',
     requiresLocal: true,
+    packageNames: ['@mlaan/lam'],
     async plugins(context) {
       const { lam } = await importPluginPackage('@mlaan/lam', "Plugin set 'lam'", () => import('@mlaan/lam'));
       return [lam({ profile: context.mlaanProfile })];
@@ -52,6 +57,7 @@ export const PLUGIN_SETS = {
     suffix: '+MLAAN',
     description: 'MLM + LAM (@mlaan/mlaan withMLAAN())',
     requiresLocal: true,
+    packageNames: ['@mlaan/mlaan', '@mlaan/mlm', '@mlaan/lam'],
     async plugins(context) {
       const { withMLAAN } = await importPluginPackage('@mlaan/mlaan', "Plugin set 'mlaan'", () => import('@mlaan/mlaan'));
       return [...withMLAAN({ profile: context.mlaanProfile, clipWindowToModules: true })];

@@ -14,7 +14,7 @@ export interface PublishedNumber {
   testErrorPercent?: number;
   gpuMemoryGB?: number;
   /** Conditions of the published setting that our run must share for the number to be shown. */
-  requires?: { batchSize?: number; split?: 'default' | 'balanced'; infoproTask?: 'contrast' | 'cross-entropy' };
+  requires?: { batchSize?: number; split?: 'default' | 'balanced'; frameworkOptions?: Record<string, unknown> };
   source: string;
 }
 
@@ -29,7 +29,7 @@ function errors(dataset: string, network: string, method: string, byK: Record<nu
     K: Number(K),
     testErrorPercent: value,
     source: INFOPRO_PAPER,
-    ...(method === 'InfoPro' ? { requires: { infoproTask: 'contrast' as const } } : {}),
+    ...(method === 'InfoPro' ? { requires: { frameworkOptions: { task: 'contrast' } } } : {}),
   }));
 }
 
@@ -63,7 +63,8 @@ export interface PublishedQuery {
   K: number;
   batchSize: number;
   split: 'default' | 'balanced';
-  infoproTask: 'contrast' | 'cross-entropy' | null;
+  /** The run's host options (its framework's, defaults filled in). */
+  frameworkOptions: Record<string, unknown>;
 }
 
 function matches(entry: PublishedNumber, query: PublishedQuery): boolean {
@@ -71,7 +72,7 @@ function matches(entry: PublishedNumber, query: PublishedQuery): boolean {
   const { requires } = entry;
   if (requires?.batchSize !== undefined && requires.batchSize !== query.batchSize) return false;
   if (requires?.split !== undefined && requires.split !== query.split) return false;
-  if (requires?.infoproTask !== undefined && requires.infoproTask !== query.infoproTask) return false;
+  for (const [name, value] of Object.entries(requires?.frameworkOptions ?? {})) if (query.frameworkOptions[name] !== value) return false;
   return true;
 }
 

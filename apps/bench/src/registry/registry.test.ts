@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PluginPackageError } from '../errors.js';
-import { FRAMEWORKS } from './frameworks.js';
+import { FRAMEWORKS, frameworkOptionsOf } from './frameworks.js';
 import { importPluginPackage, importUntyped } from './import-package.js';
 import { PLUGIN_SETS } from './plugin-sets.js';
 import { findPublished } from './published.js';
@@ -18,10 +18,10 @@ describe('plugin packages', () => {
   });
 
   it('builds each framework and plugin set as the plugins the trainer takes', async () => {
-    const context = { network: 'resnet32', dataset: 'cifar10', modules: 4, seed: 0, mlaanProfile: 'paper' as const, balancedSplit: false, infoproTask: 'contrast' as const, dglHead: 'mlp-sr' as const, infoproAuxHead: '1c2f' as const };
-    expect(await FRAMEWORKS.e2e.hostPlugins()).toEqual([]);
-    expect((await FRAMEWORKS.dgl.hostPlugins(context)).map((p) => p.name)).toEqual(['dgl']);
-    expect((await FRAMEWORKS.infopro.hostPlugins(context)).map((p) => p.name)).toEqual(['infopro']);
+    const context = { network: 'resnet32', dataset: 'cifar10', modules: 4, seed: 0, mlaanProfile: 'paper' as const, balancedSplit: false };
+    expect(await FRAMEWORKS.e2e.hostPlugins(context, {})).toEqual([]);
+    expect((await FRAMEWORKS.dgl.hostPlugins(context, { head: 'mlp-sr' })).map((p) => p.name)).toEqual(['dgl']);
+    expect((await FRAMEWORKS.infopro.hostPlugins(context, { task: 'contrast', auxHead: '1c2f', lambda: undefined })).map((p) => p.name)).toEqual(['infopro']);
     expect(await PLUGIN_SETS.none.plugins()).toEqual([]);
     expect((await PLUGIN_SETS.mlm.plugins(context)).map((p) => p.name)).toEqual(['mlm']);
     expect((await PLUGIN_SETS.lam.plugins(context)).map((p) => p.name)).toEqual(['lam']);
@@ -30,14 +30,14 @@ describe('plugin packages', () => {
 });
 
 describe('findPublished', () => {
-  const query = { dataset: 'cifar10', network: 'resnet32', method: 'InfoPro', K: 4, batchSize: 1024, split: 'default' as const, infoproTask: 'contrast' as const };
+  const query = { dataset: 'cifar10', network: 'resnet32', method: 'InfoPro', K: 4, batchSize: 1024, split: 'default' as const, frameworkOptions: frameworkOptionsOf('infopro', {}) };
 
   it('finds METHOD §7’s number for the same setting only', () => {
     expect(findPublished(query).testErrorPercent?.testErrorPercent).toBe(8.58);
-    expect(findPublished({ ...query, infoproTask: 'cross-entropy' }).testErrorPercent).toBeUndefined();
+    expect(findPublished({ ...query, frameworkOptions: frameworkOptionsOf('infopro', { task: 'cross-entropy' }) }).testErrorPercent).toBeUndefined();
     expect(findPublished({ ...query, method: 'InfoPro+MLAAN' }).testErrorPercent).toBeUndefined();
-    expect(findPublished({ ...query, method: 'DGL', K: 16, infoproTask: null }).testErrorPercent?.testErrorPercent).toBe(16.21);
-    expect(findPublished({ ...query, method: 'E2E', K: 1, infoproTask: null }).testErrorPercent?.testErrorPercent).toBe(7.37);
+    expect(findPublished({ ...query, method: 'DGL', K: 16, frameworkOptions: {} }).testErrorPercent?.testErrorPercent).toBe(16.21);
+    expect(findPublished({ ...query, method: 'E2E', K: 1, frameworkOptions: {} }).testErrorPercent?.testErrorPercent).toBe(7.37);
   });
 
   it('shows the published GPU memory only at batch 1024, and InfoPro’s only with the balanced split', () => {
@@ -45,6 +45,6 @@ describe('findPublished', () => {
     expect(findPublished(r110).gpuMemoryGB?.gpuMemoryGB).toBe(4.22);
     expect(findPublished({ ...r110, split: 'default' }).gpuMemoryGB).toBeUndefined();
     expect(findPublished({ ...r110, batchSize: 64 }).gpuMemoryGB).toBeUndefined();
-    expect(findPublished({ ...r110, method: 'E2E', K: 1, split: 'default', infoproTask: null }).gpuMemoryGB?.gpuMemoryGB).toBe(9.4);
+    expect(findPublished({ ...r110, method: 'E2E', K: 1, split: 'default', frameworkOptions: {} }).gpuMemoryGB?.gpuMemoryGB).toBe(9.4);
   });
 });

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
-import { stableStringify, type KValue, type RunConfig } from '../config.js';
-import { FRAMEWORK_NAMES } from '../registry/frameworks.js';
+import { stableStringify } from '../configuration/configuration-id.js';
+import { optionsOfConfig } from '../configuration/configuration-facts.js';
+import type { RunConfig } from '../configuration/settings.js';
+import type { KValue } from '../configuration/settings.js';
+import { FRAMEWORK_NAMES, frameworkDefinition } from '../registry/frameworks.js';
 import { PLUGIN_SET_NAMES } from '../registry/plugin-sets.js';
 import { findPublished } from '../registry/published.js';
 import type { RunResult } from './result-format.js';
@@ -55,11 +58,26 @@ export interface Section {
   slug: string;
   dataset: string;
   network: string;
-  config: Omit<RunConfig, 'framework' | 'plugins' | 'K' | 'seed' | 'epochs' | 'infoproTask' | 'dglHead' | 'infoproAuxHead'>;
+  config: Omit<RunConfig, 'framework' | 'plugins' | 'K' | 'seed' | 'epochs' | 'frameworkOptions'>;
   summaries: Summary[];
   runs: RunResult[];
   /** Column keys (module counts), ascending; 1 is E2E. */
   columns: number[];
+}
+
+/**
+ * The published test errors (registry/published.ts) come from runs of 160 epochs (the InfoPro
+ * paper; the MLAAN paper trains 400) on the full training set, evaluated on the full test set.
+ */
+export const PAPER_PROTOCOL = { minimumEpochs: 160, description: 'the papers’ protocol: 160–400 epochs on the full training set' } as const;
+
+/** Whether a section trained like the papers, so that their test errors may stand beside its own. */
+export function trainedLikeThePapers(section: Pick<Section, 'config' | 'runs'>): boolean {
+  return (
+    section.config.trainLimit === null &&
+    section.config.testLimit === null &&
+    section.runs.every((run) => run.config.epochs >= PAPER_PROTOCOL.minimumEpochs)
+  );
 }
 
 /** JSON turns NaN into null; read such fields back as NaN. */
@@ -87,12 +105,23 @@ export function statistic(values: number[]): Statistic {
 }
 
 function sectionOf(config: RunConfig): Section['config'] {
-  // Per-method fields (InfoPro's task is null for the other frameworks) stay out of the section key.
-  const { framework: _f, plugins: _p, K: _k, seed: _s, epochs: _e, infoproTask: _t, dglHead: _d, infoproAuxHead: _a, ...rest } = config;
+  // Per-method fields (the hosts' own options) stay out of the section key.
+  const { framework: _f, plugins: _p, K: _k, seed: _s, epochs: _e, frameworkOptions: _o, ...rest } = config;
   return rest;
 }
 
-function describeSection(config: Section['config'], backends: string[], infoproTasks: string[]): string {
+/** The host options that change what a section's rows mean (InfoPro's task), as its title names them. */
+function titledOptions(runs: readonly RunResult[]): string[] {
+  const described = runs.flatMap((run) => {
+    const options = optionsOfConfig(run.config);
+    return Object.entries(frameworkDefinition(run.config.framework).options)
+      .filter(([name, option]) => option.inSectionTitle && options[name] !== undefined)
+      .map(([name, option]) => option.describe(options[name]));
+  });
+  return [...new Set(described)];
+}
+
+function describeSection(config: Section['config'], backends: string[], hostOptions: string[]): string {
   const schedule = config.schedule === 'cosine-warmup' ? `cosine, ${config.warmupEpochs}-epoch warm-up` : config.schedule;
   const images =
     config.trainLimit === null && config.testLimit === null
@@ -106,7 +135,7 @@ function describeSection(config: Section['config'], backends: string[], infoproT
     images,
     ...(config.split === 'balanced' ? ['balanced split'] : []),
     ...(config.mlaanProfile !== 'paper' ? [`MLAAN profile ${config.mlaanProfile}`] : []),
-    ...infoproTasks.map((task) => `InfoPro ${task}`),
+    ...hostOptions,
     backends.join('+'),
   ].join(' · ');
 }
@@ -132,8 +161,7 @@ export function aggregate(runs: readonly RunResult[]): Section[] {
       groups.set(groupKey, [...(groups.get(groupKey) ?? []), run]);
     }
     const backends = [...new Set(sectionRuns.map((run) => run.backend.choice))];
-    const infoproTasks = [...new Set(sectionRuns.map((run) => run.config.infoproTask).filter((task): task is NonNullable<typeof task> => !!task))];
-    const title = describeSection(config, backends, infoproTasks);
+    const title = describeSection(config, backends, titledOptions(sectionRuns));
     const summaries = [...groups.values()].map((group) => summarise(title, group)).sort((a, b) => methodOrder(a) - methodOrder(b) || a.modules - b.modules);
     return {
       key,
@@ -161,7 +189,7 @@ function summarise(section: string, runs: RunResult[]): Summary {
     K: first.modules,
     batchSize: config.batchSize,
     split: config.split,
-    infoproTask: config.infoproTask,
+    frameworkOptions: optionsOfConfig(config),
   });
   return {
     section,

@@ -4,6 +4,7 @@ import type { MachineInfo } from '../machine.js';
 import type { RunResult } from './result-format.js';
 import { aggregate, type Section } from './aggregate.js';
 import { type Chart, sectionCharts } from './charts.js';
+import { effectsTable } from './comparison.js';
 import {
   escapeHtml,
   hyperparametersTable,
@@ -11,11 +12,13 @@ import {
   type MetricName,
   parametersTable,
   provenanceTable,
+  publishedTable,
   runsTable,
   runsToCsv,
   sectionNote,
   tableToHtml,
   tableToMarkdown,
+  type TableModel,
 } from './tables.js';
 
 export const RESULTS_FORMAT = 'mlaan-bench-results';
@@ -39,6 +42,13 @@ async function writeAtomic(path: string, content: string): Promise<void> {
   const temporary = `${path}.partial-${process.pid}`;
   await writeFile(temporary, content);
   await rename(temporary, path);
+}
+
+/** A section's tables, in reading order: what the plugins change, each metric, then the papers' numbers where they are not comparable. */
+function sectionTables(section: Section): TableModel[] {
+  const effects = effectsTable(section);
+  const published = publishedTable(section);
+  return [...(effects ? [effects] : []), ...TABLE_METRICS.map((metric) => metricTable(section, metric)), ...(published ? [published] : [])];
 }
 
 function machineLine(machine: MachineInfo): string {
@@ -71,7 +81,7 @@ export function markdownReport(
   ];
   for (const section of sections) {
     parts.push('', `## ${section.title}`, '', sectionNote(section), '');
-    for (const metric of TABLE_METRICS) parts.push(tableToMarkdown(metricTable(section, metric)), '');
+    for (const table of sectionTables(section)) parts.push(tableToMarkdown(table), '');
     parts.push(
       `Charts: ${charts
         .get(section)!
@@ -92,7 +102,7 @@ export function markdownReport(
 function htmlReport(sections: Section[], charts: Map<Section, Chart[]>, runs: readonly RunResult[], context: ReportContext, generatedAt: string): string {
   const body = sections
     .map((section) => {
-      const tables = TABLE_METRICS.map((metric) => tableToHtml(metricTable(section, metric))).join('\n');
+      const tables = sectionTables(section).map(tableToHtml).join('\n');
       const figures = (charts.get(section) ?? []).map((chart) => `<figure>${chart.svg}<figcaption>${escapeHtml(chart.title)}</figcaption></figure>`).join('\n');
       const details = [runsTable(section.runs), parametersTable(section), hyperparametersTable(section)].map(tableToHtml).join('\n');
       return `<section>\n<h2>${escapeHtml(section.title)}</h2>\n<p>${escapeHtml(sectionNote(section))}</p>\n<div class="charts">${figures}</div>\n${tables}\n${details}\n</section>`;
@@ -108,6 +118,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1200
 table { border-collapse: collapse; margin: 0.5rem 0 0.25rem; }
 th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; }
 td { white-space: nowrap; }
+td.text { white-space: normal; overflow-wrap: anywhere; text-align: left; }
 table { max-width: 100%; }
 thead th, tbody th { text-align: left; background: #f5f5f5; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }

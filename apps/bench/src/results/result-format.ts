@@ -1,19 +1,24 @@
-import type { PipelineSummary } from '../training-engine.js';
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackendDevice } from '@mlaan/core';
-import type { RunConfig } from '../config.js';
+import type { BackendDevice, ModuleCosts, PipelineWorkerMeters, Placement } from '@mlaan/core';
+import type { RunConfig } from '../configuration/settings.js';
 import { ResultsFolderError } from '../errors.js';
 import type { MachineInfo } from '../machine.js';
+import type { Provenance } from '../provenance.js';
+import { READABLE_RESULT_VERSIONS, upgradeResult } from './result-versions.js';
 
 /**
  * The file one finished configuration leaves in `runs/<id>/result.json`: what it is, how to write
  * it (atomically, so an interrupted write never leaves half a result) and how to read it back.
  */
 export const RESULT_FORMAT = 'mlaan-bench-result';
-/** 2: the memory column is the training step's own peak; per-module losses, parameters split, provenance. */
-export const RESULT_VERSION = 2;
+/**
+ * 3: a host's options are recorded under its framework's name (`config.frameworkOptions.dgl.head`).
+ * 2: the memory column is the training step's own peak; per-module losses, parameters split,
+ * provenance. Version 2 files are read (and upgraded as they are read, `result-versions.ts`).
+ */
+export const RESULT_VERSION = 3;
 export const RESULT_FILE = 'result.json';
 
 export interface EpochRecord {
@@ -68,6 +73,8 @@ export interface StepMemory {
   tensorBytesOnGpu: boolean;
   /** Steps measured (0: none, and the byte fields above are not measurements). */
   sampledSteps: number;
+  /** `--memory-every` of the run (0: memory was not to be measured); absent in results written before it was recorded. */
+  sampleEvery?: number;
   /**
    * `--workers` > 1: each worker's own step peak, measured the same way in the worker (its state:
    * the variables it holds and their momentum; plus what its step allocates). Each worker stands
@@ -118,14 +125,13 @@ export interface ProcessMemory {
   backendFields: Record<string, number>;
 }
 
-export interface Provenance {
-  /** `git rev-parse HEAD` of the checkout the bench ran from; null outside a git checkout. */
-  gitCommit: string | null;
-  /** True when that checkout had uncommitted changes. */
-  gitDirty: boolean | null;
-  /** Versions of the @mlaan packages and tfjs the run used. */
-  packages: Record<string, string>;
-  node: string;
+/** What `--workers` adds to a result: where the modules ran and each worker's meters. */
+export interface PipelineSummary {
+  workers: number;
+  exchange: 'exact' | 'delayed';
+  placement: Placement;
+  moduleCosts: ModuleCosts | null;
+  meters: PipelineWorkerMeters[];
 }
 
 export interface RunResult {
@@ -191,11 +197,14 @@ export async function readResult(runDir: string): Promise<RunResult | undefined>
   if (parsed.format !== RESULT_FORMAT) {
     throw new ResultsFolderError(`${path} is not an mlaan-bench result (format '${String(parsed.format)}'). Delete it or use another --out folder.`);
   }
-  if (parsed.version !== RESULT_VERSION) {
+  const upgraded = upgradeResult(parsed as Record<string, unknown>) as RunResult | undefined;
+  if (!upgraded) {
     throw new ResultsFolderError(
-      `${path} was written by another version of mlaan-bench (result version ${String(parsed.version)}, this one reads ${RESULT_VERSION}). ` +
+      `${path} was written by another version of mlaan-bench (result version ${String(parsed.version)}, this one reads ${READABLE_RESULT_VERSIONS.join(' and ')}). ` +
         'Train it again with --force, or use another --out folder.',
     );
   }
-  return parsed as RunResult;
+  return upgraded;
 }
+
+export type { Provenance } from '../provenance.js';

@@ -1,6 +1,9 @@
-import { formatDuration } from '../progress.js';
+import { optionsOfConfig } from '../configuration/configuration-facts.js';
+import { formatDuration } from '../duration.js';
+import { FRAMEWORK_NAMES, frameworkDefinition } from '../registry/frameworks.js';
 import type { RunResult } from './result-format.js';
-import { numberOrNaN, type Section, type Statistic, stepMemoryWorkers, stepPeakBytes, type Summary } from './aggregate.js';
+import { numberOrNaN, PAPER_PROTOCOL, type Section, type Statistic, stepMemoryWorkers, stepPeakBytes, type Summary, trainedLikeThePapers } from './aggregate.js';
+import { configurationLabel, runConfigurationLabel } from './labels.js';
 
 /** A table as data, rendered to Markdown and HTML alike. */
 export interface TableModel {
@@ -69,13 +72,19 @@ function columnLabel(section: Section, modules: number): string {
 export function sectionNote(section: Section): string {
   const seeds = [...new Set(section.summaries.flatMap((s) => s.seeds))].sort((a, b) => a - b);
   const epochs = [...new Set(section.summaries.map((s) => `${s.method} ${s.epochs}`))];
-  const multi = seeds.length > 1;
-  return `Each cell: mean${multi ? ' ± sample standard deviation' : ''} over seed${multi ? 's' : ''} ${seeds.join(', ')}. Epochs: ${epochs.join(', ')}.`;
+  // One seed is one run: no mean, no spread, and nothing here says how far another seed would land.
+  const cells =
+    seeds.length > 1
+      ? `Each cell: mean ± sample standard deviation over seeds ${seeds.join(', ')}.`
+      : `Each cell: one run (seed ${seeds.join(', ')}); with one seed the tables cannot say how much of a difference is noise.`;
+  return `${cells} Epochs: ${epochs.join(', ')}.`;
 }
 
 /** Rows: methods; columns: K; like the papers' tables. */
 export function metricTable(section: Section, metric: MetricName): TableModel {
   const definition = METRICS[metric];
+  // A paper's test error stands beside ours only when we trained like the paper (publishedTable otherwise).
+  const showPublished = metric === 'memory' || trainedLikeThePapers(section);
   const methods = [...new Set(section.summaries.map((s) => s.method))];
   const rows = methods.map((method) => [
     method,
@@ -83,7 +92,7 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
       const summary = section.summaries.find((s) => s.method === method && s.modules === modules);
       if (!summary) return '–';
       let cell = formatStatistic(definition.pick(summary), definition.digits);
-      const published = definition.published(summary);
+      const published = showPublished ? definition.published(summary) : undefined;
       if (published !== undefined) cell += ` (paper ${metric === 'memory' ? `${(published / 1000).toFixed(2)} GB` : published.toFixed(2)})`;
       if (metric === 'memory' && summary.stepMemoryWorkers.length > 0) cell += ` (per worker, largest of ${summary.stepMemoryWorkers.join('/')})`;
       if (summary.diverged > 0) cell += ` (${summary.diverged} diverged)`;
@@ -105,7 +114,7 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
     if (e2e && Number.isFinite(e2e.stepMemoryMiB.mean)) {
       const ratios = section.summaries
         .filter((s) => s.framework !== 'e2e' && s.stepMemoryWorkers.length === 0 && Number.isFinite(s.stepMemoryMiB.mean))
-        .map((s) => `${s.method} K=${s.modules} ${((100 * s.stepMemoryMiB.mean) / e2e.stepMemoryMiB.mean).toFixed(0)} %`);
+        .map((s) => `${configurationLabel(s)} ${((100 * s.stepMemoryMiB.mean) / e2e.stepMemoryMiB.mean).toFixed(0)} %`);
       if (ratios.length) notes.push(`Against E2E (${e2e.stepMemoryMiB.mean.toFixed(0)} MiB): ${ratios.join(', ')}.`);
     }
   }
@@ -116,10 +125,39 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
     );
   }
   const sources = new Set(
-    section.summaries.flatMap((s) => (metric === 'memory' ? [s.published.gpuMemorySource] : metric.endsWith('Error') ? [s.published.testErrorSource] : [])).filter(Boolean),
+    section.summaries.flatMap((s) => (metric === 'memory' ? [s.published.gpuMemorySource] : metric.endsWith('Error') && showPublished ? [s.published.testErrorSource] : [])).filter(Boolean),
   );
   for (const source of sources) notes.push(`Paper numbers in parentheses: ${source}; our setting may differ (epochs, subset, schedule).`);
   return { title: definition.title, header: ['Method', ...section.columns.map((m) => columnLabel(section, m))], rows, notes };
+}
+
+/**
+ * The papers' test errors for a section that did not train like them, in a table of their own
+ * whose title says so: a 10-epoch run beside a 160-epoch number reads as a failed reproduction.
+ * Undefined when the section trained like the papers (metricTable shows them in its cells) or
+ * the papers have no number for its methods.
+ */
+export function publishedTable(section: Section): TableModel | undefined {
+  if (trainedLikeThePapers(section)) return undefined;
+  const known = section.summaries.filter((s) => s.published.testErrorPercent !== undefined);
+  if (known.length === 0) return undefined;
+  const methods = [...new Set(known.map((s) => s.method))];
+  const columns = [...new Set(known.map((s) => s.modules))].sort((a, b) => a - b);
+  return {
+    title: `Published test error (%): ${PAPER_PROTOCOL.description}, not comparable with these runs`,
+    header: ['Method', ...columns.map((m) => columnLabel(section, m))],
+    rows: methods.map((method) => [
+      method,
+      ...columns.map((modules) => {
+        const summary = known.find((s) => s.method === method && s.modules === modules);
+        return summary ? summary.published.testErrorPercent!.toFixed(2) : '–';
+      }),
+    ]),
+    notes: [
+      ...new Set(known.map((s) => `${s.published.testErrorSource}.`)),
+      `These runs trained ${[...new Set(section.runs.map((run) => run.config.epochs))].join(', ')} epoch(s) on ${section.config.trainLimit === null ? 'the full training set' : `${section.config.trainLimit} training images`}: their errors are far above the papers’ by design, and the gap says nothing about the implementation.`,
+    ],
+  };
 }
 
 const PER_WORKER_NOTE =
@@ -170,7 +208,7 @@ export function runsTable(runs: readonly RunResult[]): TableModel {
 /** Auxiliary parameters by owner (the first segment of the variable names), one row per method and K. */
 export function parametersTable(section: Section): TableModel {
   const seen = new Map<string, RunResult>();
-  for (const run of section.runs) seen.set(`${run.method} K=${run.modules}`, seen.get(`${run.method} K=${run.modules}`) ?? run);
+  for (const run of section.runs) seen.set(runConfigurationLabel(run), seen.get(runConfigurationLabel(run)) ?? run);
   return {
     title: 'Parameters: backbone and auxiliary',
     header: ['Configuration', 'Backbone', 'Auxiliary', 'Auxiliary by owner', 'Auxiliary buffers'],
@@ -190,8 +228,15 @@ export function parametersTable(section: Section): TableModel {
 /** Every setting the section's runs share: the hyperparameters a reader needs to reproduce them. */
 export function hyperparametersTable(section: Section): TableModel {
   const heads = [
-    ...new Set(section.runs.flatMap((run) => [run.config.dglHead ? `DGL head ${run.config.dglHead}` : '', run.config.infoproAuxHead ? `InfoPro head ${run.config.infoproAuxHead}` : '', run.config.infoproTask ? `InfoPro task ${run.config.infoproTask}` : ''])),
-  ].filter(Boolean);
+    ...new Set(
+      section.runs.flatMap((run) => {
+        const options = optionsOfConfig(run.config);
+        return Object.entries(frameworkDefinition(run.config.framework).options)
+          .filter(([name]) => options[name] !== undefined)
+          .map(([name, option]) => option.describe(options[name]));
+      }),
+    ),
+  ];
   const rows: [string, string][] = Object.entries(section.config).map(([key, value]) => [key, value === null ? 'all' : String(value)]);
   rows.push(['epochs', [...new Set(section.runs.map((run) => run.config.epochs))].join(', ')]);
   if (heads.length) rows.push(['per framework', heads.join(', ')]);
@@ -228,9 +273,14 @@ export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Cells longer than this are text, not a number: they may wrap. */
+const LONG_CELL = 40;
+
 export function tableToHtml(table: TableModel): string {
   const head = `<tr>${table.header.map((cell) => `<th>${escapeHtml(cell)}</th>`).join('')}</tr>`;
-  const body = table.rows.map((row) => `<tr>${row.map((cell, i) => (i === 0 ? `<th>${escapeHtml(cell)}</th>` : `<td>${escapeHtml(cell)}</td>`)).join('')}</tr>`).join('\n');
+  // Numbers stay on one line; long text (commits, activation schedules) wraps instead of widening the page.
+  const td = (cell: string) => (cell.length > LONG_CELL ? `<td class="text">${escapeHtml(cell)}</td>` : `<td>${escapeHtml(cell)}</td>`);
+  const body = table.rows.map((row) => `<tr>${row.map((cell, i) => (i === 0 ? `<th>${escapeHtml(cell)}</th>` : td(cell))).join('')}</tr>`).join('\n');
   const notes = table.notes.length ? `<ul class="notes">${table.notes.map((note) => `<li>${escapeHtml(note)}</li>`).join('')}</ul>` : '';
   return `<h3>${escapeHtml(table.title)}</h3>\n<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>\n${notes}`;
 }
@@ -258,9 +308,18 @@ const CSV_COLUMNS: [string, (run: RunResult) => unknown][] = [
   ['best_epoch', (r) => r.testErrorPercent.bestEpoch],
   ['last_test_error_percent', (r) => r.testErrorPercent.last],
   ['last_train_loss', (r) => r.lastTrainLoss],
-  ['dgl_head', (r) => r.config.dglHead],
-  ['infopro_aux_head', (r) => r.config.infoproAuxHead],
-  ['infopro_task', (r) => r.config.infoproTask],
+  // Each host's options, `<framework>_<option>` (dgl_head, infopro_task): empty for the other frameworks.
+  ...FRAMEWORK_NAMES.flatMap((framework) =>
+    Object.keys(frameworkDefinition(framework).options).map(
+      (name): [string, (run: RunResult) => unknown] => [
+        `${framework}_${name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)}`,
+        (r) => {
+          const value = r.config.framework === framework ? optionsOfConfig(r.config)[name] : undefined;
+          return Array.isArray(value) ? value.join(' ') : value;
+        },
+      ],
+    ),
+  ),
   ['step_peak_bytes', (r) => stepPeakBytes(r)],
   ['step_state_bytes', (r) => r.memory.step.stateBytes],
   ['step_allocation_bytes', (r) => r.memory.step.stepAllocationBytes],

@@ -1,4 +1,5 @@
-import { getKernel, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { getKernel, type KernelConfig, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { kernelWithFallback } from '@mlaan/core';
 
 import { BACKEND_NAME, type OnednnBackend } from '../backend.js';
 
@@ -35,26 +36,21 @@ export function resetKernelCounts(): void {
 /**
  * A kernel for the onednn backend that tries oneDNN first and, for the cases it declines
  * (another dtype, NCHW, a broadcast it cannot express), calls the cpu backend's kernel of the
- * same name, which works on this backend because its storage is the cpu backend's.
+ * same name, which works on this backend because its storage is the cpu backend's: core's
+ * `kernelWithFallback`, the one fallback rule of every backend, with the counts kept here.
  */
 export function nativeKernel(kernelName: string, run: NativeKernelFunc): KernelConfig {
-  let fallback: KernelFunc | undefined;
-  const kernelFunc: KernelFunc = (args) => {
-    const result = run(args as unknown as NativeKernelArguments);
-    if (result !== null) {
-      counts.native[kernelName] = (counts.native[kernelName] ?? 0) + 1;
-      return result;
-    }
-    counts.fallback[kernelName] = (counts.fallback[kernelName] ?? 0) + 1;
-    fallback ??= getKernel(kernelName, 'cpu')?.kernelFunc;
-    if (!fallback) {
-      throw new Error(
-        `The onednn backend has no cpu kernel '${kernelName}' to fall back to; import '@tensorflow/tfjs-backend-cpu' before registering.`,
-      );
-    }
-    return fallback(args);
-  };
-  return { kernelName, backendName: BACKEND_NAME, kernelFunc };
+  return kernelWithFallback({
+    kernelName,
+    backendName: BACKEND_NAME,
+    run: (args) => run(args as unknown as NativeKernelArguments),
+    fallback: () => getKernel(kernelName, 'cpu'),
+    missingFallback: "import '@tensorflow/tfjs-backend-cpu' before registering the onednn backend",
+    onCall: (ownPath) => {
+      const tally = ownPath ? counts.native : counts.fallback;
+      tally[kernelName] = (tally[kernelName] ?? 0) + 1;
+    },
+  });
 }
 
 /**

@@ -1,7 +1,12 @@
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import {
+  BATCH_NORM_RELU_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_RELU_TRAINING_KERNEL,
   BATCH_NORM_TRAINING_GRAD_KERNEL,
   BATCH_NORM_TRAINING_KERNEL,
+  type BatchNormReluTrainingGradAttrs,
+  type BatchNormReluTrainingGradInputs,
+  type BatchNormReluTrainingInputs,
   type BatchNormTrainingAttrs,
   type BatchNormTrainingGradAttrs,
   type BatchNormTrainingGradInputs,
@@ -17,8 +22,17 @@ import { BACKEND_NAME, type OnednnBackend } from '../backend.js';
  *                                   outputs [y, mean, variance] (biased batch variance)
  *   BATCH_NORM_TRAINING_GRAD_KERNEL inputs {dy, x, scale, mean, variance}, attrs {epsilon}
  *                                   outputs [dx, dScale, dOffset]
- * ops/batch-norm-training.ts wraps them as one differentiable op. native/normalization.cc
+ * @mlaan/core's batchNormTraining (ops/batch-norm.ts) wraps them as one differentiable op. native/normalization.cc
  * accumulates the per-channel sums in double precision.
+ *
+ * The same two with the ReLU after the batch norm (and a residual summed before it) folded in:
+ *   BATCH_NORM_RELU_TRAINING_KERNEL      inputs {x, scale, offset, residual?}, attrs {epsilon}
+ *                                        outputs [y = max(0, bn(x) [+ residual]), mean, variance]
+ *   BATCH_NORM_RELU_TRAINING_GRAD_KERNEL inputs {dy, x, output, scale, mean, variance},
+ *                                        attrs {epsilon, residualGradient}
+ *                                        outputs [dx, dScale, dOffset(, dResidual)]
+ * One pass over the data each way instead of the three (forward) and two (backward) that the
+ * separate sum and ReLU kernels add to a ResNet block.
  */
 const BatchNormTraining = BATCH_NORM_TRAINING_KERNEL;
 const BatchNormTrainingGrad = BATCH_NORM_TRAINING_GRAD_KERNEL;
@@ -95,4 +109,60 @@ const backward: KernelConfig = {
   },
 };
 
-export const normalizationKernels: KernelConfig[] = [forward, backward];
+const reluForward: KernelConfig = {
+  kernelName: BATCH_NORM_RELU_TRAINING_KERNEL,
+  backendName: BACKEND_NAME,
+  kernelFunc: ({ inputs, backend: kernelBackend, attrs }) => {
+    const backend = kernelBackend as OnednnBackend;
+    const kernel = BATCH_NORM_RELU_TRAINING_KERNEL;
+    const { x, scale: scaleInput, offset: offsetInput, residual: residualInput } = inputs as unknown as BatchNormReluTrainingInputs;
+    const { epsilon } = attrs as unknown as BatchNormTrainingAttrs;
+    const [rows, channels] = rowsAndChannels(x, kernel);
+    const xValues = float32(backend, x, kernel, 'x');
+    const scale = float32(backend, scaleInput, kernel, 'scale', channels);
+    const offset = float32(backend, offsetInput, kernel, 'offset', channels);
+    const residual = residualInput ? float32(backend, residualInput, kernel, 'residual', xValues.length) : null;
+    const y = backend.outputBuffer(xValues.length);
+    const mean = new Float32Array(channels);
+    const variance = new Float32Array(channels);
+    backend.addon.batchNormTrainingForward(xValues, scale, offset, y, mean, variance, rows, channels, epsilon, residual, true);
+    return [
+      backend.floatOutput([...x.shape], y),
+      backend.floatOutput([channels], mean),
+      backend.floatOutput([channels], variance),
+    ];
+  },
+};
+
+const reluBackward: KernelConfig = {
+  kernelName: BATCH_NORM_RELU_TRAINING_GRAD_KERNEL,
+  backendName: BACKEND_NAME,
+  kernelFunc: ({ inputs, backend: kernelBackend, attrs }) => {
+    const backend = kernelBackend as OnednnBackend;
+    const kernel = BATCH_NORM_RELU_TRAINING_GRAD_KERNEL;
+    const { x, dy: dyInput, output: outputInput, scale: scaleInput, mean: meanInput, variance: varianceInput } =
+      inputs as unknown as BatchNormReluTrainingGradInputs;
+    const { epsilon, residualGradient } = attrs as unknown as BatchNormReluTrainingGradAttrs;
+    const [rows, channels] = rowsAndChannels(x, kernel);
+    const xValues = float32(backend, x, kernel, 'x');
+    const dy = float32(backend, dyInput, kernel, 'dy', xValues.length);
+    const output = float32(backend, outputInput, kernel, 'output', xValues.length);
+    const scale = float32(backend, scaleInput, kernel, 'scale', channels);
+    const mean = float32(backend, meanInput, kernel, 'mean', channels);
+    const variance = float32(backend, varianceInput, kernel, 'variance', channels);
+    const dx = backend.outputBuffer(xValues.length);
+    const dScale = new Float32Array(channels);
+    const dOffset = new Float32Array(channels);
+    const dResidual = residualGradient ? backend.outputBuffer(xValues.length) : null;
+    backend.addon.batchNormTrainingBackward(dy, xValues, scale, mean, variance, dx, dScale, dOffset, rows, channels, epsilon, output, dResidual);
+    const results = [
+      backend.floatOutput([...x.shape], dx),
+      backend.floatOutput([channels], dScale),
+      backend.floatOutput([channels], dOffset),
+    ];
+    if (dResidual) results.push(backend.floatOutput([...x.shape], dResidual));
+    return results;
+  },
+};
+
+export const normalizationKernels: KernelConfig[] = [forward, backward, reluForward, reluBackward];

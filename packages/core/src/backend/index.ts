@@ -1,4 +1,5 @@
 export {
+  activeBackendChoice,
   selectBackend,
   type BackendChoice,
   type SelectBackendOptions,

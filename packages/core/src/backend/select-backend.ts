@@ -94,8 +94,11 @@ function deviceOf(provider: BackendProvider): { device?: BackendDevice } {
   return device ? { device } : {};
 }
 
+/** What `selectBackend` chose last in this thread. */
+let lastSelected: SelectedBackend | undefined;
+
 function selected(provider: BackendProvider, skipped: SkippedBackend[]): SelectedBackend {
-  return {
+  lastSelected = {
     choice: provider.name,
     tfjsBackend: tf.getBackend(),
     packageName: provider.packageName,
@@ -103,6 +106,19 @@ function selected(provider: BackendProvider, skipped: SkippedBackend[]): Selecte
     ...deviceOf(provider),
     skipped,
   };
+  return lastSelected;
+}
+
+/**
+ * The provider name (a `selectBackend` choice) of tfjs's active backend in this thread: the one
+ * `selectBackend` chose, while it is still active, else the first provider that registers the
+ * active backend's name; undefined when none does (a backend registered by hand). What a worker
+ * thread selects to run on the same backend as this one.
+ */
+export function activeBackendChoice(): string | undefined {
+  const active = tf.getBackend();
+  if (lastSelected && lastSelected.tfjsBackend === active) return lastSelected.choice;
+  return backendProviders().find((provider) => provider.tfjsName === active)?.name;
 }
 
 function notAvailableError(provider: BackendProvider, failure: ProviderFailure): BackendNotAvailableError {

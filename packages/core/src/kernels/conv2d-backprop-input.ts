@@ -9,11 +9,11 @@ import {
   type Conv2DBackpropInputAttrs,
   type KernelBackend,
   type KernelConfig,
-  type KernelFunc,
   type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { assertShape, forwardConvGeometry } from './conv-geometry.js';
+import { type DecliningKernelFunc, kernelWithFallback } from './kernel-fallback.js';
 import { disposeIntermediate, runBackendKernel } from './run-kernel.js';
 
 /**
@@ -30,15 +30,14 @@ export function createConv2DBackpropInputConfig(
   backendName: string,
   fallback: () => KernelConfig | undefined = () => undefined,
 ): KernelConfig {
-  const kernelFunc: KernelFunc = (args) => {
+  const run: DecliningKernelFunc = (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as KernelBackend;
     const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } =
       attrs as unknown as Conv2DBackpropInputAttrs;
     // NCHW is rare in tfjs; the backend's own kernel (if it had one) still serves it.
-    const replaced = fallback();
-    if (dataFormat === 'NCHW' && replaced != null) return replaced.kernelFunc(args);
+    if (dataFormat === 'NCHW' && fallback() != null) return null;
     const geometry = forwardConvGeometry(
       Conv2DBackpropInput,
       inputShape,
@@ -137,10 +136,5 @@ export function createConv2DBackpropInputConfig(
     if (convInput !== dy) disposeIntermediate(backend, convInput);
     return dx;
   };
-  return {
-    kernelName: Conv2DBackpropInput,
-    backendName,
-    kernelFunc,
-    setupFunc: (backend) => fallback()?.setupFunc?.(backend),
-  };
+  return kernelWithFallback({ kernelName: Conv2DBackpropInput, backendName, run, fallback, missingFallback: 'import the backend package first' });
 }

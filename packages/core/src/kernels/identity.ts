@@ -1,4 +1,5 @@
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { kernelWithFallback } from './kernel-fallback.js';
 
 interface ReferenceCountingBackend {
   incRef(dataId: object): void;
@@ -13,15 +14,18 @@ interface ReferenceCountingBackend {
  * wasm's 4 GiB ceiling. Strings keep the backend's own kernel.
  */
 export function createSharingIdentityConfig(backendName: string, fallback: () => KernelConfig | undefined): KernelConfig {
-  const kernelFunc: KernelFunc = (args) => {
-    const x = args.inputs.x as TensorInfo;
-    if (x.dtype === 'string') {
-      const original = fallback();
-      if (!original) throw new Error(`internal: no ${backendName} Identity kernel for strings`);
-      return original.kernelFunc(args);
-    }
-    (args.backend as unknown as ReferenceCountingBackend).incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  };
-  return { kernelName: 'Identity', backendName, kernelFunc };
+  const config = kernelWithFallback({
+    kernelName: 'Identity',
+    backendName,
+    fallback,
+    missingFallback: "strings keep the backend's own Identity: import the backend package first",
+    run: (args) => {
+      const x = args.inputs.x as TensorInfo;
+      if (x.dtype === 'string') return null;
+      (args.backend as unknown as ReferenceCountingBackend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+  // The backend's Identity serves strings only, which need no setup of their own.
+  return { kernelName: config.kernelName, backendName, kernelFunc: config.kernelFunc };
 }

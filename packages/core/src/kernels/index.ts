@@ -1,3 +1,4 @@
+export { kernelWithFallback, type DecliningKernelFunc, type KernelWithFallbackOptions } from './kernel-fallback.js';
 export { createConv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 export { createConv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 export { createTileConfig } from './tile.js';

@@ -4,9 +4,9 @@ import {
   Sum,
   type KernelBackend,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { kernelWithFallback } from './kernel-fallback.js';
 import { disposeIntermediate, runBackendKernel } from './run-kernel.js';
 
 /** Below this many summed elements a single sequential pass is accurate enough. */
@@ -50,35 +50,33 @@ function createStagedReductionConfig(
   backendName: string,
   fallback: () => KernelConfig | undefined,
 ): KernelConfig {
-  const kernelFunc: KernelFunc = (args) => {
-    const backend = args.backend as KernelBackend;
-    const { x } = args.inputs as { x: TensorInfo };
-    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
-    const replaced = fallback();
-    if (replaced == null) {
-      throw new Error(`${kernelName} on '${backendName}' needs the backend's own ${kernelName}; import the backend package first.`);
-    }
-    const rank = x.shape.length;
-    const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
-    const leading = axes.every((a, i) => a === i);
-    const count = axes.reduce((p, a) => p * x.shape[a]!, 1);
-    if (x.dtype !== 'float32' || !leading || count < STAGED_THRESHOLD) return replaced.kernelFunc(args);
-    const rest = x.shape.slice(axes.length);
-    const flat = runBackendKernel(Reshape, backendName, backend, { x }, { shape: [count, ...rest] });
-    const staged = stagedLeading(replaced, flat, count, rest, backendName, backend);
-    disposeIntermediate(backend, flat);
-    if (staged == null) return replaced.kernelFunc(args);
-    if (!keepDims) return staged;
-    const kept = runBackendKernel(Reshape, backendName, backend, { x: staged }, { shape: [...axes.map(() => 1), ...rest] });
-    disposeIntermediate(backend, staged);
-    return kept;
-  };
-  return {
+  return kernelWithFallback({
     kernelName,
     backendName,
-    kernelFunc,
-    setupFunc: (backend) => fallback()?.setupFunc?.(backend),
-  };
+    fallback,
+    missingFallback: `import the backend package first: ${kernelName}'s stages run the backend's own ${kernelName}`,
+    run: (args) => {
+      const backend = args.backend as KernelBackend;
+      const { x } = args.inputs as { x: TensorInfo };
+      const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+      const replaced = fallback();
+      if (replaced == null) return null;
+      const rank = x.shape.length;
+      const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
+      const leading = axes.every((a, i) => a === i);
+      const count = axes.reduce((p, a) => p * x.shape[a]!, 1);
+      if (x.dtype !== 'float32' || !leading || count < STAGED_THRESHOLD) return null;
+      const rest = x.shape.slice(axes.length);
+      const flat = runBackendKernel(Reshape, backendName, backend, { x }, { shape: [count, ...rest] });
+      const staged = stagedLeading(replaced, flat, count, rest, backendName, backend);
+      disposeIntermediate(backend, flat);
+      if (staged == null) return null;
+      if (!keepDims) return staged;
+      const kept = runBackendKernel(Reshape, backendName, backend, { x: staged }, { shape: [...axes.map(() => 1), ...rest] });
+      disposeIntermediate(backend, staged);
+      return kept;
+    },
+  });
 }
 
 export function createStagedSumConfig(backendName: string, fallback: () => KernelConfig | undefined): KernelConfig {

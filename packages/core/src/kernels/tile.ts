@@ -5,10 +5,10 @@ import {
   Tile,
   type KernelBackend,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
   type TileAttrs,
 } from '@tensorflow/tfjs-core';
+import { kernelWithFallback } from './kernel-fallback.js';
 import { disposeIntermediate, runBackendKernel } from './run-kernel.js';
 
 // XNNPACK's broadcasting binary operators handle at most six dimensions.
@@ -56,26 +56,15 @@ function tileByBroadcast(
  * `fallback()`, the kernel it replaced.
  */
 export function createTileConfig(backendName: string, fallback: () => KernelConfig | undefined): KernelConfig {
-  const kernelFunc: KernelFunc = (args) => {
-    const backend = args.backend as KernelBackend;
-    const { x } = args.inputs as { x: TensorInfo };
-    const { reps } = args.attrs as unknown as TileAttrs;
-    const tiled = tileByBroadcast(x, reps, backendName, backend);
-    if (tiled != null) return tiled;
-    const replaced = fallback();
-    if (replaced == null) {
-      throw new Error(
-        `Tile on '${backendName}': shape [${x.shape.join(', ')}] with reps [${reps.join(', ')}] needs the backend's ` +
-          'own Tile kernel, which was not registered when the composed kernels were; import the backend package first.',
-      );
-    }
-    return replaced.kernelFunc(args);
-  };
-  return {
+  return kernelWithFallback({
     kernelName: Tile,
     backendName,
-    kernelFunc,
-    // The replaced kernel still serves the cases above, so it still needs its setup.
-    setupFunc: (backend) => fallback()?.setupFunc?.(backend),
-  };
+    fallback,
+    missingFallback: "import the backend package before registering the composed kernels (its own Tile serves the shapes a broadcast cannot)",
+    run: (args) => {
+      const { x } = args.inputs as { x: TensorInfo };
+      const { reps } = args.attrs as unknown as TileAttrs;
+      return tileByBroadcast(x, reps, backendName, args.backend as KernelBackend) ?? null;
+    },
+  });
 }

@@ -47,6 +47,14 @@ function overriddenMask(x: tf.Tensor, override: ReluMaskOverride): tf.Tensor {
   return tf.tensor(mask, x.shape, 'float32');
 }
 
+/**
+ * Whether a tie breaker is installed. A ReLU fused into the kernel before it (batch norm) is never
+ * shown to the tie breaker, so layers fuse only while none is installed.
+ */
+export function reluTieBreakerInstalled(): boolean {
+  return activeTieBreaker !== undefined;
+}
+
 /** relu under tfjs autograd, with the installed tie breaker's mask where it gives one. */
 export function reluWithTies(x: tf.Tensor): tf.Tensor {
   const override = activeTieBreaker?.inspect(x);

@@ -6,9 +6,27 @@ import {
   batchNormTrainingForward,
   fusedBatchNormBackward,
   fusedBatchNormForward,
+  fusedBatchNormReluBackward,
+  fusedBatchNormReluForward,
   hasFusedBatchNormKernels,
+  hasFusedBatchNormReluKernels,
 } from '../ops/batch-norm.js';
+import { reluTieBreakerInstalled } from './activation.js';
 import { Activation, BackwardRequest, BackwardResult, createVariable, createVariableFromInitialValue, ForwardContext, Layer, NamedVariable } from './layer.js';
+
+/** What a batch norm fused with the ReLU after it can also return: the residual's gradient. */
+export interface ReluFusedBackwardRequest extends BackwardRequest {
+  residual: boolean;
+}
+
+export interface ReluFusedBackwardResult extends BackwardResult {
+  residual?: tf.Tensor;
+}
+
+/** The traced forward of `relu(batch norm(x) [+ residual])` as one activation. */
+export interface ReluFusedActivation extends Activation {
+  backward(outputGradient: tf.Tensor, request: ReluFusedBackwardRequest): ReluFusedBackwardResult;
+}
 
 export interface BatchNormOptions {
   channels: number;
@@ -182,6 +200,54 @@ export class BatchNorm extends Layer {
       },
       dispose() {
         tf.dispose([output, mean, variance, input]);
+      },
+    };
+  }
+
+  /**
+   * Whether `forwardWithRelu` runs as one kernel here: training mode, a backend with the fused
+   * batch-norm + ReLU kernels, and no ReLU tie breaker installed (it must see every ReLU input).
+   */
+  canFuseRelu(context: ForwardContext): boolean {
+    return context.training && !reluTieBreakerInstalled() && hasFusedBatchNormReluKernels();
+  }
+
+  /**
+   * Traced `relu(this(x) [+ residual])` in one pass (check `canFuseRelu` first): the values of
+   * running batch norm, the sum and the ReLU one after the other, without storing the batch norm's
+   * output. Saves x, the statistics and the output (the ReLU's mask); the backward applies the
+   * ReLU's gradient inside the batch norm's and returns the residual's gradient when asked.
+   */
+  forwardWithRelu(x: tf.Tensor, context: ForwardContext, residual?: tf.Tensor): ReluFusedActivation {
+    this.check(x);
+    const [output, mean, variance] = fusedBatchNormReluForward(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, this.epsilon, residual);
+    if (context.updateStatistics !== false) this.updateStatistics(mean, variance, x.size / this.channels);
+    const input = x.clone();
+    // Consumers may dispose `output`; the backward masks with this reference.
+    const saved = output.clone();
+    return {
+      output,
+      backward: (dy: tf.Tensor, request: ReluFusedBackwardRequest): ReluFusedBackwardResult => {
+        const [dx, dgamma, dbeta, dresidual] = fusedBatchNormReluBackward(
+          dy,
+          input,
+          saved,
+          this.weight as tf.Tensor1D,
+          mean,
+          variance,
+          this.epsilon,
+          request.residual,
+        ) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor | undefined];
+        const out: ReluFusedBackwardResult = {};
+        if (request.input) out.input = dx;
+        else dx.dispose();
+        if (request.parameters) out.parameters = { weight: dgamma, bias: dbeta };
+        else tf.dispose([dgamma, dbeta]);
+        if (dresidual) out.residual = dresidual;
+        return out;
+      },
+      dispose() {
+        tf.dispose([output, saved, mean, variance, input]);
       },
     };
   }

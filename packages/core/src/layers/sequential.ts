@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { reluBackward, reluWithTies, tracedRelu } from './activation.js';
+import { ReLU, reluBackward, reluWithTies, tracedRelu } from './activation.js';
+import { BatchNorm, type ReluFusedActivation } from './batch-norm.js';
 import { Activation, BackwardRequest, BackwardResult, ForwardContext, Layer, NamedVariable, prefixed } from './layer.js';
 
 export type NamedLayer = readonly [name: string, layer: Layer];
@@ -45,36 +46,54 @@ export class Sequential extends Layer {
   }
 }
 
-/** Traced forward through named layers; the backward walks the saved activations in reverse. */
+/** Whether entries[index] is a batch norm followed by a ReLU that can run as one kernel. */
+function fusesWithNextRelu(entries: readonly NamedLayer[], index: number, context: ForwardContext): boolean {
+  const layer = entries[index]![1];
+  return layer instanceof BatchNorm && entries[index + 1]?.[1] instanceof ReLU && layer.canFuseRelu(context);
+}
+
+/**
+ * Traced forward through named layers; the backward walks the saved activations in reverse. A
+ * batch norm followed by a ReLU runs as one fused activation where the backend has the kernel
+ * (one pass instead of three forward, the ReLU's mask applied inside the batch norm's backward).
+ */
 export function chainForward(entries: readonly NamedLayer[], x: tf.Tensor, context: ForwardContext): Activation {
-  const activations: Activation[] = [];
+  // Each traced step: the entry whose name prefixes its parameters, and its activation.
+  const steps: { entry: NamedLayer; activation: Activation }[] = [];
   let h = x;
   try {
-    for (const [, layer] of entries) {
-      const a = layer.forward(h, context);
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index]!;
+      let a: Activation;
+      if (fusesWithNextRelu(entries, index, context)) {
+        a = (entry[1] as BatchNorm).forwardWithRelu(h, context);
+        index += 1;
+      } else {
+        a = entry[1].forward(h, context);
+      }
       // The previous output has been consumed: a layer that needs its input for the backward
       // holds its own reference (clone), so dropping this handle frees the data exactly when no
       // backward needs it (a conv's output before batch norm, batch norm's output before ReLU).
-      if (activations.length > 0) h.dispose();
-      activations.push(a);
+      if (steps.length > 0) h.dispose();
+      steps.push({ entry, activation: a });
       h = a.output;
     }
   } catch (error) {
-    for (const a of activations) a.dispose();
+    for (const { activation } of steps) activation.dispose();
     throw error;
   }
-  const output = activations.length === 0 ? x.clone() : h;
+  const output = steps.length === 0 ? x.clone() : h;
   return {
     output,
     backward(outputGradient: tf.Tensor, request: BackwardRequest): BackwardResult {
       const parameters: Record<string, tf.Tensor> = {};
       let dy = outputGradient;
-      for (let i = activations.length - 1; i >= 0; i--) {
-        const [name, layer] = entries[i]!;
+      for (let i = steps.length - 1; i >= 0; i--) {
+        const [name, layer] = steps[i]!.entry;
         const wantParameters = request.parameters && layer.namedParameters().length > 0;
         const wantInput = i > 0 || request.input;
         if (!wantParameters && !wantInput) break;
-        const r = activations[i]!.backward(dy, { input: wantInput, parameters: wantParameters });
+        const r = steps[i]!.activation.backward(dy, { input: wantInput, parameters: wantParameters });
         if (dy !== outputGradient) dy.dispose();
         if (r.parameters) {
           for (const [k, g] of Object.entries(r.parameters)) parameters[name ? `${name}.${k}` : k] = g;
@@ -88,10 +107,41 @@ export function chainForward(entries: readonly NamedLayer[], x: tf.Tensor, conte
       return result;
     },
     dispose() {
-      for (const a of activations) a.dispose();
-      if (activations.length === 0) output.dispose();
+      for (const { activation } of steps) activation.dispose();
+      if (steps.length === 0) output.dispose();
     },
   };
+}
+
+/**
+ * The end of a block's backward: the shortcut's parameter gradients (under `prefix.`) into
+ * `result`, and when the input gradient is requested, `mainInput` plus the shortcut's input
+ * gradient (plus `dsum` itself for the identity) as `result.input`. Consumes `dsum` (the gradient
+ * of the block's sum) and `mainInput`.
+ */
+function addShortcutGradient(
+  skip: Activation | undefined,
+  prefix: string,
+  dsum: tf.Tensor,
+  mainInput: tf.Tensor | undefined,
+  request: BackwardRequest,
+  result: BackwardResult,
+): BackwardResult {
+  let shortcutInput: tf.Tensor | undefined;
+  if (skip) {
+    const s = skip.backward(dsum, request);
+    if (s.parameters && result.parameters) {
+      for (const [k, g] of Object.entries(s.parameters)) result.parameters[`${prefix}.${k}`] = g;
+    }
+    shortcutInput = s.input;
+  }
+  if (request.input) {
+    result.input = tf.add(mainInput!, shortcutInput ?? dsum);
+    mainInput!.dispose();
+    shortcutInput?.dispose();
+  }
+  dsum.dispose();
+  return result;
 }
 
 export interface ResidualOptions {
@@ -138,6 +188,8 @@ export class Residual extends Layer {
   }
 
   override forward(x: tf.Tensor, context: ForwardContext): Activation {
+    const last = this.main[this.main.length - 1]?.[1];
+    if (last instanceof BatchNorm && last.canFuseRelu(context)) return this.fusedForward(x, context, last);
     const main = chainForward(this.main, x, context);
     let skip: Activation | undefined;
     try {
@@ -160,26 +212,7 @@ export class Residual extends Layer {
         const m = main.backward(dsum, request);
         const result: BackwardResult = {};
         if (request.parameters) result.parameters = { ...m.parameters };
-        let dx: tf.Tensor | undefined = m.input;
-        if (skip) {
-          const s = skip.backward(dsum, request);
-          if (s.parameters && result.parameters) {
-            for (const [k, g] of Object.entries(s.parameters)) result.parameters[`${shortcutPrefix}.${k}`] = g;
-          }
-          if (request.input) {
-            const sum = tf.add(dx!, s.input!);
-            dx!.dispose();
-            s.input!.dispose();
-            dx = sum;
-          }
-        } else if (request.input) {
-          const sum = tf.add(dx!, dsum);
-          dx!.dispose();
-          dx = sum;
-        }
-        dsum.dispose();
-        if (request.input) result.input = dx;
-        return result;
+        return addShortcutGradient(skip, shortcutPrefix, dsum, m.input, request, result);
       },
       dispose() {
         main.dispose();
@@ -187,6 +220,51 @@ export class Residual extends Layer {
         output.dispose();
         saved.dispose();
         mask?.dispose();
+      },
+    };
+  }
+
+  /**
+   * The block with its closing batch norm, shortcut sum and ReLU as one fused kernel (forward and
+   * backward): the main path up to that batch norm, the shortcut, then
+   * `relu(batchNorm(h) + shortcut)` in one pass; its backward returns the gradient of the sum,
+   * which the shortcut takes.
+   */
+  private fusedForward(x: tf.Tensor, context: ForwardContext, closingNorm: BatchNorm): Activation {
+    const normName = this.main[this.main.length - 1]![0];
+    const head = chainForward(this.main.slice(0, -1), x, context);
+    let skip: Activation | undefined;
+    let closing: ReluFusedActivation;
+    try {
+      skip = this.shortcut ? chainForward(this.shortcut, x, context) : undefined;
+      closing = closingNorm.forwardWithRelu(head.output, context, skip ? skip.output : x);
+    } catch (error) {
+      head.dispose();
+      skip?.dispose();
+      throw error;
+    }
+    // Inputs of the fused kernel: its backward keeps what it needs.
+    head.output.dispose();
+    skip?.output.dispose();
+    const shortcutPrefix = this.shortcutName;
+    return {
+      output: closing.output,
+      backward(dy: tf.Tensor, request: BackwardRequest): BackwardResult {
+        const c = closing.backward(dy, { input: true, parameters: request.parameters, residual: true });
+        const dsum = c.residual!;
+        const m = head.backward(c.input!, request);
+        c.input!.dispose();
+        const result: BackwardResult = {};
+        if (request.parameters) {
+          result.parameters = { ...m.parameters };
+          for (const [k, g] of Object.entries(c.parameters ?? {})) result.parameters[`${normName}.${k}`] = g;
+        }
+        return addShortcutGradient(skip, shortcutPrefix, dsum, m.input, request, result);
+      },
+      dispose() {
+        head.dispose();
+        skip?.dispose();
+        closing.dispose();
       },
     };
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { heldBufferBytes, measureMemory } from './meters.js';
+import { heldBufferBytes, measureMemory, isMemorySampledStep } from './meters.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -40,5 +40,18 @@ describe('heldBufferBytes', () => {
     });
     expect(bytes).toBe(800);
     tf.dispose([...result, existing]);
+  });
+});
+
+describe('isMemorySampledStep', () => {
+  it('samples step 1 and every n after it, never with 0, and the only step of a one-step run', () => {
+    const sampled = (every: number, steps = Infinity, count = 12) => Array.from({ length: count }, (_, index) => index).filter((index) => isMemorySampledStep(index, every, steps));
+    expect(sampled(5)).toEqual([1, 6, 11]);
+    expect(sampled(1)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(sampled(0)).toEqual([]);
+    // Fewer steps than --memory-every: step 1 is still sampled; a run of one step samples step 0.
+    expect(sampled(50, 3, 3)).toEqual([1]);
+    expect(sampled(50, 1, 1)).toEqual([0]);
+    expect(sampled(0, 1, 1)).toEqual([]);
   });
 });

@@ -130,11 +130,14 @@ export function float32Bytes(tensors: Iterable<tf.Tensor>): number {
 
 /**
  * Whether step `index` (0-based, counted over the whole run) is one that memory is sampled on:
- * step 1 and every `every` steps after it (all of them for 1; none for 0). The bench's sequential
- * run and the pipeline's workers use this one rule, so they sample the same steps.
+ * step 1 and every `every` steps after it (all of them for 1; none for 0). Step 0 is left out,
+ * since it creates the optimizer's state and pays for kernel set-up, unless the run has no other:
+ * a run of `steps` = 1 samples its one step. The bench's sequential run and the pipeline's workers
+ * use this one rule, so they sample the same steps.
  */
-export function isMemorySampledStep(index: number, every: number): boolean {
-  return every > 0 && index % every === 1 % every;
+export function isMemorySampledStep(index: number, every: number, steps = Infinity): boolean {
+  if (every <= 0) return false;
+  return index % every === 1 % every || (index === 0 && steps === 1);
 }
 
 /**

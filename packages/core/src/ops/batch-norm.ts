@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  BATCH_NORM_RELU_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_RELU_TRAINING_KERNEL,
   BATCH_NORM_TRAINING_GRAD_KERNEL,
   BATCH_NORM_TRAINING_KERNEL,
+  type BatchNormReluTrainingAttrs,
+  type BatchNormReluTrainingGradAttrs,
   type BatchNormTrainingAttrs,
   type BatchNormTrainingGradAttrs,
 } from '../kernels/kernel-names.js';
@@ -32,6 +36,12 @@ export interface BatchNormTrainingResult {
 export {
   BATCH_NORM_TRAINING_KERNEL,
   BATCH_NORM_TRAINING_GRAD_KERNEL,
+  BATCH_NORM_RELU_TRAINING_KERNEL,
+  BATCH_NORM_RELU_TRAINING_GRAD_KERNEL,
+  type BatchNormReluTrainingAttrs,
+  type BatchNormReluTrainingInputs,
+  type BatchNormReluTrainingGradAttrs,
+  type BatchNormReluTrainingGradInputs,
   type BatchNormTrainingAttrs,
   type BatchNormTrainingInputs,
   type BatchNormTrainingGradAttrs,
@@ -78,6 +88,55 @@ export function fusedBatchNormBackward(
 ): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
   const attrs: BatchNormTrainingGradAttrs = { epsilon };
   return tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, { dy, x, scale: gamma, mean, variance }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+}
+
+/**
+ * Whether the backend also fuses batch norm with the ReLU after it (and a residual summed before
+ * that ReLU): BATCH_NORM_RELU_TRAINING_KERNEL and its gradient. Off with `setFusedBatchNorm(false)`.
+ */
+export function hasFusedBatchNormReluKernels(): boolean {
+  if (!hasFusedBatchNormKernels()) return false;
+  const backend = tf.getBackend();
+  return (
+    tf.getKernel(BATCH_NORM_RELU_TRAINING_KERNEL, backend) !== undefined &&
+    tf.getKernel(BATCH_NORM_RELU_TRAINING_GRAD_KERNEL, backend) !== undefined
+  );
+}
+
+/** relu(batch norm(x) [+ residual]) through the backend's fused kernel: [output, mean, biased variance]. */
+export function fusedBatchNormReluForward(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+  residual?: tf.Tensor,
+): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
+  const attrs: BatchNormReluTrainingAttrs = { epsilon };
+  const inputs: tf.NamedTensorMap = { x, scale: gamma, offset: beta };
+  if (residual) inputs.residual = residual;
+  return tf.engine().runKernel(BATCH_NORM_RELU_TRAINING_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+}
+
+/**
+ * Its backward from the gradient of the output: [dx, dgamma, dbeta], and with `residualGradient`
+ * also the residual's gradient (dy where the output is positive).
+ */
+export function fusedBatchNormReluBackward(
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  output: tf.Tensor,
+  gamma: tf.Tensor1D,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  epsilon: number,
+  residualGradient: boolean,
+): tf.Tensor[] {
+  const attrs: BatchNormReluTrainingGradAttrs = { epsilon, residualGradient };
+  return tf.engine().runKernel(
+    BATCH_NORM_RELU_TRAINING_GRAD_KERNEL,
+    { dy, x, output, scale: gamma, mean, variance },
+    attrs as unknown as tf.NamedAttrMap,
+  ) as tf.Tensor[];
 }
 
 export function reductionAxes(rank: number): number[] {

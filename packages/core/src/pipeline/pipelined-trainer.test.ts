@@ -58,8 +58,8 @@ async function collect(results: AsyncIterable<StepValues>): Promise<StepValues[]
   return out;
 }
 
-async function pipelined(options: Partial<PipelinedTrainerOptions> & { recipeOptions?: TinyRecipeOptions }): Promise<PipelinedTrainer> {
-  return PipelinedTrainer.create({ recipe: recipe(options.recipeOptions), workers: 2, placement: 'count', ...options });
+async function pipelined({ recipeOptions, ...options }: Partial<PipelinedTrainerOptions> & { recipeOptions?: TinyRecipeOptions }): Promise<PipelinedTrainer> {
+  return PipelinedTrainer.create({ recipe: recipe(recipeOptions), workers: 2, placement: 'count', ...options });
 }
 
 /**

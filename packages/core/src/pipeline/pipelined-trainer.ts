@@ -10,6 +10,7 @@ import type { EvaluationResult, LocalTrainer } from '../training/trainer.js';
 import { CreditGate } from './flow-control.js';
 import type { BatchMessage, CreditMessage, PipelineExchange, StageInit, StageMeters, StageReport, StageRequest } from './messages.js';
 import { measureModuleCosts, type ModuleCosts } from './module-costs.js';
+import { resolvePipelineOptions, type ResolvedPipelineOptions } from './pipeline-options.js';
 import { checkPlacement, placeByCost, placeByCount, type Placement } from './placement.js';
 import { buildRecipeTrainer, type TrainerRecipe } from './recipe.js';
 import { assignRecords, variableRecords } from './tensor-records.js';
@@ -99,7 +100,7 @@ export class PipelinedTrainer {
   /** The step count the mirror's weights and momentum are current at (undefined: not yet gathered). */
   private mirrorStep: number | undefined;
 
-  private constructor(mirror: LocalTrainer, placement: Placement, costs: ModuleCosts | undefined, options: PipelinedTrainerOptions) {
+  private constructor(mirror: LocalTrainer, placement: Placement, costs: ModuleCosts | undefined, options: ResolvedPipelineOptions) {
     this.mirror = mirror;
     this.placement = placement;
     this.moduleCosts = costs;
@@ -136,18 +137,17 @@ export class PipelinedTrainer {
    * Builds the mirror from the recipe, places the modules (measuring them for `measured`), starts
    * the workers and waits until each has built its stage.
    */
-  static async create(options: PipelinedTrainerOptions): Promise<PipelinedTrainer> {
+  static async create(given: PipelinedTrainerOptions): Promise<PipelinedTrainer> {
+    const options = resolvePipelineOptions(given);
     const mirror = await buildRecipeTrainer(options.recipe);
     let costs: ModuleCosts | undefined;
     let placement: Placement;
     const K = mirror.modules.length;
     try {
-      if (!(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= K)) {
-        throw new ConfigError(`workers must be an integer from 1 to the number of modules (${K}), got ${options.workers}.`);
+      if (options.workers > K) {
+        throw new ConfigError(`PipelinedTrainer.create(): workers must be at most the number of modules (${K}); got ${options.workers}.`);
       }
-      const every = options.memoryEvery ?? 0;
-      if (!(Number.isInteger(every) && every >= 0)) throw new ConfigError(`memoryEvery must be a whole number of steps (0: never), got ${every}.`);
-      const choice = options.placement ?? 'measured';
+      const choice = options.placement;
       if (choice === 'count') placement = placeByCount(K, options.workers);
       else if (choice === 'measured') {
         const probe = options.probe ?? probeBatch(mirror);
@@ -163,7 +163,7 @@ export class PipelinedTrainer {
           throw new ConfigError(`placement lists ${placement.ranges.length} ranges for ${options.workers} workers; give one range per worker.`);
         }
       }
-      checkExchanges(mirror, placement, options.exchange ?? 'exact');
+      checkExchanges(mirror, placement, options.exchange);
     } catch (error) {
       mirror.dispose();
       throw error;

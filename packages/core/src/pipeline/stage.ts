@@ -62,10 +62,11 @@ export class PipelineStage {
   private previous: { input: tf.Tensor; index: number } | undefined;
   /**
    * Plugins update state after the backward (LAM's EMA twins read later modules' weights): the
-   * stage then keeps the whole model, later workers' modules as replicas they refresh every step.
+   * stage then keeps copies of what those updates read from later workers (`stateReads`; the whole
+   * model when a plugin does not declare it), refreshed every step.
    */
   readonly stateful: boolean;
-  /** Every variable this worker holds, by checkpoint name (the owned ones, or all when `stateful`). */
+  /** Every variable this worker holds, by checkpoint name: the owned ones and those replicas. */
   private readonly held: Map<string, tf.Variable>;
   /** The index of the last batch this stage stepped since it was built or loaded. */
   private lastIndex: number | undefined;
@@ -83,9 +84,10 @@ export class PipelineStage {
     this.crossing = { before: startsBefore, after: continuesAfter };
     this.stateful = trainer.plugins.some((p) => p.afterBackward);
     const all = [...trainer.namedParameters(), ...trainer.namedBuffers()];
-    this.held = this.stateful ? new Map(all) : this.owned;
-    const ownedVariables = new Set(this.owned.values());
-    if (!this.stateful) for (const [, v] of all) if (!ownedVariables.has(v)) v.dispose();
+    const replicas = this.stateful ? (trainer.stateReadsOfRange(first, end) ?? all) : [];
+    this.held = new Map([...this.owned, ...replicas]);
+    const heldVariables = new Set(this.held.values());
+    for (const [, v] of all) if (!heldVariables.has(v)) v.dispose();
     this.recordMemory();
   }
 
@@ -201,7 +203,7 @@ export class PipelineStage {
       if (this.stateful) {
         // The twins read later modules' weights before this step: those after the previous one.
         if (!this.isLast && this.lastIndex === message.index - 1) await wait(links.laterWeights(message.index - 1));
-        this.trainer.runAfterBackward();
+        this.trainer.runAfterBackward({ first: this.first, end: this.end });
         result = this.trainer.completeStep(step, { afterBackward: false });
       } else result = this.trainer.completeStep(step);
       step = undefined;

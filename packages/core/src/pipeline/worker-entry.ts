@@ -1,7 +1,10 @@
 // The entry of a pipeline worker thread: builds its stage from `workerData` (a `StageInit`), then
 // takes batches from upstream in order, steps them, and passes each output downstream once the
 // next stage has room. Every failure is reported to the main thread, which stops the run.
-import '../index.js';
+// tfjs-core registers gradient functions only on request, and a worker trains: register them all,
+// as core's index does (importing the index itself for that is dropped by the bundler, since the
+// package declares only dist/index.js as having side effects).
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { AsyncQueue, CreditGate } from './flow-control.js';
 import type { WireCotangent } from './cotangent-exchange.js';

@@ -10,7 +10,8 @@ import { SeededRandom } from '../random.js';
 import type { NamedVariable } from '../layers/layer.js';
 import { prefixed } from '../layers/layer.js';
 import { crossEntropy } from '../training/losses.js';
-import type { Batch, Head, LocalLearningPlugin, LossTerm } from '../training/plugin.js';
+import { definePlugin, option } from '../training/define-plugin.js';
+import type { Batch, Head, HeadRequest, LocalLearningPlugin, LossTerm, SetupContext } from '../training/plugin.js';
 import type { LocalTrainer } from '../training/trainer.js';
 
 // Test helpers that need core alone. Those that need models, data files or a backend choice live
@@ -58,7 +59,7 @@ export function testStem(width: number, random: SeededRandom): BackboneBlock {
  * A ResNet-shaped backbone small enough for unit tests on the cpu backend: stem conv(3→4),
  * stage 1: two blocks of width 4, stage 2: one stride-2 block of width 8 (with projection).
  */
-export function tinyBackbone(options: { seed?: number; classes?: number; width?: number } = {}): Backbone {
+export function tinyBackbone(options: { seed?: number; classes?: number; width?: number; inputSize?: number } = {}): Backbone {
   const random = new SeededRandom(options.seed ?? 1);
   const w = options.width ?? 4;
   const classes = options.classes ?? 3;
@@ -73,7 +74,7 @@ export function tinyBackbone(options: { seed?: number; classes?: number; width?:
     ['', new GlobalAveragePool()],
     ['fc', new Linear({ inFeatures: 2 * w, outFeatures: classes, random })],
   ]);
-  return new Backbone({ id: 'tiny', stem, blocks, classifier, classes, inputSize: 8 });
+  return new Backbone({ id: 'tiny', stem, blocks, classifier, classes, inputSize: options.inputSize ?? 8 });
 }
 
 /** A random batch of NHWC images and labels, reproducible from a seed. */
@@ -113,29 +114,38 @@ export function nonZeroGradients(gradients: ReadonlyMap<string, tf.Tensor>): str
  * sized from `request.input` (so a LAM in front of the head is accounted for). `terms` rewrites
  * the loss terms, for trainer tests that need cascades without MLM.
  */
-export function linearHeadHost(options: { seed?: number; terms?: (terms: LossTerm[]) => LossTerm[] } = {}): LocalLearningPlugin {
-  const random = new SeededRandom(options.seed ?? 21);
-  const rewrite = options.terms;
-  return {
-    name: 'linear-host',
-    terms: rewrite ? (terms) => rewrite(terms) : undefined,
-    createHead(request, context) {
-      if (request.isLast) return undefined;
-      const prefix = `head.${request.moduleIndex}.${request.role}`;
-      const network = new Sequential([
-        ['', new GlobalAveragePool()],
-        ['fc', new Linear({ inFeatures: request.input.channels, outFeatures: context.classes, random })],
-      ]);
-      const head: Head = {
-        name: prefix,
-        namedParameters: (): NamedVariable[] => prefixed(prefix, network.namedParameters()),
-        loss: (features, batch, forwardContext) => tf.tidy(() => crossEntropy(network.apply(features, forwardContext), batch.labels)),
-        dispose: () => network.dispose(),
-      };
-      return head;
+export const linearHeadHost = definePlugin(
+  {
+    call: 'linearHeadHost()',
+    rules: {
+      seed: option.integer({}, 21),
+      /** Rewrites the default terms (the trainer's one independent term per module). */
+      terms: option.optional(option.custom<(terms: LossTerm[]) => LossTerm[]>((v) => (typeof v === 'function' ? undefined : 'must be a function of the terms'))),
     },
-  };
-}
+  },
+  ({ seed, terms: rewrite }) => {
+    const random = new SeededRandom(seed);
+    return {
+      name: 'linear-host',
+      host: true,
+      terms: rewrite ? (terms: LossTerm[]) => rewrite(terms) : undefined,
+      createHead(request: HeadRequest, context: SetupContext): Head | undefined {
+        if (request.isLast) return undefined;
+        const prefix = `head.${request.moduleIndex}.${request.role}`;
+        const network = new Sequential([
+          ['', new GlobalAveragePool()],
+          ['fc', new Linear({ inFeatures: request.input.channels, outFeatures: context.classes, random })],
+        ]);
+        return {
+          name: prefix,
+          namedParameters: (): NamedVariable[] => prefixed(prefix, network.namedParameters()),
+          loss: (features, batch, forwardContext) => tf.tidy(() => crossEntropy(network.apply(features, forwardContext), batch.labels)),
+          dispose: () => network.dispose(),
+        };
+      },
+    } satisfies LocalLearningPlugin;
+  },
+);
 
 /** Tensors `fn` leaves alive (0 when it frees everything it made). */
 export async function tensorsLeftBy(fn: () => unknown): Promise<number> {

@@ -9,11 +9,26 @@ import type { Batch } from './plugin.js';
  * values are checked on the device with the step (`step-verdict.ts`) and reported when its result
  * is read, or on the host where the labels already are (`labelProblem`).
  */
-export function checkBatch(batch: Batch, backbone: Backbone): void {
+export function checkBatch(batch: Batch, backbone: Backbone, options: { training?: boolean } = {}): void {
+  const isTensor = (t: unknown) => typeof t === 'object' && t !== null && Array.isArray((t as tf.Tensor).shape) && typeof (t as tf.Tensor).dtype === 'string';
+  if (batch === null || typeof batch !== 'object' || !isTensor(batch.inputs) || !isTensor(batch.labels)) {
+    throw new ShapeError('A batch is { inputs, labels }: inputs an NHWC float32 tensor, labels an int32 vector of class indices.');
+  }
   const s = batch.inputs.shape;
   if (batch.inputs.rank !== 4 || s[3] !== backbone.inputChannels) {
     throw new ShapeError(
       `Batch inputs must be NHWC with ${backbone.inputChannels} channels; got [${s.join(', ')}]. Convert NCHW with tf.transpose(x, [0, 2, 3, 1]).`,
+    );
+  }
+  if (s[0] === 0) throw new ShapeError('The batch is empty (0 images); give at least one image.');
+  if (batch.inputs.dtype !== 'float32') {
+    throw new ShapeError(`Batch inputs must be float32 (normalised images); got ${batch.inputs.dtype}. Convert with tf.cast(inputs, 'float32') and normalise.`);
+  }
+  const size = backbone.inputSize;
+  if ((options.training ?? true) && (s[1] !== size || s[2] !== size)) {
+    throw new ShapeError(
+      `Batch inputs must be ${size}x${size} images (the backbone's inputSize, which its local heads are sized for); got ${s[1]}x${s[2]}. ` +
+        `Resize or crop the images to ${size}x${size}, or build the backbone for ${s[1]}x${s[2]} inputs.`,
     );
   }
   if (batch.labels.rank !== 1 || batch.labels.shape[0] !== s[0]) {

@@ -17,5 +17,16 @@ export * from './optimizer.js';
 export * from './learning-rate-schedules.js';
 export * from './losses.js';
 export * from './heads.js';
-export { definePlugin, defineOptions, option, rejectUnknownOptions } from './define-plugin.js';
-export type { OptionRule, OptionRules, OptionsDefinition, OptionsResolver, PluginFactory, RangeOptions } from './define-plugin.js';
+export { definePlugin, defineOptions, nearestName, option, rebuildPlugin, rejectUnknownOptions } from './define-plugin.js';
+export type {
+  ConfigOf,
+  OptionRule,
+  OptionRules,
+  OptionsDefinition,
+  OptionsOf,
+  OptionsResolver,
+  PluginConfig,
+  PluginFactory,
+  PluginOptions,
+  RangeOptions,
+} from './define-plugin.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cosineWithWarmup, stepLearningRateSchedule } from './learning-rate-schedules.js';
+import { cosineAnnealingSchedule, cosineWithWarmup, stepLearningRateSchedule } from './learning-rate-schedules.js';
 
 describe('learning-rate schedules', () => {
   it('cosine with 10-epoch warm-up follows METHOD §6', () => {
@@ -9,6 +9,15 @@ describe('learning-rate schedules', () => {
     expect(lr(e - 1)).toBeCloseTo(0.5 * 0.8 * (1 + Math.cos((Math.PI * e) / 400)) * (e - 1) / 10 + (0.01 * (11 - e)) / 10, 10);
     expect(lr(10)).toBeCloseTo(0.5 * 0.8 * (1 + Math.cos((Math.PI * 11) / 400)), 10);
     expect(lr(399)).toBeCloseTo(0, 10);
+  });
+
+  it("cosine annealing is PyTorch's CosineAnnealingLR per epoch: lr0 at the first epoch, never 0", () => {
+    const lr = cosineAnnealingSchedule({ initialLearningRate: 0.1, epochs: 10 });
+    expect(lr(0)).toBe(0.1);
+    expect(lr(5)).toBeCloseTo(0.05, 12); // 0.5 · 0.1 · (1 + cos(π / 2))
+    expect(lr(9)).toBeCloseTo(0.05 * (1 + Math.cos(0.9 * Math.PI)), 12);
+    expect(lr(9)).toBeGreaterThan(0);
+    expect(() => cosineAnnealingSchedule({ initialLearningRate: 0.1, epochs: 0 })).toThrow(/epochs must be positive/);
   });
 
   it('step schedule multiplies by gamma at each milestone', () => {

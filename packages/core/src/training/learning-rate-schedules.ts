@@ -30,6 +30,23 @@ export function cosineWithWarmup(options: CosineWarmupOptions): LearningRateSche
   };
 }
 
+export interface CosineAnnealingOptions {
+  initialLearningRate: number;
+  epochs: number;
+}
+
+/**
+ * PyTorch's `CosineAnnealingLR(T_max = epochs, eta_min = 0)` stepped once per epoch:
+ * 0.5 lr0 (1 + cos(pi epoch / E)) for the 0-based epoch, so the first epoch trains at lr0 and none
+ * at 0 (METHOD §6's cosine, evaluated at epoch + 1, trains its last epoch at 0). Short protocols
+ * want this one.
+ */
+export function cosineAnnealingSchedule(options: CosineAnnealingOptions): LearningRateSchedule {
+  const { initialLearningRate: lr0, epochs } = options;
+  if (!(epochs > 0)) throw new ConfigError(`epochs must be positive, got ${epochs}`);
+  return (epoch: number) => 0.5 * lr0 * (1 + Math.cos((Math.PI * epoch) / epochs));
+}
+
 export interface StepLearningRateOptions {
   initialLearningRate: number;
   /** 0-based epochs at which the rate is multiplied by `gamma`. */

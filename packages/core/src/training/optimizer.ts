@@ -1,14 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
+import { defineOptions, option, type OptionsOf } from './define-plugin.js';
 
-export interface SgdOptions {
-  learningRate: number;
-  momentum?: number;
-  nesterov?: boolean;
-  /** L2 penalty added to the gradient (PyTorch `weight_decay`). */
-  weightDecay?: number;
-  dampening?: number;
-}
+/** SGD's options, declared once: each rule is an option's type, default and check. */
+const sgdRules = {
+  /** Step size. Default 0.1. */
+  learningRate: option.finiteNumber({ min: 0 }, 0.1),
+  /** Default 0.9. */
+  momentum: option.finiteNumber({ min: 0, max: 1, exclusiveMax: true }, 0.9),
+  /** Default true. */
+  nesterov: option.boolean(true),
+  /** L2 penalty added to the gradient (PyTorch `weight_decay`). Default 1e-4. */
+  weightDecay: option.finiteNumber({ min: 0 }, 1e-4),
+  /** Default 0. */
+  dampening: option.finiteNumber({ min: 0, max: 1 }, 0),
+};
+
+export type SgdOptions = OptionsOf<typeof sgdRules>;
 
 /**
  * SGD exactly as PyTorch's `torch.optim.SGD`: d = g + wd * p; buf = g-first-step else
@@ -23,17 +31,16 @@ export class SgdOptimizer {
   readonly dampening: number;
   private readonly buffers = new Map<tf.Variable, tf.Variable>();
 
-  constructor(options: SgdOptions) {
-    this.learningRate = options.learningRate;
-    this.momentum = options.momentum ?? 0.9;
-    this.nesterov = options.nesterov ?? true;
-    this.weightDecay = options.weightDecay ?? 1e-4;
-    this.dampening = options.dampening ?? 0;
-    if (!(this.learningRate >= 0)) throw new ConfigError(`learningRate must be >= 0, got ${this.learningRate}`);
-    if (!(this.momentum >= 0 && this.momentum < 1)) throw new ConfigError(`momentum must be in [0, 1), got ${this.momentum}`);
-    if (!(this.weightDecay >= 0)) throw new ConfigError(`weightDecay must be >= 0, got ${this.weightDecay}`);
+  /** `call` names the options in messages, as the caller wrote them (`new LocalTrainer({ optimizer })`). */
+  constructor(options: SgdOptions = {}, call = 'new SgdOptimizer()') {
+    const resolved = defineOptions({ call, rules: sgdRules }).resolve(options);
+    this.learningRate = resolved.learningRate;
+    this.momentum = resolved.momentum;
+    this.nesterov = resolved.nesterov;
+    this.weightDecay = resolved.weightDecay;
+    this.dampening = resolved.dampening;
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
-      throw new ConfigError('Nesterov momentum requires momentum > 0 and dampening 0 (as in PyTorch)');
+      throw new ConfigError(`${call}: Nesterov momentum requires momentum > 0 and dampening 0 (as in PyTorch); set nesterov: false or momentum > 0.`);
     }
   }
 

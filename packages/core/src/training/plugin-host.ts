@@ -3,7 +3,8 @@ import type { Backbone } from '../backbone/backbone.js';
 import type { LocalModule } from '../backbone/partition.js';
 import { ConfigError } from '../errors.js';
 import type { NamedVariable } from '../layers/layer.js';
-import type { Head, HeadRequest, HeadRole, LocalLearningPlugin, LossTerm, SetupContext, StepContext } from './plugin.js';
+import { rebuildPlugin } from './define-plugin.js';
+import type { Head, HeadKey, HeadRequest, HeadRole, LocalLearningPlugin, LossTerm, SetupContext, StepContext } from './plugin.js';
 
 /** Sort plugins by `enforce` (pre, normal, post), stable within each group. */
 export function orderPlugins(plugins: readonly LocalLearningPlugin[]): LocalLearningPlugin[] {
@@ -15,8 +16,35 @@ export function orderPlugins(plugins: readonly LocalLearningPlugin[]): LocalLear
 }
 
 /** The key under which the trainer stores the head for (module, role). */
-export function headKey(moduleIndex: number, role: HeadRole): string {
+export function headKey(moduleIndex: number, role: HeadRole): HeadKey {
   return `${moduleIndex}:${role}`;
+}
+
+// Plugin objects some trainer has used (one registry for every copy of this module in a process).
+const usedKey = Symbol.for('mlaan.plugin.used');
+const usedHolder = globalThis as unknown as Record<symbol, WeakSet<LocalLearningPlugin> | undefined>;
+const usedPlugins: WeakSet<LocalLearningPlugin> = (usedHolder[usedKey] ??= new WeakSet());
+
+/**
+ * The plugin object a new trainer works on: the one given, or a fresh copy (same options) when
+ * another trainer already used it, so plugin state is per trainer.
+ */
+function claimPlugin(plugin: LocalLearningPlugin): LocalLearningPlugin {
+  if (plugin === null || typeof plugin !== 'object' || typeof plugin.name !== 'string') {
+    throw new ConfigError(`plugins must be plugin objects made by their factories (dgl(), mlm(), ...); got ${plugin === null ? 'null' : typeof plugin}.`);
+  }
+  if (!usedPlugins.has(plugin)) {
+    usedPlugins.add(plugin);
+    return plugin;
+  }
+  const fresh = rebuildPlugin(plugin);
+  if (!fresh) {
+    throw new ConfigError(
+      `Plugin '${plugin.name}' was already given to another trainer and cannot make a fresh copy of itself (it was not made with definePlugin); call its factory again for each trainer.`,
+    );
+  }
+  usedPlugins.add(fresh);
+  return fresh;
 }
 
 /**
@@ -28,20 +56,33 @@ export class PluginHost {
   /** In the order their hooks run (`enforce`, then as given). */
   readonly plugins: readonly LocalLearningPlugin[];
 
+  /** What the plugins' `setup` hooks returned to undo themselves, in plugin order. */
+  private readonly undos: (() => void)[] = [];
+
   constructor(plugins: readonly LocalLearningPlugin[]) {
-    this.plugins = orderPlugins(plugins);
-    const names = this.names;
+    if (!Array.isArray(plugins)) throw new ConfigError(`plugins must be an array of plugin objects, e.g. [dgl(), ...withMLAAN()]; got ${typeof plugins}.`);
+    const names = plugins.map((p) => p?.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) throw new ConfigError(`Plugin '${duplicate}' was given twice; each plugin may appear once.`);
+    const hosts = plugins.filter((p) => p?.host);
+    if (hosts.length > 1) {
+      throw new ConfigError(
+        `Plugins ${hosts.map((p) => `'${p.name}'`).join(' and ')} are both hosts (each supplies every module's local loss heads); give one host per trainer.`,
+      );
+    }
+    this.plugins = orderPlugins(plugins.map(claimPlugin));
   }
 
   get names(): string[] {
     return this.plugins.map((p) => p.name);
   }
 
-  /** `setup`: sequential. */
+  /** `setup`: sequential; each undo it returns is kept for `dispose`. */
   setup(context: SetupContext): void {
-    for (const p of this.plugins) p.setup?.(context);
+    for (const p of this.plugins) {
+      const undo = p.setup?.(context);
+      if (typeof undo === 'function') this.undos.push(undo);
+    }
   }
 
   /** `terms`: a waterfall from `defaults`. */
@@ -56,14 +97,14 @@ export class PluginHost {
    * `createHead` that answers (the backbone's classifier by default for the last module), then the
    * `wrapHead` waterfall.
    */
-  createHeads(terms: readonly LossTerm[], context: SetupContext, lastModuleHead: Head): Map<string, Head> {
+  createHeads(terms: readonly LossTerm[], context: SetupContext, lastModuleHead: Head): Map<HeadKey, Head> {
     const rolesByModule = new Map<number, Set<HeadRole>>();
     for (const t of terms) {
       const roles = rolesByModule.get(t.span[1]) ?? new Set<HeadRole>();
       roles.add(t.role);
       rolesByModule.set(t.span[1], roles);
     }
-    const heads = new Map<string, Head>();
+    const heads = new Map<HeadKey, Head>();
     for (const t of terms) {
       const key = headKey(t.span[1], t.role);
       if (!heads.has(key)) heads.set(key, this.createHead(t.span[1], t.role, rolesByModule.get(t.span[1])!, context, lastModuleHead));
@@ -108,8 +149,14 @@ export class PluginHost {
     for (const p of this.plugins) p.afterBackward?.(context);
   }
 
-  /** `dispose`: plugins in reverse order, then every head once. */
+  /** The variables `afterBackward` reads for module `moduleIndex`'s heads (`stateReads`): collected. */
+  stateReads(moduleIndex: number): NamedVariable[] {
+    return this.plugins.flatMap((p) => p.stateReads?.(moduleIndex) ?? []);
+  }
+
+  /** `dispose`: the setups' undos in reverse order, then the plugins' `dispose` in reverse order, then every head once. */
   dispose(heads: Iterable<Head>): void {
+    for (const undo of this.undos.splice(0).reverse()) undo();
     for (const p of [...this.plugins].reverse()) p.dispose?.();
     for (const h of new Set(heads)) h.dispose?.();
   }

@@ -13,10 +13,19 @@ export interface Batch {
 }
 
 /**
- * Which branch a head serves. `independent`: the module's own local loss (DGL, InfoPro).
- * `cascade`: a loss back-propagated through a window of modules ending at this one (MLM).
+ * Which branch a head serves: an open set of names. Core knows two (`HeadRoles`): `independent`,
+ * the module's own local loss (every term the trainer starts from), and `cascade`, a loss
+ * back-propagated through a window of modules ending at this one (MLM asks for it). A plugin may
+ * ask hosts for a role of its own; a host makes one head per role it is asked for, sized from the
+ * request (roles differ in what their terms do, not in what the host builds).
  */
-export type HeadRole = 'independent' | 'cascade';
+export type HeadRole = 'independent' | 'cascade' | (string & {});
+
+/** The roles core and the MLAAN plugins use. */
+export const HeadRoles = Object.freeze({ independent: 'independent', cascade: 'cascade' } as const);
+
+/** The key of the head serving `role` at module `moduleIndex` (`headKey`): `"3:cascade"`. */
+export type HeadKey = `${number}:${HeadRole}`;
 
 /**
  * A head turns a module's output into a scalar loss. It runs under tfjs autograd: the trainer
@@ -97,18 +106,24 @@ export interface StepContext {
   epoch: number;
   backbone: Backbone;
   modules: readonly LocalModule[];
-  heads: ReadonlyMap<string, Head>;
+  heads: ReadonlyMap<HeadKey, Head>;
+  /**
+   * The modules whose heads' state this call updates: every module on a `LocalTrainer`, a pipeline
+   * stage's own modules on a worker (the rest of the model lives on other workers).
+   */
+  range: { readonly first: number; readonly end: number };
 }
 
 /**
- * A local-learning plugin, in the spirit of unplugin/Vite: a plain object made by a factory.
- * The trainer owns the step (gradient scopes, accumulation, weight decay, the optimizer);
- * plugins only describe heads, losses and state. How several plugins combine, per hook (the rules
- * `PluginHost` implements):
+ * A local-learning plugin, in the spirit of unplugin/Vite: a plain object made by a factory
+ * (`definePlugin`). The trainer owns the step (gradient scopes, accumulation, weight decay, the
+ * optimizer); plugins only describe heads, losses and state. How several plugins combine, per hook
+ * (the rules `PluginHost` implements):
  *
  * | hook              | when                                   | combination                              |
  * |-------------------|----------------------------------------|------------------------------------------|
- * | `setup`           | once, before anything else             | sequential, plugin order                 |
+ * | `setup`           | once, before anything else; may return | sequential, plugin order; the undos run  |
+ * |                   | an undo (run when the trainer goes)    | in reverse order                         |
  * | `terms`           | once, after setup                      | waterfall from the default (one          |
  * |                   |                                        | independent term per module)             |
  * | `headInput`       | once per (module, role), before        | waterfall from the module's output shape |
@@ -119,22 +134,48 @@ export interface StepContext {
  * | `namedBuffers`    | checkpoint assembly                    | collect                                  |
  * | `afterBackward`   | every step, after all local gradients, | sequential, plugin order                 |
  * |                   | before weight decay and the step       |                                          |
- * | `dispose`         | trainer dispose                        | sequential, reverse order                |
+ * | `stateReads`      | when a pipeline stage is built         | collect                                  |
+ * | `dispose`         | trainer dispose                        | sequential, reverse order (after undo)   |
  *
  * Plugin order: `enforce: 'pre'` plugins, then plugins without `enforce`, then `'post'`, each group
- * in the order given. Hosts (DGL, InfoPro) create heads sized by `request.input`; MLM rewrites terms; LAM wraps heads
- * and declares, through `headInput`, the features its leap net hands them.
+ * in the order given. A trainer that gets a plugin object another trainer already used works on a
+ * fresh copy made from the same options (objects from `definePlugin` factories), so plugin state is
+ * per trainer; `trainer.plugins` holds the objects it actually uses.
+ *
+ * The host protocol (a plugin that supplies local losses, like DGL, InfoPro or AugLocal):
+ * - `createHead(request)` returns a `Head` for every module but the last (the last module's head is
+ *   the backbone's classifier, unless a host returns one for `request.isLast`), for every role it
+ *   is asked for (`request.role`; `request.roles` lists all the roles of that module), sized from
+ *   `request.input` (channels and square size of the features it will receive: a plugin such as
+ *   LAM may put a network in front of it), never from `request.module`;
+ * - a head's variables are named `<plugin>.<module>.<role>.<...>` (its `namedParameters` and
+ *   `namedBuffers`), unique across the trainer, so checkpoints and exports find them;
+ * - a host draws its initial weights from `SetupContext.random` (forked in `setup`) or its own
+ *   `seed` option, never from a global generator, so the same trainer options give the same model;
+ * - exactly one host per trainer: two hosts would both answer `createHead`, and only the first
+ *   would be used (the trainer rejects two plugins that both declare `host: true`).
  */
 export interface LocalLearningPlugin {
   name: string;
   enforce?: 'pre' | 'post';
-  setup?(context: SetupContext): void;
+  /** True for a plugin that supplies the local losses' heads (DGL, InfoPro, AugLocal): at most one per trainer. */
+  host?: boolean;
+  /** Once per trainer, first; returns what undoes it (changes to the backbone, say), run when the trainer is disposed. */
+  setup?(context: SetupContext): void | (() => void);
   terms?(terms: LossTerm[], context: SetupContext): LossTerm[];
   headInput?(request: HeadRequest, context: SetupContext): HeadInput | undefined;
   createHead?(request: HeadRequest, context: SetupContext): Head | undefined;
   wrapHead?(head: Head, request: HeadRequest, context: SetupContext): Head;
   namedParameters?(): NamedVariable[];
   namedBuffers?(): NamedVariable[];
+  /** State updates after the step's gradients, before its update, for the heads of modules in `context.range` (LAM's EMA twins). */
   afterBackward?(context: StepContext): void;
+  /**
+   * The variables that `afterBackward` reads to update the state of module `moduleIndex`'s heads,
+   * beyond those heads' own (LAM: the real blocks its twin follows, which live in later modules).
+   * A pipeline stage keeps copies of just these from the workers that own them; a plugin with
+   * `afterBackward` and without `stateReads` makes every stage keep the whole model.
+   */
+  stateReads?(moduleIndex: number): readonly NamedVariable[];
   dispose?(): void;
 }

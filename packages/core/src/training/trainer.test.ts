@@ -248,7 +248,7 @@ describe('activation schedules', () => {
     expect(withCascades.activations).toBe('recompute');
     expect(['window', 'sweep']).toContain(withCascades.schedule);
     withCascades.dispose();
-    expect(() => new LocalTrainer({ backbone, cuts, activations: 'sometimes' as ActivationPolicy })).toThrow(/activations must be 'keep', 'recompute', 'auto', 'window' or 'sweep'/);
+    expect(() => new LocalTrainer({ backbone, cuts, activations: 'sometimes' as ActivationPolicy })).toThrow(`new LocalTrainer(): activations must be one of 'keep', 'recompute', 'auto', 'window', 'sweep'; got "sometimes".`);
     expect(() => new LocalTrainer({ backbone, cuts, mode: 'sequential', activations: 'recompute' })).toThrow(ConfigError);
     backbone.dispose();
   });

@@ -15,12 +15,13 @@ import { checkBatch } from './batch-checks.js';
 import { ClassifierHead } from './heads.js';
 import { countErrors, crossEntropy } from './losses.js';
 import { SgdOptimizer, SgdOptions } from './optimizer.js';
-import type { Batch, Head, LocalLearningPlugin, LossTerm, SetupContext, StepContext } from './plugin.js';
+import type { Batch, Head, HeadKey, HeadRole, LocalLearningPlugin, LossTerm, SetupContext, StepContext } from './plugin.js';
 import { collectNamedVariables, headKey, moduleParameterMaps, PluginHost } from './plugin-host.js';
 import type { HeadedTerm, StepRange } from './step-engine.js';
 import type { StepResult } from './step-result.js';
 import { badLabelCount } from './step-verdict.js';
 import { checkModuleRange, checkRangeBounds, defaultTerms, planTerms, TermPlan } from './term-plan.js';
+import { resolveTrainerOptions } from './trainer-options.js';
 import { TrainingStep, type StepSetup, type TrainingMode } from './training-step.js';
 
 export type { TrainingMode } from './training-step.js';
@@ -77,7 +78,7 @@ export class LocalTrainer {
   readonly modules: readonly LocalModule[];
   readonly plugins: readonly LocalLearningPlugin[];
   readonly terms: readonly LossTerm[];
-  readonly heads: ReadonlyMap<string, Head>;
+  readonly heads: ReadonlyMap<HeadKey, Head>;
   readonly optimizer: SgdOptimizer;
   readonly mode: TrainingMode;
   readonly random: SeededRandom;
@@ -100,16 +101,17 @@ export class LocalTrainer {
   private readonly setup: StepSetup;
 
   constructor(options: TrainerOptions) {
-    this.backbone = options.backbone;
-    this.modules = partition(options.backbone, options.cuts ?? []);
-    this.mode = options.mode ?? 'simultaneous';
-    const policy = options.activations ?? 'auto';
+    const resolved = resolveTrainerOptions(options);
+    this.backbone = resolved.backbone;
+    this.modules = partition(resolved.backbone, resolved.cuts ?? []);
+    this.mode = resolved.mode;
+    const policy = resolved.activations;
     checkActivationPolicy(policy, this.mode);
-    this.random = new SeededRandom(options.seed ?? 0);
-    this.optimizer = new SgdOptimizer({ learningRate: 0.1, ...options.optimizer });
-    this.host = new PluginHost(options.plugins ?? []);
+    this.random = new SeededRandom(resolved.seed);
+    this.optimizer = new SgdOptimizer(resolved.optimizer, 'new LocalTrainer({ optimizer })');
+    this.host = new PluginHost(resolved.plugins ?? []);
     this.plugins = this.host.plugins;
-    let heads: Map<string, Head> | undefined;
+    let heads: Map<HeadKey, Head> | undefined;
     try {
       const context: SetupContext = {
         backbone: this.backbone,
@@ -157,7 +159,7 @@ export class LocalTrainer {
       classes: this.backbone.classes,
       termModules: new Map(this.terms.map((t) => [t.name, t.span[1]])),
       finalTerm: this.plan.finalTerm,
-      afterBackward: () => this.host.afterBackward(this.stepContext()),
+      afterBackward: (range) => this.host.afterBackward(this.stepContext(range)),
     };
   }
 
@@ -256,16 +258,45 @@ export class LocalTrainer {
   }
 
   /**
-   * The plugins' `afterBackward` hooks for the current step (LAM's EMA twins). A step runs them
-   * itself; a pipeline stage that waits for later workers' weights first calls this between its
-   * backward and `completeStep(step, { afterBackward: false })`.
+   * The plugins' `afterBackward` hooks for the current step (LAM's EMA twins), for the heads of
+   * modules `[range.first, range.end)` (every module by default). A step runs them itself; a
+   * pipeline stage that waits for later workers' weights first calls this for its own modules
+   * between its backward and `completeStep(step, { afterBackward: false })`.
    */
-  runAfterBackward(): void {
-    this.host.afterBackward(this.stepContext());
+  runAfterBackward(range?: { first: number; end: number }): void {
+    this.host.afterBackward(this.stepContext(range));
   }
 
-  private stepContext(): StepContext {
-    return { step: this.stepCount, epoch: this.epoch, backbone: this.backbone, modules: this.modules, heads: this.heads };
+  private stepContext(range?: { first: number; end: number }): StepContext {
+    return {
+      step: this.stepCount,
+      epoch: this.epoch,
+      backbone: this.backbone,
+      modules: this.modules,
+      heads: this.heads,
+      range: { first: range?.first ?? 0, end: range?.end ?? this.modules.length },
+    };
+  }
+
+  /** The head serving `role` at module `moduleIndex`, or undefined when no term asks for it. */
+  head(moduleIndex: number, role: HeadRole): Head | undefined {
+    return this.heads.get(headKey(moduleIndex, role));
+  }
+
+  /**
+   * What the plugins' state updates for the heads of modules `[first, end)` read beyond those
+   * modules and heads (`stateReads`), named; undefined when some plugin updates state without
+   * declaring what it reads (a stage must then keep the whole model).
+   */
+  stateReadsOfRange(first: number, end: number): NamedVariable[] | undefined {
+    if (this.plugins.some((p) => p.afterBackward && !p.stateReads)) return undefined;
+    // Named as the trainer names them (checkpoints, the pipeline's records), whatever the plugin called them.
+    const names = new Map([...this.trainable, ...this.state].map(([name, v]) => [v, name]));
+    const reads: NamedVariable[] = [];
+    for (let m = first; m < end; m++) {
+      for (const [name, v] of this.host.stateReads(m)) reads.push([names.get(v) ?? name, v]);
+    }
+    return reads;
   }
 
   /** Variables each module steps in sequential mode: its own and those of heads at its output. */
@@ -304,7 +335,7 @@ export class LocalTrainer {
     try {
       for await (const batch of batches as AsyncIterable<Batch>) {
         try {
-          checkBatch(batch, this.backbone);
+          checkBatch(batch, this.backbone, { training: false });
           const n = batch.inputs.shape[0];
           const next = tf.tidy(() => {
             const logits = this.backbone.apply(batch.inputs, EVAL);

@@ -30,8 +30,8 @@ export interface StepSetup {
   /** Each term's module (its span's end), for messages. */
   readonly termModules: ReadonlyMap<string, number>;
   readonly finalTerm: string | undefined;
-  /** The plugins' `afterBackward` hooks for the current step. */
-  afterBackward(): void;
+  /** The plugins' `afterBackward` hooks for the current step, for the heads of the modules in `range`. */
+  afterBackward(range: { first: number; end: number }): void;
 }
 
 /**
@@ -95,7 +95,7 @@ export class TrainingStep {
    */
   complete(options: { afterBackward?: boolean } = {}): { result: StepResult; gradients?: Map<tf.Variable, tf.Tensor> } {
     try {
-      if (options.afterBackward ?? true) this.setup.afterBackward();
+      if (options.afterBackward ?? true) this.setup.afterBackward({ first: this.engine.first, end: this.engine.end });
       const sink = this.engine.sink;
       const groups = new Map<number, tf.Tensor[]>();
       for (const [variable, gradient] of sink.gradients) {

@@ -1,15 +1,14 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { selectBackend, type RawTensor } from '@mlaan/core';
+import { goldenFolder } from '@mlaan/test-support';
 import { describe, expect, it } from 'vitest';
 import { compareTensors, readProduced, relativeError } from '../compare.js';
 import { type Fixture, loadFixture } from '../fixture.js';
 import { mlaanReferenceRunner } from './mlaan.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const goldenDir = process.env.MLAAN_GOLDEN_DIR ?? resolve(here, '../../../../../shared/golden');
+const goldenDir = goldenFolder();
 const fixtureDir = join(goldenDir, 'mlaan-reference-resnet32-k8');
 
 /** The fixture with its images multiplied by (1 + epsilon * u), u uniform in [-0.5, 0.5). */
