@@ -6,9 +6,25 @@ import { createTileConfig } from './tile.js';
 import { createSharingIdentityConfig } from './identity.js';
 import { createSelectByFlagConfig } from './select-by-flag.js';
 
-/** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
-const replacedKernels = new Map<string, KernelConfig>();
-const composedKernels = new WeakSet<KernelConfig>();
+interface KernelBookkeeping {
+  /** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
+  replaced: Map<string, KernelConfig>;
+  composed: WeakSet<KernelConfig>;
+}
+
+/**
+ * tfjs keeps its kernel registry on `globalThis`, shared by every copy of tfjs-core in a process;
+ * what was replaced there must live as long. A second copy of this module (a bundle, a test
+ * runner's fresh module graph per file) would otherwise find the composed kernels registered and
+ * the kernels they replaced lost, and their fallbacks would have nothing to hand back to.
+ */
+const BOOKKEEPING_KEY = Symbol.for('@mlaan/core/training-kernels');
+const bookkeeping: KernelBookkeeping = ((globalThis as { [BOOKKEEPING_KEY]?: KernelBookkeeping })[BOOKKEEPING_KEY] ??= {
+  replaced: new Map(),
+  composed: new WeakSet(),
+});
+const replacedKernels = bookkeeping.replaced;
+const composedKernels = bookkeeping.composed;
 
 function kernelKey(kernelName: string, backendName: string): string {
   return `${backendName}/${kernelName}`;
@@ -60,6 +76,8 @@ export function registerTrainingKernels(kernels: readonly KernelConfig[]): void 
       }
       unregisterKernel(config.kernelName, config.backendName);
     }
+    // Another package's composed kernel (a backend package's) is never taken for the one it replaced.
+    composedKernels.add(config);
     registerKernel(config);
   }
 }
