@@ -128,7 +128,7 @@ const OURS: Record<string, OursConfiguration> = {
   'dgl-k8': {
     K: 8,
     description: "DGL K=8 with GAP + Linear cross-entropy heads (dgl({ head: 'linear' })), the host of the authors' MLAAN file without MLAAN.",
-    plugins: () => [dgl({ head: 'linear' })],
+    plugins: CONFIGURATIONS['dgl-k8']!.plugins,
     authors: 'dgl-k8',
     mlaan: false,
     matched: [
