@@ -62,7 +62,7 @@ import {
 } from '@mlaan/core';
 import { resnet32 } from '@mlaan/models';
 import { CONFIGURATIONS } from './lib/configurations.js';
-import { cpuVectorFlags, measureMachineLimits, type MachineLimits } from './lib/machine-limits.js';
+import { cpuVectorFlags, measureMachineLimits, measureMachineLimitsIfPossible, type MachineLimits } from './lib/machine-limits.js';
 import { countMultiplyAdds, type KernelShapes } from './lib/multiply-adds.js';
 import { describeMachine, writeResults } from './lib/results.js';
 
@@ -602,8 +602,13 @@ async function runDriver(): Promise<void> {
 
   const rows: Row[] = [];
   const loadAverageStart = loadavg();
-  const limits: MachineLimits[] = [measureMachineLimits(threads, loadAverageStart[0]!)];
-  console.error(`machine limit: ${limits[0]!.fma512Gflops} GFLOP/s (512-bit FMA), ${limits[0]!.fma256Gflops} (256-bit), ${threads} threads; memory ${limits[0]!.readGBs} GB/s read`);
+  const firstLimit = measureMachineLimitsIfPossible(threads, loadAverageStart[0]!);
+  const limits: MachineLimits[] = firstLimit ? [firstLimit] : [];
+  if (firstLimit) {
+    console.error(`machine limit: ${firstLimit.fma512Gflops} GFLOP/s (512-bit FMA), ${firstLimit.fma256Gflops} (256-bit), ${threads} threads; memory ${firstLimit.readGBs} GB/s read`);
+  } else {
+    console.error("machine limit: not measured (@mlaan/backend-onednn's addon, whose probes measure it, does not load here); the rows carry no fraction of it");
+  }
   const started = Date.now();
   let groupsDone = 0;
   for (const [authorsConfiguration, members] of groups) {
@@ -668,12 +673,12 @@ async function runDriver(): Promise<void> {
       for (const p of participants) p.kill();
     }
     // Between configurations (the last one is followed by the final measurement).
-    if (++groupsDone < groups.size) limits.push(measureMachineLimits(threads, loadavg()[0]!));
+    if (++groupsDone < groups.size && firstLimit) limits.push(measureMachineLimits(threads, loadavg()[0]!));
   }
 
   // The machine's limit, measured once more after the last configuration.
-  limits.push(measureMachineLimits(threads, loadavg()[0]!));
-  const limitGflops = Math.max(...limits.map((l) => l.peakGflops));
+  if (firstLimit) limits.push(measureMachineLimits(threads, loadavg()[0]!));
+  const limitGflops = firstLimit ? Math.max(...limits.map((l) => l.peakGflops)) : undefined;
   // GFLOP/s of every row: ours from its own step's count, PyTorch rows with ours' count for the
   // configuration they are matched with (the same network for E2E; the method's arithmetic for
   // the authors' files).
@@ -683,7 +688,7 @@ async function runDriver(): Promise<void> {
     row.gflopPerImage ??= oursGflopPerImage.get(row.configuration);
     if (row.gflopPerImage === undefined) continue;
     row.achievedGflops = round1(row.gflopPerImage * row.imagesPerSecond);
-    row.fractionOfLimit = +(row.achievedGflops / limitGflops).toFixed(3);
+    if (limitGflops !== undefined) row.fractionOfLimit = +(row.achievedGflops / limitGflops).toFixed(3);
   }
 
   const find = (side: Row['side'], configuration: string, backend?: string) =>
