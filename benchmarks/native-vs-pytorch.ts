@@ -22,6 +22,11 @@
  *   npx tsx benchmarks/native-vs-pytorch.ts [--backends onednn,wasm] [--batch 128] [--steps 10]
  *       [--warmup 2] [--threads 2] [--authors-code /tmp/mlaan-authors/CIFAR-SVHN-STL]
  *       [--python /usr/bin/python3] [--configurations e2e,infopro-k4,...] [--out ...]
+ *       [--device cpu|cuda] [--profile-kernels 15]
+ *
+ * On a GPU: `--backends webgpu --device cuda` times ours on WebGPU beside PyTorch on CUDA on the
+ * same GPU (the offline GPU bundle, scripts/gpu-bundle.mjs, runs it that way); every worker of
+ * ours also reports the kernels its profiled step spent its time in (GPU time on webgpu).
  *
  * Installs nothing. The PyTorch side needs a Python with torch (Debian: `apt-get install -y
  * python3-torch`, which is /usr/bin/python3's); the authors' code is read from the folder given,
@@ -57,7 +62,7 @@ import {
 } from '@mlaan/core';
 import { resnet32 } from '@mlaan/models';
 import { CONFIGURATIONS } from './lib/configurations.js';
-import { cpuVectorFlags, measureMachineLimits, type MachineLimits } from './lib/machine-limits.js';
+import { cpuVectorFlags, measureMachineLimits, measureMachineLimitsIfPossible, type MachineLimits } from './lib/machine-limits.js';
 import { countMultiplyAdds, type KernelShapes } from './lib/multiply-adds.js';
 import { describeMachine, writeResults } from './lib/results.js';
 
@@ -119,6 +124,17 @@ const OURS: Record<string, OursConfiguration> = {
       'BCE: ours takes the decoder logits (sigmoid folded into the loss); theirs Sigmoid then BCELoss. Same value, one op fewer.',
       'Layout: ours NHWC; theirs NCHW.',
     ],
+  },
+  'dgl-k8': {
+    K: 8,
+    description: "DGL K=8 with GAP + Linear cross-entropy heads (dgl({ head: 'linear' })), the host of the authors' MLAAN file without MLAAN.",
+    plugins: CONFIGURATIONS['dgl-k8']!.plugins,
+    authors: 'dgl-k8',
+    mlaan: false,
+    matched: [
+      "networks/resnetDGL.py with local_module_num=8 and the 0c1f auxiliary net (GAP + Linear, cross-entropy): cuts of METHOD §2, each of modules 0-6 trained by its own head on the next module's detached input, the last module fc + CE, one SGD step over every local gradient",
+    ],
+    differences: [THEIR_UNUSED_HEADS, 'Layout: ours NHWC; theirs NCHW.'],
   },
   'mlaan-k8': {
     K: 8,
@@ -208,6 +224,10 @@ const { values } = parseArgs({
     configurations: { type: 'string', default: Object.keys(OURS).join(',') },
     'authors-code': { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    // Where the PyTorch side runs: cpu, or cuda beside --backends webgpu on the same GPU.
+    device: { type: 'string', default: 'cpu' },
+    // Ours: how many kernels (by total time in the profiled step) the finish answer lists.
+    'profile-kernels': { type: 'string', default: '15' },
     batch: { type: 'string', default: '128' },
     steps: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
@@ -252,6 +272,31 @@ function randomBatch(): Batch {
   }) as unknown as Batch;
 }
 
+/**
+ * Where a step's time goes, by kernel: the profiled step's kernels summed by name, largest first.
+ * On webgpu with a GPU that has timestamp queries the times are the GPU's own (per dispatch); on
+ * the CPU backends they are the kernels' wall time.
+ */
+async function profileByKernel(kernels: { name: string; kernelTimeMs: number | { error: string } | Promise<number | { error: string }> }[], top: number) {
+  const byName = new Map<string, { kernel: string; calls: number; ms: number }>();
+  let totalMs = 0;
+  for (const kernel of kernels) {
+    const time = await kernel.kernelTimeMs;
+    const ms = typeof time === 'number' ? time : 0;
+    totalMs += ms;
+    const entry = byName.get(kernel.name) ?? { kernel: kernel.name, calls: 0, ms: 0 };
+    entry.calls += 1;
+    entry.ms += ms;
+    byName.set(kernel.name, entry);
+  }
+  const ranked = [...byName.values()].sort((a, b) => b.ms - a.ms);
+  return {
+    kernelCalls: kernels.length,
+    kernelMs: +totalMs.toFixed(2),
+    top: ranked.slice(0, top).map((entry) => ({ ...entry, ms: +entry.ms.toFixed(3), share: totalMs > 0 ? +(entry.ms / totalMs).toFixed(3) : 0 })),
+  };
+}
+
 async function runWorker(name: string): Promise<void> {
   // The protocol owns stdout; route the libraries' console output to stderr.
   const protocolWrite = process.stdout.write.bind(process.stdout);
@@ -290,6 +335,7 @@ async function runWorker(name: string): Promise<void> {
     threads,
   });
 
+  let kernelProfile: Awaited<ReturnType<typeof profileByKernel>> | undefined;
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
     const command = line.trim();
@@ -312,6 +358,7 @@ async function runWorker(name: string): Promise<void> {
       const { result: stepped, memory, kernels } = await measureMemory(() => trainer.step(batch));
       stepped.dispose();
       const leakedTensors = tf.memory().numTensors - tensorsBefore;
+      kernelProfile = await profileByKernel(kernels, positiveInteger('profile-kernels', values['profile-kernels'], true));
       answer({
         event: 'finish',
         // Distinct data buffers (state + the step's peak); tfjs's own count charges shared clones again.
@@ -319,6 +366,8 @@ async function runWorker(name: string): Promise<void> {
         // maxRSS is in KiB: the process's peak resident set, as ru_maxrss on the PyTorch side.
         peak_rss_mib: process.resourceUsage().maxRSS / 1024,
         leaked_tensors: leakedTensors,
+        ...(memory.device ? { peak_device_mib: memory.device.peakInUseBytes / 2 ** 20 } : {}),
+        kernel_profile: kernelProfile,
         // Convolution and matrix-product multiply-adds of that step, per image.
         multiply_adds_per_image: countMultiplyAdds(kernels as unknown as KernelShapes[]) / batchSize,
       });
@@ -489,7 +538,14 @@ function toRow(p: Participant): Row {
     finalLoss: losses[losses.length - 1]!,
     loadAverage: +(p.loads.reduce((a, b) => a + b, 0) / p.loads.length).toFixed(2),
     stepMs: ms.map(round1),
-    details: { ...ready, ...(p.final!.leaked_tensors === undefined ? {} : { leakedTensors: p.final!.leaked_tensors }) },
+    details: {
+      ...ready,
+      ...(p.final!.leaked_tensors === undefined ? {} : { leakedTensors: p.final!.leaked_tensors }),
+      // The device's memory (ours on webgpu, PyTorch on cuda) and where our step's time goes.
+      ...(p.final!.peak_device_mib === undefined ? {} : { peakDeviceMiB: round1(Number(p.final!.peak_device_mib)) }),
+      ...(p.final!.peak_cuda_mib === undefined ? {} : { peakCudaMiB: round1(Number(p.final!.peak_cuda_mib)) }),
+      ...(p.final!.kernel_profile === undefined ? {} : { kernelProfile: p.final!.kernel_profile }),
+    },
   };
 }
 
@@ -533,7 +589,8 @@ async function runDriver(): Promise<void> {
   if (!authorsCode) console.error("No --authors-code: only our PyTorch E2E runs on the PyTorch side (no authors' rows).");
 
   const common = ['--batch', String(batchSize), '--threads', String(threads), '--lr', String(learningRate), '--seed', String(seed)];
-  const oursOnly = ['--activations', values.activations!];
+  const oursOnly = ['--activations', values.activations!, '--profile-kernels', values['profile-kernels']!];
+  const pytorchOnly = ['--device', values.device!];
   // tsx's loader is in execArgv: the workers run this same file.
   const oursCommand = (configuration: string, backend: string) =>
     [process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--worker', configuration, '--backend', backend, ...common, ...oursOnly]] as const;
@@ -545,8 +602,13 @@ async function runDriver(): Promise<void> {
 
   const rows: Row[] = [];
   const loadAverageStart = loadavg();
-  const limits: MachineLimits[] = [measureMachineLimits(threads, loadAverageStart[0]!)];
-  console.error(`machine limit: ${limits[0]!.fma512Gflops} GFLOP/s (512-bit FMA), ${limits[0]!.fma256Gflops} (256-bit), ${threads} threads; memory ${limits[0]!.readGBs} GB/s read`);
+  const firstLimit = measureMachineLimitsIfPossible(threads, loadAverageStart[0]!);
+  const limits: MachineLimits[] = firstLimit ? [firstLimit] : [];
+  if (firstLimit) {
+    console.error(`machine limit: ${firstLimit.fma512Gflops} GFLOP/s (512-bit FMA), ${firstLimit.fma256Gflops} (256-bit), ${threads} threads; memory ${firstLimit.readGBs} GB/s read`);
+  } else {
+    console.error("machine limit: not measured (@mlaan/backend-onednn's addon, whose probes measure it, does not load here); the rows carry no fraction of it");
+  }
   const started = Date.now();
   let groupsDone = 0;
   for (const [authorsConfiguration, members] of groups) {
@@ -566,7 +628,7 @@ async function runDriver(): Promise<void> {
               'e2e',
               `pytorch ${program.label}`,
               python,
-              [join(here, 'pytorch', 'resnet32_train.py'), '--serve', ...program.args, ...common],
+              [join(here, 'pytorch', 'resnet32_train.py'), '--serve', ...program.args, ...common, ...pytorchOnly],
               { ...process.env, ...program.env },
             ),
           );
@@ -579,7 +641,7 @@ async function runDriver(): Promise<void> {
             authorsConfiguration,
             `authors ${authorsConfiguration}`,
             python,
-            [join(here, 'pytorch', 'authors_step_time.py'), '--serve', authorsConfiguration, '--authors-code', authorsCode, ...common],
+            [join(here, 'pytorch', 'authors_step_time.py'), '--serve', authorsConfiguration, '--authors-code', authorsCode, ...common, ...pytorchOnly],
             process.env,
           ),
         );
@@ -611,12 +673,12 @@ async function runDriver(): Promise<void> {
       for (const p of participants) p.kill();
     }
     // Between configurations (the last one is followed by the final measurement).
-    if (++groupsDone < groups.size) limits.push(measureMachineLimits(threads, loadavg()[0]!));
+    if (++groupsDone < groups.size && firstLimit) limits.push(measureMachineLimits(threads, loadavg()[0]!));
   }
 
   // The machine's limit, measured once more after the last configuration.
-  limits.push(measureMachineLimits(threads, loadavg()[0]!));
-  const limitGflops = Math.max(...limits.map((l) => l.peakGflops));
+  if (firstLimit) limits.push(measureMachineLimits(threads, loadavg()[0]!));
+  const limitGflops = firstLimit ? Math.max(...limits.map((l) => l.peakGflops)) : undefined;
   // GFLOP/s of every row: ours from its own step's count, PyTorch rows with ours' count for the
   // configuration they are matched with (the same network for E2E; the method's arithmetic for
   // the authors' files).
@@ -626,7 +688,7 @@ async function runDriver(): Promise<void> {
     row.gflopPerImage ??= oursGflopPerImage.get(row.configuration);
     if (row.gflopPerImage === undefined) continue;
     row.achievedGflops = round1(row.gflopPerImage * row.imagesPerSecond);
-    row.fractionOfLimit = +(row.achievedGflops / limitGflops).toFixed(3);
+    if (limitGflops !== undefined) row.fractionOfLimit = +(row.achievedGflops / limitGflops).toFixed(3);
   }
 
   const find = (side: Row['side'], configuration: string, backend?: string) =>

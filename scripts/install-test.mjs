@@ -354,6 +354,41 @@ if (!headersPresent) {
 `;
 
 /**
+ * The WebGPU backend with its optional peers (Dawn's `webgpu` and tfjs's WebGPU backend) installed
+ * as its README says. Where the machine has a Vulkan driver (CI installs Mesa's software device)
+ * a convolution's forward and filter gradient run on webgpu and match cpu, read back
+ * asynchronously; where it has none, selecting the backend must fail with the error that says
+ * which driver to install.
+ */
+const WEBGPU_MJS = `import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { BackendNotAvailableError, selectBackend } from '@mlaan/core';
+
+const compute = () => {
+  const input = tf.tensor4d(Array.from({ length: 2 * 8 * 8 * 3 }, (_, i) => Math.sin(i)), [2, 8, 8, 3]);
+  const filter = tf.tensor4d(Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i)), [3, 3, 3, 4]);
+  const { value, grads } = tf.valueAndGrads((x, w) => tf.sum(tf.square(tf.conv2d(x, w, 2, 'same'))))([input, filter]);
+  return [value, ...grads];
+};
+let selected;
+try {
+  selected = await selectBackend('webgpu', { log: () => {} });
+} catch (error) {
+  if (!(error instanceof BackendNotAvailableError) || !/mesa-vulkan-drivers/.test(error.message)) throw error;
+  if (process.env.CI) throw new Error('CI is set but WebGPU found no adapter: ' + error.message);
+  console.log('webgpu: no Vulkan driver here; installing succeeded and selectBackend names mesa-vulkan-drivers: ok');
+  process.exit(0);
+}
+const gpu = await Promise.all(tf.tidy(compute).map((t) => t.data()));
+await tf.setBackend('cpu');
+const cpu = tf.tidy(compute).map((t) => t.dataSync());
+const error = Math.max(...cpu.map((values, k) => Math.max(...values.map((v, i) => Math.abs(v - gpu[k][i]) / Math.max(1, Math.abs(v))))));
+if (!(error < 1e-4)) throw new Error('webgpu differs from cpu by ' + error);
+console.log('webgpu on ' + selected.device.name + (selected.device.software ? ' (software)' : '') + ': conv2d and its gradients match cpu (max error ' + error.toExponential(1) + '): ok');
+process.exit(0);
+`;
+
+/**
  * (c) Every bare import in an installed package's .js and .d.ts must be a Node built-in, the
  * package itself, or declared in its dependencies or peerDependencies. Running the programs cannot
  * show this: a user who also installs the undeclared package (here: @mlaan/core, named by every
@@ -483,6 +518,8 @@ const TSCONFIG = {
 // Scenarios: data, so a new package or program is one entry.
 
 const TFJS_VERSION = rootManifest.devDependencies['@tensorflow/tfjs-core'];
+// The Dawn build the repository tests with (a devDependency of @mlaan/backend-webgpu).
+const WEBGPU_VERSION = readJson(path.join(workspaceRoot, 'packages', 'backend-webgpu', 'package.json')).devDependencies.webgpu;
 const NODE_TYPES_VERSION = rootManifest.devDependencies['@types/node'];
 
 const SCENARIOS = [
@@ -572,6 +609,14 @@ const SCENARIOS = [
         .filter((program) => program.run)
         .map((program) => ({ what: `running ${program.source}`, command: 'node', args: [program.name.replace(/\.ts$/, '.js')] })),
     ],
+  },
+  {
+    name: 'webgpu',
+    description: '@mlaan/backend-webgpu with its optional peers runs a conv2d step on Dawn, or names the Vulkan driver to install',
+    packages: ['@mlaan/core', '@mlaan/backend-webgpu'],
+    extraInstall: [`webgpu@${WEBGPU_VERSION}`, `@tensorflow/tfjs-backend-webgpu@${TFJS_VERSION}`, `@tensorflow/tfjs-backend-cpu@${TFJS_VERSION}`],
+    files: () => ({ 'webgpu.mjs': WEBGPU_MJS }),
+    steps: [{ what: 'selecting the webgpu backend', command: 'node', args: ['webgpu.mjs'] }],
   },
   {
     name: 'onednn-native',

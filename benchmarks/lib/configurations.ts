@@ -16,6 +16,7 @@ export interface TrainingConfiguration {
 export const CONFIGURATIONS: Record<string, TrainingConfiguration> = {
   e2e: { K: 1, plugins: () => [] },
   'infopro-k4': { K: 4, plugins: () => [infoPro()] },
+  'dgl-k8': { K: 8, plugins: () => [dgl({ head: 'linear' })] },
   'mlaan-k8': { K: 8, plugins: () => [dgl({ head: 'linear' }), ...withMLAAN({ profile: 'reference', emaDecay: 0.995 })] },
   'infopro+mlaan-k8': {
     K: 8,

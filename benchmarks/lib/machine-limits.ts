@@ -6,7 +6,7 @@
  * vector widths exist.
  */
 import { readFileSync } from 'node:fs';
-import { loadAddon } from '@mlaan/backend-onednn';
+import { loadAddon, OnednnUnavailableError } from '@mlaan/backend-onednn';
 
 export interface MachineLimits {
   /** When the probes ran (ISO time) and the load average then. */
@@ -38,6 +38,21 @@ export function measureMachineLimits(threads: number, loadAverage: number): Mach
     readGBs: round1(read),
     copyGBs: round1(copy),
   };
+}
+
+/**
+ * The limits where this machine can measure them; undefined where @mlaan/backend-onednn's addon,
+ * whose probes measure them, does not load (the offline GPU bundle carries none: its rows run on
+ * the GPU, which the CPU's limit says nothing about).
+ */
+export function measureMachineLimitsIfPossible(threads: number, loadAverage: number): MachineLimits | undefined {
+  try {
+    loadAddon();
+  } catch (error) {
+    if (error instanceof OnednnUnavailableError) return undefined;
+    throw error;
+  }
+  return measureMachineLimits(threads, loadAverage);
 }
 
 /** The CPU's vector and FMA flags (Linux), for the results file. */

@@ -123,17 +123,32 @@ def require_torch():
         )
 
 
-def load_model(configuration, authors_code, batch, threads, seed):
-    """The authors' network for `configuration`, seeded and in training mode, on the CPU.
+def require_device(device):
+    """Stops with the fix when `device` ('cpu' or 'cuda') cannot run here."""
+    import torch
+
+    if device not in ("cpu", "cuda"):
+        raise SetupError(f"--device {device}: choose cpu or cuda.")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SetupError("--device cuda: this torch sees no CUDA GPU (torch.cuda.is_available() is False). Use --device cpu.")
+
+
+def load_model(configuration, authors_code, batch, threads, seed, device="cpu"):
+    """The authors' network for `configuration`, seeded and in training mode, on `device`.
 
     Returns (model, the configuration's entry, seconds the constructor took)."""
     import torch
 
+    require_device(device)
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    # Their constructors and train loop call .cuda(); make it the identity instead of editing their files.
-    torch.nn.Module.cuda = lambda self, device=None: self
-    torch.Tensor.cuda = lambda self, *args, **kwargs: self
+    if device == "cpu":
+        # Their constructors and train loop call .cuda(); make it the identity instead of editing their files.
+        torch.nn.Module.cuda = lambda self, device=None: self
+        torch.Tensor.cuda = lambda self, *args, **kwargs: self
+    else:
+        # As their train.py does before training on the GPU.
+        torch.backends.cudnn.benchmark = True
     if authors_code not in sys.path:
         sys.path.insert(0, authors_code)
     spec = CONFIGURATIONS[configuration]
@@ -158,5 +173,6 @@ def load_model(configuration, authors_code, batch, threads, seed):
         momentum=spec["momentum"],
     )
     build_seconds = time.perf_counter() - build_start
+    model.to(device)
     model.train()
     return model, spec, build_seconds

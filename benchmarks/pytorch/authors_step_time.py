@@ -59,25 +59,26 @@ from authors_models import (  # noqa: E402
 )
 
 
-def build(configuration, authors_code, batch, threads, lr, seed):
-    """The authors' model, their optimizer and one training step, on the CPU."""
+def build(configuration, authors_code, batch, threads, lr, seed, device="cpu"):
+    """The authors' model, their optimizer and one training step, on `device` (cpu or cuda)."""
     import torch
 
-    model, spec, build_seconds = load_model(configuration, authors_code, batch, threads, seed)
+    model, spec, build_seconds = load_model(configuration, authors_code, batch, threads, seed, device)
     # train.py's optimizer (its lr is 0.8 for CIFAR-10; the lr does not change the step time and a
     # smaller one keeps random data from diverging).
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=1e-4)
     images01 = torch.rand(batch, 3, 32, 32)
     mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
-    images = (images01 - mean) / std
-    labels = torch.arange(batch) % 10
+    images = ((images01 - mean) / std).to(device)
+    labels = (torch.arange(batch) % 10).to(device)
     ixx_1, ixy_1, ixx_2, ixy_2 = spec["lambda"]
 
     def step():
         optimizer.zero_grad()
         _, loss = model(img=images, target=labels, ixx_1=ixx_1, ixy_1=ixy_1, ixx_2=ixx_2, ixy_2=ixy_2)
         optimizer.step()
+        # .item() waits for the GPU: the step's time is the device's, as in their train loop.
         return loss.item()
 
     parameters = list(model.parameters())
@@ -86,6 +87,8 @@ def build(configuration, authors_code, batch, threads, lr, seed):
         # Parameters that ever received a gradient (zero_grad keeps them as zero tensors): the rest
         # are heads the authors' constructors create for every possible module but never use.
         trained = sum(p.numel() for p in parameters if p.grad is not None)
+        if device == "cuda":
+            return {"trained_parameters": trained, "peak_cuda_mib": torch.cuda.max_memory_allocated() / 2**20}
         return {"trained_parameters": trained}
 
     description = {
@@ -106,6 +109,8 @@ def build(configuration, authors_code, batch, threads, lr, seed):
         "parameters_mib": sum(p.numel() * p.element_size() for p in parameters) / 2**20,
         "build_seconds": build_seconds,
         "mkldnn": torch.backends.mkldnn.is_available(),
+        "device": device,
+        **({"cuda_device": torch.cuda.get_device_name(0), "cudnn": torch.backends.cudnn.version()} if device == "cuda" else {}),
     }
     return step, finish, description
 
@@ -126,6 +131,8 @@ def worker_command(configuration, args):
         str(args.lr),
         "--seed",
         str(args.seed),
+        "--device",
+        args.device,
     ]
 
 
@@ -175,6 +182,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu (their .cuda() calls become no-ops) or cuda [cpu]")
     parser.add_argument(
         "--out",
         default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "results", "native-vs-pytorch-authors.json"),
@@ -187,7 +195,7 @@ def main():
     if args.serve:
         if args.serve not in CONFIGURATIONS:
             raise SetupError(f"Unknown configuration '{args.serve}'. Known: {', '.join(CONFIGURATIONS)}.")
-        step, finish, description = build(args.serve, args.authors_code, args.batch, args.threads, args.lr, args.seed)
+        step, finish, description = build(args.serve, args.authors_code, args.batch, args.threads, args.lr, args.seed, args.device)
         step_protocol.serve(step, description, finish)
         return
 

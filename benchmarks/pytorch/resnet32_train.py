@@ -130,15 +130,21 @@ def main():
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--serve", action="store_true", help="worker mode: steps on command (step_protocol.py)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda [cpu]")
     args = parser.parse_args()
 
+    if args.device not in ("cpu", "cuda") or (args.device == "cuda" and not torch.cuda.is_available()):
+        sys.exit(f"--device {args.device}: choose cpu, or cuda where torch sees a CUDA GPU (torch.cuda.is_available()).")
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = ResNet32(inplace=args.inplace).to(memory_format=memory_format)
+    model = ResNet32(inplace=args.inplace).to(device=args.device, memory_format=memory_format)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=1e-4)
     images, labels = random_batch(args.batch, memory_format)
+    images, labels = images.to(args.device), labels.to(args.device)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
@@ -161,6 +167,8 @@ def main():
         "parameters": sum(p.numel() for p in model.parameters()),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "machine": platform.machine(),
+        "device": args.device,
+        **({"cuda_device": torch.cuda.get_device_name(0), "cudnn": torch.backends.cudnn.version()} if args.device == "cuda" else {}),
     }
     if args.serve:
         step_protocol.serve(step, description)

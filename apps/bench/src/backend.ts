@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendNotAvailableError, selectBackend } from '@mlaan/core';
+import { BackendNotAvailableError, selectBackend, type BackendDevice } from '@mlaan/core';
 import type { BackendName } from './configuration/settings.js';
 
 export interface ActiveBackend {
@@ -12,6 +12,8 @@ export interface ActiveBackend {
   description: string;
   /** True when tensors live in GPU memory (so tensor bytes are GPU bytes). */
   gpu: boolean;
+  /** The GPU it runs on (webgpu: the adapter, and whether it is a software device). */
+  device?: BackendDevice;
   skipped: { name: string; reason: string }[];
 }
 
@@ -23,6 +25,9 @@ export const BACKEND_FIXES: Record<string, string> = {
   onednn:
     'Debian/Ubuntu: `sudo apt-get install -y libdnnl-dev g++ make`, then `npm rebuild @mlaan/backend-onednn && npx turbo run build --filter=@mlaan/backend-onednn`; ' +
     'elsewhere install oneDNN and set DNNLROOT before the rebuild (packages/backend-onednn/README.md)',
+  webgpu:
+    '`npm install webgpu @tensorflow/tfjs-backend-webgpu` at the repository root (its devDependencies install them) and a GPU with a Vulkan ' +
+    '(Linux), Metal or D3D12 driver; auto never takes a software device such as Mesa\'s lavapipe, --backend webgpu does (packages/backend-webgpu/README.md)',
   wasm: 'reinstall with `npm ci` (@tensorflow/tfjs-backend-wasm is a dependency of the bench)',
 };
 
@@ -52,13 +57,14 @@ export async function activateBackend(requested: BackendName, log: (message: str
     choice: selected.choice,
     tfjsBackend: selected.tfjsBackend,
     description: selected.description,
-    gpu: selected.choice === 'tensorflow-gpu',
+    gpu: selected.choice === 'tensorflow-gpu' || selected.device !== undefined,
+    ...(selected.device ? { device: selected.device } : {}),
     skipped: selected.skipped,
   };
 }
 
 /**
- * Numeric fields of tf.memory() that some backends add (webgl: numBytesInGPU, ...). The tensorflow
+ * Numeric fields of tf.memory() that some backends add (webgpu, webgl: numBytesInGPU, ...). The tensorflow
  * backends add none: there the engine's tensor bytes are what can be told, and with tfjs-node-gpu
  * those tensors live in GPU memory.
  */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { goldenFolder, useTestBackend } from '@mlaan/test-support';
 // Source imports, not a package dependency: @mlaan/parity depends on this package.
-import { compareTensors } from '../../parity/src/compare.js';
+import { compareTensors, readProduced } from '../../parity/src/compare.js';
 import { loadFixture } from '../../parity/src/fixture.js';
 import { infoproRunner } from '../../parity/src/runners/infopro.js';
 import { findTieFile, runWithDecisions } from '../../parity/src/ties.js';
@@ -27,7 +27,7 @@ describe.skipIf(!existsSync(fixtureDir))('parity with the authors InfoPro code (
     const ties = await findTieFile(fixture);
     expect(ties, 'packages/parity/ties has no decision file for this fixture').toBeDefined();
     const { produced, applied } = await runWithDecisions(infoproRunner, fixture, ties!.file.decisions);
-    const rows = compareTensors(fixture.expected, produced, 1e-4);
+    const rows = compareTensors(fixture.expected, await readProduced(produced), 1e-4);
     for (const t of produced.values()) t.dispose();
     expect(rows.length).toBe(fixture.expected.size);
     const failures = rows.filter((r) => !r.ok);

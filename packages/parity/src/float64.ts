@@ -1,6 +1,5 @@
-import type * as tf from '@tensorflow/tfjs-core';
 import type { RawTensor } from '@mlaan/core';
-import { fixtureScale, normaliser } from './compare.js';
+import { fixtureScale, normaliser, readProduced, type ProducedValues } from './compare.js';
 import { FixtureError, loadFixture, type Fixture } from './fixture.js';
 import { parityKinds } from './runner.js';
 // parity.js registers the bundled runners.
@@ -101,8 +100,8 @@ export function summarise(distances: readonly number[]): Float64Summary {
   };
 }
 
-/** Compare a run's tensors and PyTorch's float32 step with the fixture's float64 step. */
-export function compareWithFloat64(fixture: Fixture, produced: ReadonlyMap<string, tf.Tensor>): Float64Report {
+/** Compare a run's tensors (values from `readProduced`) and PyTorch's float32 step with the fixture's float64 step. */
+export function compareWithFloat64(fixture: Fixture, produced: ProducedValues): Float64Report {
   const truth = fixture.expectedFloat64;
   if (!truth) {
     throw new FixtureError(`${fixture.dir} has no expected-f64.safetensors; write it with python/make_fixture.py --float64.`);
@@ -114,7 +113,7 @@ export function compareWithFloat64(fixture: Fixture, produced: ReadonlyMap<strin
     const ours = produced.get(name);
     rows.push({
       name,
-      ours: ours ? float64Distance(ours.dataSync() as Float32Array, values(exact), scale) : Infinity,
+      ours: ours ? float64Distance(ours, values(exact), scale) : Infinity,
       reference: theirs ? float64Distance(values(theirs), values(exact), scale) : Infinity,
     });
   }
@@ -142,7 +141,7 @@ export async function runFloat64Parity(dir: string): Promise<Float64Report> {
   }
   const produced = await runner.run(fixture);
   try {
-    return compareWithFloat64(fixture, produced);
+    return compareWithFloat64(fixture, await readProduced(produced));
   } finally {
     for (const t of produced.values()) t.dispose();
   }

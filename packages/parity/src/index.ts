@@ -6,3 +6,4 @@ export type { ParityReport, ParityOptions } from './parity.js';
 export * from './ties.js';
 export * from './float64.js';
 export { e2eRunner } from './runners/e2e.js';
+export { runParityCli } from './cli-main.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ComparisonRow, compareTensors } from './compare.js';
+import { ComparisonRow, compareTensors, readProduced } from './compare.js';
 import { FixtureError, loadFixture } from './fixture.js';
 import { getParityRunner, parityKinds, registerParityRunner } from './runner.js';
 import { AppliedDecision, findTieFile, fixtureSha256, runWithDecisions, TieFile } from './ties.js';
@@ -52,12 +52,12 @@ export async function runParity(dir: string, options: ParityOptions | number = {
   }
   if (!tieFile) {
     const produced = await runner.run(fixture);
-    const rows = compareTensors(fixture.expected, produced, tolerance);
+    const rows = compareTensors(fixture.expected, await readProduced(produced), tolerance);
     for (const t of produced.values()) t.dispose();
     return { kind: fixture.config.kind, rows, ok: rows.every((r) => r.ok) };
   }
   const { produced, applied } = await runWithDecisions(runner, fixture, tieFile.file.decisions);
-  const rows = compareTensors(fixture.expected, produced, tolerance);
+  const rows = compareTensors(fixture.expected, await readProduced(produced), tolerance);
   for (const t of produced.values()) t.dispose();
   const threshold = tieFile.file.searchedWith.threshold;
   // A decision may only touch an element that this run, too, puts within rounding of zero.

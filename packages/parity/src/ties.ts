@@ -1,11 +1,11 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RawTensor, ReluMaskOverride, ReluTieBreaker, setReluTieBreaker } from '@mlaan/core';
-import { ComparisonRow, compareTensors, fixtureScale, normaliser } from './compare.js';
+import { ComparisonRow, compareTensors, fixtureScale, normaliser, readProduced, type ProducedValues } from './compare.js';
 import { Fixture, FixtureError } from './fixture.js';
 import type { ParityRunner } from './runner.js';
 
@@ -65,6 +65,24 @@ function rms(data: Float32Array): number {
   return Math.sqrt(sum / Math.max(1, data.length));
 }
 
+/**
+ * A ReLU input's values, read while the step runs: a tie breaker decides inside the synchronous
+ * step, so it cannot wait for the device. Backends without synchronous reads (webgpu in Node) are
+ * judged by the float64 verdict instead, which needs no decisions.
+ */
+function readReluInput(input: tf.Tensor): Float32Array {
+  try {
+    return input.dataSync() as Float32Array;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new FixtureError(
+      `ReLU tie decisions read every ReLU input during the step, synchronously, and backend '${tf.getBackend()}' cannot (${reason}). ` +
+        'Judge it with the float64 verdict (fixtures with expected-f64.safetensors, without --ties), or compare strictly with --ties none.',
+      { cause: error },
+    );
+  }
+}
+
 /** Records every element within `threshold * rms` of zero; changes nothing. */
 class RecordingTieBreaker implements ReluTieBreaker {
   evaluations = 0;
@@ -72,7 +90,7 @@ class RecordingTieBreaker implements ReluTieBreaker {
   constructor(private readonly threshold: number) {}
   inspect(input: tf.Tensor): ReluMaskOverride | undefined {
     const evaluation = this.evaluations++;
-    const data = input.dataSync() as Float32Array;
+    const data = readReluInput(input);
     const scale = rms(data);
     for (let index = 0; index < data.length; index++) {
       const value = data[index]!;
@@ -99,7 +117,7 @@ class DecidingTieBreaker implements ReluTieBreaker {
     const evaluation = this.evaluations++;
     const list = this.byEvaluation.get(evaluation);
     if (!list) return undefined;
-    const data = input.dataSync() as Float32Array;
+    const data = readReluInput(input);
     const scale = rms(data);
     for (const d of list) {
       if (d.index >= data.length) {
@@ -192,8 +210,8 @@ class Vectorizer {
     });
     return out;
   }
-  fromProduced(produced: Map<string, tf.Tensor>): Float64Array {
-    return this.flatten((n) => produced.get(n)?.dataSync() as Float32Array | undefined);
+  fromProduced(produced: ProducedValues): Float64Array {
+    return this.flatten((n) => produced.get(n));
   }
 }
 
@@ -247,8 +265,9 @@ export async function searchTieDecisions(runner: ParityRunner, fixture: Fixture,
   const measure = async (decisions: readonly TieDecision[], recorder?: RecordingTieBreaker) => {
     const produced = recorder ? await runWith(runner, fixture, recorder) : (await runWithDecisions(runner, fixture, decisions)).produced;
     trials++;
-    const vector = vectors.fromProduced(produced);
-    const rows = compareTensors(fixture.expected, produced, tolerance);
+    const values = await readProduced(produced);
+    const vector = vectors.fromProduced(values);
+    const rows = compareTensors(fixture.expected, values, tolerance);
     dispose(produced);
     return { vector, rows, error: squaredDistance(vector, target) };
   };

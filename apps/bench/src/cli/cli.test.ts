@@ -30,7 +30,7 @@ describe('option validation', () => {
   it.each([
     [['run', '--framework', 'dgx'], /Unknown framework 'dgx'. Use one of: e2e, dgl, infopro/],
     [['ablation', '--plugins', 'none,mlaam'], /Unknown plugin set 'mlaam'/],
-    [['run', '--backend', 'cuda'], /argument 'cuda' is invalid. Allowed choices are auto, tensorflow-gpu, tensorflow, onednn, wasm, cpu/],
+    [['run', '--backend', 'cuda'], /argument 'cuda' is invalid. Allowed choices are auto, tensorflow-gpu, webgpu, tensorflow, onednn, wasm, cpu/],
     [['run', '--epochs', '0'], /--epochs <n>' argument '0' is invalid. Expected a positive integer/],
     [['run', '--lr', 'fast'], /Expected a positive number/],
     [['ablation', '--seeds', '4-1'], /runs backwards/],

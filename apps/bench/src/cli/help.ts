@@ -12,9 +12,10 @@ export function registryHelp(): string {
   for (const p of Object.values(PRESETS)) lines.push(`  ${p.name.padEnd(9)} ${p.description}`);
   lines.push(
     '',
-    'Backends: auto tries tensorflow-gpu (@tensorflow/tfjs-node-gpu), tensorflow (@tensorflow/tfjs-node), onednn',
-    '(@mlaan/backend-onednn), wasm, cpu, and takes the first that loads. Naming one that is not installed is an error',
-    'that says which package to install.',
+    'Backends: auto tries tensorflow-gpu (@tensorflow/tfjs-node-gpu), webgpu (@mlaan/backend-webgpu on a hardware GPU),',
+    'tensorflow (@tensorflow/tfjs-node), onednn (@mlaan/backend-onednn), wasm, cpu, and takes the first that loads.',
+    'Naming one that is not installed is an error that says which package to install; --backend webgpu also runs on',
+    "a software GPU (Mesa's lavapipe), which auto never takes.",
     '',
     'Interrupt with Ctrl-C: the current step finishes and a checkpoint is saved. Rerunning the same command skips',
     'finished configurations (out/runs/<id>/result.json) and continues the interrupted one from its checkpoint.',

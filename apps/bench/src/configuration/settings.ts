@@ -1,7 +1,7 @@
 import type { FrameworkName, FrameworkOptionValues } from '../registry/frameworks.js';
 import type { PluginSetName } from '../registry/plugin-sets.js';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'onednn', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'onednn', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_CHOICES)[number];
 /**
  * Per-epoch learning-rate schedules. `cosine-warmup` and `cosine` are METHOD §6's (the authors'

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModuleCosts, PipelineWorkerMeters, Placement } from '@mlaan/core';
+import type { BackendDevice, ModuleCosts, PipelineWorkerMeters, Placement } from '@mlaan/core';
 import type { RunConfig } from '../configuration/settings.js';
 import { ResultsFolderError } from '../errors.js';
 import type { MachineInfo } from '../machine.js';
@@ -69,7 +69,7 @@ export interface StepMemory {
   stepAllocationBytes: number;
   /** tfjs's own per-handle peak (charges shared clones again), for comparison with tf.memory(). Null: not measured (`--workers` > 1). */
   peakTensorHandleBytes: number | null;
-  /** True when those tensors live in GPU memory (tensorflow-gpu). */
+  /** True when those tensors live in GPU memory (tensorflow-gpu, webgpu). */
   tensorBytesOnGpu: boolean;
   /** Steps measured (0: none, and the byte fields above are not measurements). */
   sampledSteps: number;
@@ -117,7 +117,11 @@ export interface DataMemory {
 export interface ProcessMemory {
   /** Largest resident set size of the process seen after a step. */
   peakRssBytes: number;
-  /** Extra tf.memory() fields the backend reports (largest seen). */
+  /**
+   * Extra tf.memory() fields the backend reports (largest seen after a sampled step; webgpu:
+   * numBytesInGPU, numBytesAllocatedInGPU), and on GPU backends stepPeakBytesInGPU: the most GPU
+   * bytes in use during a sampled step.
+   */
   backendFields: Record<string, number>;
 }
 
@@ -140,7 +144,7 @@ export interface RunResult {
   modules: number;
   /** 'diverged': the training loss became NaN or infinite, and the run stopped there. */
   status: 'completed' | 'diverged';
-  backend: { choice: string; tfjsBackend: string; description: string };
+  backend: { choice: string; tfjsBackend: string; description: string; device?: BackendDevice };
   /** How the trainer held module activations (`LocalTrainer.schedule`: keep, window or sweep). */
   schedule: 'keep' | 'window' | 'sweep';
   trainImages: number;

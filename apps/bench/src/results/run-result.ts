@@ -1,3 +1,4 @@
+import type { BackendDevice } from '@mlaan/core';
 import type { RunConfig } from '../configuration/settings.js';
 import { describeMachine } from '../machine.js';
 import { describeProvenance } from '../provenance.js';
@@ -45,7 +46,7 @@ export interface FinishedRun {
   /** Local modules actually trained. */
   modules: number;
   diverged: boolean;
-  backend: { choice: string; tfjsBackend: string; description: string; gpu: boolean };
+  backend: { choice: string; tfjsBackend: string; description: string; gpu: boolean; device?: BackendDevice };
   /** The trainer's activation schedule (keep, window or sweep). */
   schedule: RunResult['schedule'];
   parameters: ParameterCounts;
@@ -75,7 +76,7 @@ export function assembleRunResult(run: FinishedRun): RunResult {
     config: run.config,
     modules: run.modules,
     status: run.diverged ? 'diverged' : 'completed',
-    backend: { choice: backend.choice, tfjsBackend: backend.tfjsBackend, description: backend.description },
+    backend: { choice: backend.choice, tfjsBackend: backend.tfjsBackend, description: backend.description, ...(backend.device ? { device: backend.device } : {}) },
     schedule: run.schedule,
     trainImages: run.trainImages,
     testImages: run.testImages,

@@ -107,7 +107,7 @@ export function metricTable(section: Section, metric: MetricName): TableModel {
         'decoders, leap nets and EMA twins; momentum) plus the most the step allocates on top, each tensor data buffer once. ' +
         'The batch, the datasets and evaluation are not in it (see “Input data held”). ' +
         (section.summaries.some((s) => s.tensorBytesOnGpu)
-          ? 'On tensorflow-gpu these tensors are in GPU memory (TensorFlow’s allocator reserves more).'
+          ? 'On tensorflow-gpu and webgpu these tensors are in GPU memory (TensorFlow’s allocator reserves more; on webgpu, stepPeakBytesInGPU in the results is what the GPU held at the step’s peak).'
           : 'In host memory on this backend.'),
     );
     if (section.summaries.some((s) => s.stepMemoryWorkers.length > 0)) notes.push(PER_WORKER_NOTE);

@@ -43,6 +43,9 @@ export function datasetBytes(dataset: Dataset): number {
   return dataset.labels.byteLength + (dataset.kind === 'array' ? dataset.images.byteLength : 0);
 }
 
+/** backendFields key of the most GPU bytes in use during a sampled step (GPU backends that report it: webgpu). */
+export const STEP_PEAK_GPU_FIELD = 'stepPeakBytesInGPU';
+
 export function emptyMemoryPeaks(): MemoryPeaks {
   return {
     stepPeakBytes: 0,
@@ -74,6 +77,10 @@ export async function measuredStep<T>(trainer: LocalTrainer, step: () => T, peak
   peaks.sampledSteps += 1;
   for (const [key, value] of Object.entries(backendMemoryFields())) {
     peaks.backendFields[key] = Math.max(peaks.backendFields[key] ?? 0, value);
+  }
+  if (memory.device) {
+    // The GPU bytes in use at the step's peak (buffers are sampled as they are made), not only after it.
+    peaks.backendFields[STEP_PEAK_GPU_FIELD] = Math.max(peaks.backendFields[STEP_PEAK_GPU_FIELD] ?? 0, memory.device.peakInUseBytes);
   }
   return result;
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createLoader, loadDataset } from '@mlaan/data';
 import { cifarFolder, dataFolder } from '@mlaan/test-support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { activateBackend, type ActiveBackend } from '../backend.js';
 import { expandGrid } from '../configuration/grid.js';
 import type { RunConfig } from '../configuration/settings.js';
@@ -141,6 +141,25 @@ describe.skipIf(!haveCifar)('trainConfiguration on real CIFAR-10 (wasm, tiny run
     expect(tensorsAfterEpoch[2]).toBe(tensorsAfterEpoch[0]);
     expect(result.memory.data.tensorsLeftByEvaluation).toBe(0);
     expect(result.epochs.map((epoch) => epoch.learningRate)).toEqual([0.05, 0.05, 0.05]);
+  });
+
+  it('never reads the device synchronously: steps, their memory sampling, the losses read every few steps, checkpoints and evaluation', async () => {
+    // Every synchronous read from JavaScript (dataSync, arraySync, bufferSync) goes through the
+    // engine's readSync; on webgpu it fails outright, on a CUDA GPU it stalls the queue each step.
+    const engineRead = vi.spyOn(tf.engine(), 'readSync');
+    try {
+      // DGL K = 4: four steps (one read of their losses at the end), each profiled for memory,
+      // a checkpoint after every step, then the evaluation.
+      const config = tiny({ frameworks: ['dgl'], Ks: [4], trainLimit: 32, batchSize: 8, testLimit: 32, frameworkOptions: { dgl: { head: 'linear' } } });
+      const result = await train(config, {}, 1, { checkpointEvery: 1 });
+      expect(result.status).toBe('completed');
+      expect(result.lossCurve).toHaveLength(4);
+      expect(result.memory.step.sampledSteps).toBe(4);
+      expect(Number.isFinite(result.epochs[0]!.testErrorPercent)).toBe(true);
+      expect(engineRead).not.toHaveBeenCalled();
+    } finally {
+      engineRead.mockRestore();
+    }
   });
 
   it('measures the step memory of a run shorter than --memory-every, even of one step (issue 27)', async () => {

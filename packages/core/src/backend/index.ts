@@ -10,7 +10,10 @@ export {
   backendProviders,
   findBackendProvider,
   registerBackendProvider,
+  type BackendDevice,
   type BackendLoadOptions,
   type BackendProvider,
 } from './providers.js';
+export { assignAdapters, type AdapterAssignment } from './adapter-assignment.js';
 export { silenceNodeBackendHint } from './node-hint.js';
+export { importOptionalPackage, isPackageNotFound, provideBundledPackage } from './optional-import.js';

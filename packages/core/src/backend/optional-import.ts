@@ -1,9 +1,26 @@
+// On globalThis: the bundle's entry and the copy of core inside it must see the same table.
+const bundledKey = Symbol.for('@mlaan/core/bundled-packages');
+const scope = globalThis as unknown as Record<symbol, Map<string, Record<string, unknown>> | undefined>;
+
+/**
+ * Makes `module` what `importOptionalPackage(packageName)` returns. For bundles: a program bundled
+ * with esbuild has no node_modules to import optional packages from at run time, so its entry
+ * imports them statically and hands them over here (the offline GPU bundle does this for
+ * @mlaan/backend-webgpu, webgpu and the tfjs backends).
+ */
+export function provideBundledPackage(packageName: string, module: Record<string, unknown>): void {
+  (scope[bundledKey] ??= new Map()).set(packageName, module);
+}
+
 /**
  * Backends are optional peer packages, so they are imported at run time by name. The specifier is
  * a variable on purpose: bundlers then leave the import alone instead of failing the build when
- * the package is absent, and TypeScript does not demand its types.
+ * the package is absent, and TypeScript does not demand its types. A package given to
+ * `provideBundledPackage` is returned as given.
  */
 export async function importOptionalPackage(packageName: string): Promise<Record<string, unknown>> {
+  const bundled = scope[bundledKey]?.get(packageName);
+  if (bundled) return bundled;
   const specifier = packageName;
   return (await import(/* @vite-ignore */ specifier)) as Record<string, unknown>;
 }

@@ -7,7 +7,23 @@ import { describeWasmBackend, prepareWasmBackend } from './wasm-threads.js';
 export interface BackendLoadOptions {
   /** Threads for the wasm backend's XNNPACK pool. */
   wasmThreads: number;
+  /** GPU backends: part of the name of the adapter to run on; undefined lets the backend choose. */
+  adapter?: string;
   log: (message: string) => void;
+}
+
+/** The accelerator a backend runs on, where it has one (a WebGPU adapter). */
+export interface BackendDevice {
+  /** e.g. 'nvidia', 'amd', 'intel', 'apple', 'mesa'. */
+  vendor: string;
+  /** e.g. 'hopper', 'rdna-3', 'software'. */
+  architecture: string;
+  /** The device's name, e.g. 'NVIDIA H100 80GB HBM3'. */
+  name: string;
+  /** The driver's description. */
+  description: string;
+  /** A CPU emulating a GPU (Mesa's lavapipe, SwiftShader): right for tests, never for speed. */
+  software: boolean;
 }
 
 /**
@@ -32,12 +48,39 @@ export interface BackendProvider {
   load(options: BackendLoadOptions): Promise<string | void>;
   /** A description that depends on how the backend came up (threads, SIMD), once it is active. */
   describeActive?(): string;
+  /** The device it runs on, once loaded (GPU backends). */
+  device?(): BackendDevice | undefined;
+  /**
+   * GPU backends: the names of every device it could run on, each one as `load`'s `adapter`
+   * option picks it (so that each pipeline worker can take its own GPU). Called after `load`.
+   */
+  listDevices?(): Promise<string[]>;
+  /**
+   * Asked by `selectBackend('auto')` after `load` succeeded: why 'auto' should pass over this
+   * provider although it works (WebGPU on a software adapter), or undefined to take it. A provider
+   * chosen by name is never asked.
+   */
+  declineAutomatic?(): string | undefined;
 }
 
 // tfjs-node 4.x bundles libtensorflow 2.9, which TensorFlow built against CUDA 11.2 and cuDNN 8.1.
 const CUDA_NOTE =
   'It also needs an NVIDIA GPU with its driver, CUDA 11.2 and cuDNN 8.1 (the versions libtensorflow 2.9, ' +
   'bundled by @tensorflow/tfjs-node-gpu 4.x, was built against) on the library path.';
+
+const WEBGPU_NOTE =
+  'It also needs its optional peers `webgpu` (Google\'s Dawn) and @tensorflow/tfjs-backend-webgpu ' +
+  '(`npm install @mlaan/backend-webgpu webgpu @tensorflow/tfjs-backend-webgpu`) and a Vulkan, Metal or D3D12 driver.';
+
+/** The part of @mlaan/backend-webgpu core uses; imported at run time, never a dependency. */
+interface WebGpuPackage {
+  register(options: { adapterName?: string }): Promise<string>;
+  listAdapters(): Promise<{ graphicsApi: string; name: string }[]>;
+  activeAdapter(): { vendor: string; architecture: string; device: string; description: string; software: boolean } | undefined;
+  formatAdapter(adapter: { vendor: string; architecture: string; device: string; description: string; software: boolean }): string;
+}
+
+let webgpuPackage: WebGpuPackage | undefined;
 
 const builtInProviders: BackendProvider[] = [
   {
@@ -48,6 +91,39 @@ const builtInProviders: BackendProvider[] = [
     installHint: CUDA_NOTE,
     async load() {
       await importOptionalPackage('@tensorflow/tfjs-node-gpu');
+    },
+  },
+  {
+    name: 'webgpu',
+    packageName: '@mlaan/backend-webgpu',
+    tfjsName: 'webgpu',
+    description: 'WebGPU on Dawn: Vulkan, Metal or D3D12 (@mlaan/backend-webgpu)',
+    installHint: WEBGPU_NOTE,
+    async load({ adapter }) {
+      const module = await importOptionalPackage('@mlaan/backend-webgpu');
+      webgpuPackage = module as unknown as WebGpuPackage;
+      if (typeof webgpuPackage.register !== 'function' || typeof webgpuPackage.activeAdapter !== 'function') {
+        throw new Error('@mlaan/backend-webgpu does not export register() and activeAdapter(); update it to a matching version');
+      }
+      return webgpuPackage.register(adapter === undefined ? {} : { adapterName: adapter });
+    },
+    describeActive() {
+      const adapter = webgpuPackage?.activeAdapter();
+      return adapter ? `WebGPU on Dawn, adapter ${webgpuPackage!.formatAdapter(adapter)} (@mlaan/backend-webgpu)` : this.description;
+    },
+    device() {
+      const adapter = webgpuPackage?.activeAdapter();
+      if (!adapter) return undefined;
+      return { vendor: adapter.vendor, architecture: adapter.architecture, name: adapter.device, description: adapter.description, software: adapter.software };
+    },
+    async listDevices() {
+      if (typeof webgpuPackage?.listAdapters !== 'function') return [];
+      return (await webgpuPackage.listAdapters()).map((adapter) => adapter.name);
+    },
+    declineAutomatic() {
+      const adapter = webgpuPackage?.activeAdapter();
+      if (!adapter?.software) return undefined;
+      return `the adapter WebGPU offers, ${adapter.device || adapter.description}, is a software device (a CPU emulating a GPU, slower than the CPU backends); 'auto' takes only a hardware GPU (choose 'webgpu' by name to run on it anyway)`;
     },
   },
   {

@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { BackendNotAvailableError, ConfigError } from '../errors.js';
-import { isPackageNotFound } from './optional-import.js';
-import { backendProviders, registerBackendProvider, type BackendProvider } from './providers.js';
+import { importOptionalPackage, isPackageNotFound, provideBundledPackage } from './optional-import.js';
+import { backendProviders, registerBackendProvider, type BackendDevice, type BackendProvider } from './providers.js';
 import { selectBackend } from './select-backend.js';
 
 function isInstalled(packageName: string): boolean {
@@ -28,6 +28,7 @@ describe('selectBackend', () => {
   it('lists the built-in providers in preference order', () => {
     expect(backendProviders().map((provider) => provider.name)).toEqual([
       'tensorflow-gpu',
+      'webgpu',
       'tensorflow',
       'onednn',
       'wasm',
@@ -189,6 +190,53 @@ describe('selectBackend', () => {
       }
     });
 
+    it("'auto' passes over a provider that declines (a software GPU) with its reason; by name it is taken, with its device", async () => {
+      await import('@tensorflow/tfjs-backend-cpu');
+      const softwareGpu: BackendDevice = { vendor: 'mesa', architecture: 'software', name: 'llvmpipe', description: 'Mesa', software: true };
+      const provider: BackendProvider = {
+        name: 'software-gpu',
+        packageName: '@tensorflow/tfjs-backend-cpu',
+        tfjsName: 'cpu',
+        description: 'a GPU backend on an emulated device',
+        async load() {},
+        device: () => softwareGpu,
+        declineAutomatic: () => 'its adapter is a software device',
+      };
+      const remove = registerBackendProvider(provider, { before: 'tensorflow-gpu' });
+      try {
+        const lines: string[] = [];
+        const automatic = await selectBackend('auto', { log: (line) => lines.push(line), wasmThreads: 1 });
+        expect(automatic.choice).not.toBe('software-gpu');
+        expect(automatic.skipped[0]).toEqual({ name: 'software-gpu', reason: 'its adapter is a software device' });
+        expect(lines[0]).toBe('backend: skipped software-gpu: its adapter is a software device');
+        const named = await selectBackend('software-gpu', { log: () => {} });
+        expect(named).toMatchObject({ choice: 'software-gpu', tfjsBackend: 'cpu', device: softwareGpu, skipped: [] });
+      } finally {
+        remove();
+      }
+    });
+
+    it('passes the adapter option to the provider it loads', async () => {
+      const seen: (string | undefined)[] = [];
+      const provider: BackendProvider = {
+        name: 'adapter-probe',
+        packageName: '@tensorflow/tfjs-backend-cpu',
+        tfjsName: 'cpu',
+        description: 'records the adapter it is asked for',
+        async load({ adapter }) {
+          seen.push(adapter);
+        },
+      };
+      const remove = registerBackendProvider(provider);
+      try {
+        await selectBackend('adapter-probe', { log: () => {}, adapter: 'H100' });
+        await selectBackend('adapter-probe', { log: () => {} });
+        expect(seen).toEqual(['H100', undefined]);
+      } finally {
+        remove();
+      }
+    });
+
     it('replacing a provider by name and removing it restores the original', () => {
       const original = backendProviders().find((provider) => provider.name === 'cpu');
       const remove = registerBackendProvider({ ...original!, description: 'replaced' });
@@ -220,5 +268,15 @@ describe('isPackageNotFound', () => {
     expect(isPackageNotFound(dependencyMissing, '@tensorflow/tfjs-node')).toBe(false);
     expect(isPackageNotFound(new Error("Cannot find module '@tensorflow/tfjs-node-gpu'"), '@tensorflow/tfjs-node')).toBe(false);
     expect(isPackageNotFound(new Error('libtensorflow.so.2: cannot open shared object file'), '@tensorflow/tfjs-node')).toBe(false);
+  });
+});
+
+describe('provideBundledPackage', () => {
+  it('makes importOptionalPackage return the module handed over, for packages a bundle has no node_modules for', async () => {
+    const module = { register: () => 'bundled' };
+    provideBundledPackage('@example/only-in-a-bundle', module);
+    expect(await importOptionalPackage('@example/only-in-a-bundle')).toBe(module);
+    // Anything else is still imported by name.
+    await expect(importOptionalPackage('@example/not-installed')).rejects.toThrow();
   });
 });

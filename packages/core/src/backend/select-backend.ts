@@ -4,16 +4,21 @@ import { BackendNotAvailableError, ConfigError } from '../errors.js';
 import { defineOptions, option } from '../training/define-plugin.js';
 import { silenceNodeBackendHint } from './node-hint.js';
 import { isPackageNotFound } from './optional-import.js';
-import { backendProviders, findBackendProvider, type BackendProvider } from './providers.js';
+import { backendProviders, findBackendProvider, type BackendDevice, type BackendProvider } from './providers.js';
 
 /** 'auto' or the name of a provider; the built-in providers are listed in preference order. */
-export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'onednn' | 'wasm' | 'cpu';
+export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'onednn' | 'wasm' | 'cpu';
 
 export interface SelectBackendOptions {
   /** Receives one line per decision; defaults to console.info. */
   log?: (message: string) => void;
   /** XNNPACK threads for the wasm backend; defaults to the number of CPU cores. */
   wasmThreads?: number;
+  /**
+   * GPU backends (webgpu): part of the name of the adapter to run on, e.g. 'H100' or 'RTX', where
+   * a machine has several kinds; default: the backend's choice (WebGPU's high-performance one).
+   */
+  adapter?: string;
 }
 
 /** selectBackend's options as the plugins' option rules: unknown keys and bad values are ConfigErrors. */
@@ -25,6 +30,9 @@ const selectBackendOptions = defineOptions({
       option.custom<(message: string) => void>((value) => (typeof value === 'function' ? undefined : `must be a function receiving each decision's line; got ${String(value)}`)),
     ),
     wasmThreads: option.optional(option.integer({ min: 1, meaning: "the wasm backend's XNNPACK threads" })),
+    adapter: option.optional(
+      option.custom<string>((value) => (typeof value === 'string' && value !== '' ? undefined : `must be part of a GPU adapter's name, such as 'H100'; got ${JSON.stringify(value)}`)),
+    ),
   },
 });
 
@@ -40,6 +48,8 @@ export interface SelectedBackend {
   tfjsBackend: string;
   packageName: string;
   description: string;
+  /** The accelerator it runs on, for GPU backends (webgpu: the adapter). */
+  device?: BackendDevice;
   /** For 'auto': the more preferred providers that could not be used, and why. */
   skipped: SkippedBackend[];
 }
@@ -50,13 +60,16 @@ interface ProviderFailure {
   message: string;
 }
 
+type ResolvedOptions = Required<Omit<SelectBackendOptions, 'adapter'>> & Pick<SelectBackendOptions, 'adapter'>;
+
 async function activate(
   provider: BackendProvider,
-  options: Required<SelectBackendOptions>,
+  options: ResolvedOptions,
+  automatic: boolean,
 ): Promise<{ tfjsName: string } | { failure: ProviderFailure }> {
   let tfjsName = provider.tfjsName;
   try {
-    const loadedName = await provider.load({ wasmThreads: options.wasmThreads, log: options.log });
+    const loadedName = await provider.load({ wasmThreads: options.wasmThreads, adapter: options.adapter, log: options.log });
     if (typeof loadedName === 'string') tfjsName = loadedName;
   } catch (error) {
     if (isPackageNotFound(error, provider.packageName)) {
@@ -65,6 +78,8 @@ async function activate(
     const cause = error instanceof Error ? error.message : String(error);
     return { failure: { notInstalled: false, message: `${provider.packageName} failed to load: ${firstLine(cause)}` } };
   }
+  const declined = automatic ? provider.declineAutomatic?.() : undefined;
+  if (declined !== undefined) return { failure: { notInstalled: false, message: declined } };
   let switched = false;
   try {
     switched = await tf.setBackend(tfjsName);
@@ -91,6 +106,11 @@ function firstLine(text: string): string {
   return (text.split('\n', 1)[0] ?? text).replace(/\.$/, '');
 }
 
+function deviceOf(provider: BackendProvider): { device?: BackendDevice } {
+  const device = provider.device?.();
+  return device ? { device } : {};
+}
+
 /** What `selectBackend` chose last in this thread. */
 let lastSelected: SelectedBackend | undefined;
 
@@ -100,6 +120,7 @@ function selected(provider: BackendProvider, skipped: SkippedBackend[]): Selecte
     tfjsBackend: tf.getBackend(),
     packageName: provider.packageName,
     description: provider.describeActive?.() ?? provider.description,
+    ...deviceOf(provider),
     skipped,
   };
   return lastSelected;
@@ -137,8 +158,9 @@ function notAvailableError(provider: BackendProvider, failure: ProviderFailure):
 
 /**
  * Loads a tfjs backend and makes it the active one. 'auto' tries the registered providers in
- * preference order (tensorflow-gpu, tensorflow, onednn, wasm, cpu) and takes the first that
- * loads and starts, logging one line per skipped provider and one for the choice. A named choice
+ * preference order (tensorflow-gpu, webgpu, tensorflow, onednn, wasm, cpu) and takes the first
+ * that loads and starts and does not decline (webgpu declines a software adapter), logging one
+ * line per skipped provider and one for the choice. A named choice
  * that cannot be used throws BackendNotAvailableError saying which package to install.
  * Selecting wasm also registers the composed training kernels it lacks (see kernels/). Unknown
  * options and bad values are ConfigErrors.
@@ -148,9 +170,10 @@ export async function selectBackend(
   options: SelectBackendOptions = {},
 ): Promise<SelectedBackend> {
   const given = selectBackendOptions.resolve(options);
-  const resolved: Required<SelectBackendOptions> = {
+  const resolved: ResolvedOptions = {
     log: given.log ?? ((message) => console.info(message)),
     wasmThreads: given.wasmThreads ?? availableParallelism(),
+    adapter: given.adapter,
   };
   if (choice !== 'auto') {
     const provider = findBackendProvider(choice);
@@ -160,7 +183,7 @@ export async function selectBackend(
           '(or register a provider for it with registerBackendProvider).',
       );
     }
-    const outcome = await activate(provider, resolved);
+    const outcome = await activate(provider, resolved, false);
     if ('failure' in outcome) throw notAvailableError(provider, outcome.failure);
     const result = selected(provider, []);
     resolved.log(`backend: using ${provider.name}: ${result.description}`);
@@ -169,7 +192,7 @@ export async function selectBackend(
 
   const skipped: SkippedBackend[] = [];
   for (const provider of backendProviders()) {
-    const outcome = await activate(provider, resolved);
+    const outcome = await activate(provider, resolved, true);
     if ('failure' in outcome) {
       skipped.push({ name: provider.name, reason: outcome.failure.message });
       continue;

@@ -14,6 +14,7 @@ export {
   wasmTrainingKernels,
   hostMemoryStepKernels,
 } from './training-kernels.js';
+export { runBackendKernel, disposeIntermediate } from './run-kernel.js';
 export { createSelectByFlagConfig } from './select-by-flag.js';
 export { createSgdUpdateConfig } from './sgd-update.js';
 export { createTotalSumConfig } from './total-sum.js';

@@ -100,6 +100,8 @@ export function registerTrainingKernels(kernels: readonly KernelConfig[]): void 
       }
       unregisterKernel(config.kernelName, config.backendName);
     }
+    // Another package's composed kernel (a backend package's) is never taken for the one it replaced.
+    composedKernels.add(config);
     registerKernel(config);
   }
 }

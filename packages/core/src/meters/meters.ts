@@ -17,6 +17,41 @@ export interface MemorySample {
   newTensors: number;
   /** Resident set size of the process after the function. */
   rssBytes: number;
+  /** What the device held, on backends whose tensors live in device memory (webgpu); absent elsewhere. */
+  device?: DeviceMemorySample;
+}
+
+/**
+ * Device (GPU) memory as a GPU backend reports it in `tf.memory()`: tfjs's WebGPU backend
+ * (numBytesInGPU, numBytesAllocatedInGPU) and WebGL (numBytesInGPU, numBytesInGPUAllocated).
+ * The CPU backends report none.
+ */
+export interface DeviceMemory {
+  /** Bytes of device buffers that hold live tensors (and, until the queue is submitted, tensors just freed). */
+  inUseBytes: number;
+  /** Bytes the backend has allocated on the device, including freed buffers it keeps for reuse. */
+  allocatedBytes: number;
+}
+
+export interface DeviceMemorySample extends DeviceMemory {
+  /** The most device bytes in use while the function ran (sampled as each buffer was made). */
+  peakInUseBytes: number;
+}
+
+interface DeviceMemoryFields {
+  numBytesInGPU?: unknown;
+  numBytesAllocatedInGPU?: unknown;
+  numBytesInGPUAllocated?: unknown;
+}
+
+/** The active backend's device memory, or undefined for a backend that keeps tensors in host memory. */
+export function deviceMemory(): DeviceMemory | undefined {
+  // The backend's own memory(): tf.memory() also counts every tensor, and this runs per buffer made.
+  const fields = tf.backend().memory() as DeviceMemoryFields;
+  const inUse = fields.numBytesInGPU;
+  const allocated = fields.numBytesAllocatedInGPU ?? fields.numBytesInGPUAllocated;
+  if (typeof inUse !== 'number') return undefined;
+  return { inUseBytes: inUse, allocatedBytes: typeof allocated === 'number' ? allocated : inUse };
 }
 
 interface EngineInternals {
@@ -27,8 +62,11 @@ interface EngineInternals {
 
 /** A running count of the distinct data buffers made since it started; `stop` ends it. */
 export interface BufferTracking {
-  /** Stops counting (restores the engine) and returns the peak and the bytes still held. */
-  stop(): { peak: number; held: number };
+  /**
+   * Stops counting (restores the engine) and returns the peak and the bytes still held; on a
+   * device backend also the most device bytes in use when a buffer was made.
+   */
+  stop(): { peak: number; held: number; devicePeak?: number };
 }
 
 /**
@@ -45,12 +83,16 @@ export function startBufferTracking(): BufferTracking {
   const remove = engine.removeDataId;
   let current = 0;
   let peak = 0;
+  const onDevice = deviceMemory() !== undefined;
+  let devicePeak = 0;
   engine.trackTensor = function (tensor, backend) {
     const fresh = !engine.state.tensorInfo.has(tensor.dataId);
     track.call(engine, tensor, backend);
     if (fresh) {
       current += engine.state.tensorInfo.get(tensor.dataId)?.bytes ?? 0;
       peak = Math.max(peak, current);
+      // A kernel's output buffer exists on the device by the time its tensor is tracked.
+      if (onDevice) devicePeak = Math.max(devicePeak, deviceMemory()?.inUseBytes ?? 0);
     }
   };
   engine.removeDataId = function (dataId, backend) {
@@ -62,14 +104,14 @@ export function startBufferTracking(): BufferTracking {
     stop() {
       engine.trackTensor = track;
       engine.removeDataId = remove;
-      return { peak, held: current };
+      return { peak, held: current, ...(onDevice ? { devicePeak } : {}) };
     },
   };
 }
 
-function trackBuffers<T>(fn: () => T): { result: T; peak: number; held: number } {
+function trackBuffers<T>(fn: () => T): { result: T; peak: number; held: number; devicePeak?: number } {
   const tracking = startBufferTracking();
-  let counted: { peak: number; held: number } | undefined;
+  let counted: ReturnType<BufferTracking['stop']> | undefined;
   try {
     const result = fn();
     counted = tracking.stop();
@@ -115,12 +157,15 @@ export async function measureMemory<T>(fn: () => T): Promise<{ result: T; memory
   const baseline = tf.memory().numBytes;
   let result!: T;
   let peakBuffers = 0;
+  let devicePeak: number | undefined;
   const info = await tf.profile(() => {
     const tracked = trackBuffers(fn);
     result = tracked.result;
     peakBuffers = tracked.peak;
+    devicePeak = tracked.devicePeak;
     return [] as tf.Tensor[];
   });
+  const device = deviceMemory();
   return {
     result,
     memory: {
@@ -129,6 +174,7 @@ export async function measureMemory<T>(fn: () => T): Promise<{ result: T; memory
       peakBufferAllocationBytes: peakBuffers,
       newTensors: info.newTensors,
       rssBytes: process.memoryUsage().rss,
+      ...(device && devicePeak !== undefined ? { device: { ...device, peakInUseBytes: Math.max(devicePeak, device.inUseBytes) } } : {}),
     },
     kernels: info.kernels,
   };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { selectBackend, type RawTensor } from '@mlaan/core';
 import { goldenFolder } from '@mlaan/test-support';
 import { describe, expect, it } from 'vitest';
-import { compareTensors, relativeError } from '../compare.js';
+import { compareTensors, readProduced, relativeError } from '../compare.js';
 import { type Fixture, loadFixture } from '../fixture.js';
 import { mlaanReferenceRunner } from './mlaan.js';
 
@@ -44,7 +44,7 @@ describe.skipIf(!existsSync(fixtureDir))('mlaan-reference parity with resnetMLAA
       await selectBackend(backend, { log: () => {} });
       const fixture = await loadFixture(fixtureDir);
       const produced = await mlaanReferenceRunner.run(fixture);
-      const rows = compareTensors(fixture.expected, produced, 1e-4);
+      const rows = compareTensors(fixture.expected, await readProduced(produced), 1e-4);
       // Exactly the fixture's tensors: nothing missing, no gradient where the reference has none.
       expect(rows.filter((r) => r.note)).toEqual([]);
       expect(rows.length).toBe(fixture.expected.size);
