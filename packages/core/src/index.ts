@@ -6,6 +6,8 @@ export * from './random.js';
 export * from './layers/index.js';
 export * from './ops/batch-norm.js';
 export * from './ops/resize-conv.js';
+export * from './ops/sgd-update.js';
+export * from './ops/total-sum.js';
 export * from './backbone/index.js';
 export * from './training/index.js';
 export * from './io/index.js';

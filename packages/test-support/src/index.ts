@@ -54,7 +54,7 @@ export function smallResNet(blocksPerStage: number, seed = 0, classes = 10, inpu
 export function atInputSize(backbone: Backbone, inputSize: number): Backbone {
   if (inputSize === backbone.inputSize) return backbone;
   const { id, stem, blocks, classifier, classes } = backbone;
-  return new Backbone({ id, stem, blocks, classifier, classes, inputSize });
+  return new Backbone({ id, stem, blocks: [...blocks], classifier, classes, inputSize });
 }
 
 /**

@@ -1,6 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { registerCpuTrainingKernels, registerTrainingKernels, registerWasmTrainingKernels } from '../kernels/training-kernels.js';
-import { createSelectByFlagConfig } from '../kernels/select-by-flag.js';
+import { hostMemoryStepKernels, registerCpuTrainingKernels, registerTrainingKernels, registerWasmTrainingKernels } from '../kernels/training-kernels.js';
 import { importOptionalPackage } from './optional-import.js';
 import { describeWasmBackend, prepareWasmBackend } from './wasm-threads.js';
 
@@ -75,7 +74,7 @@ const builtInProviders: BackendProvider[] = [
         throw new Error('@mlaan/backend-onednn register() did not return the name of the backend it registered');
       }
       // Its tensors live in host memory, as the cpu backend's: a step commits by reference.
-      registerTrainingKernels([createSelectByFlagConfig(registeredName)]);
+      registerTrainingKernels(hostMemoryStepKernels(registeredName));
       return registeredName;
     },
   },

@@ -117,7 +117,7 @@ describe('wasm training kernels against the cpu backend', () => {
     registerWasmTrainingKernels();
   });
 
-  it('replaces wasm Conv2DBackpropInput, Tile, Sum, Mean and Identity and adds Conv2DBackpropFilter and MlaanSelectByFlag, idempotently', () => {
+  it('replaces wasm Conv2DBackpropInput, Tile, Sum, Mean and Identity and adds Conv2DBackpropFilter and the host-memory step kernels, idempotently', () => {
     registerWasmTrainingKernels();
     for (const config of wasmTrainingKernels) {
       expect(tf.getKernel(config.kernelName, 'wasm')).toBe(config);
@@ -127,7 +127,10 @@ describe('wasm training kernels against the cpu backend', () => {
       'Conv2DBackpropInput',
       'Identity',
       'Mean',
+      'MlaanRunningStatistics',
       'MlaanSelectByFlag',
+      'MlaanSgdUpdate',
+      'MlaanTotalSum',
       'Sum',
       'Tile',
     ]);

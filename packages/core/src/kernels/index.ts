@@ -11,5 +11,9 @@ export {
   cpuTrainingKernels,
   replacedKernel,
   wasmTrainingKernels,
+  hostMemoryStepKernels,
 } from './training-kernels.js';
 export { createSelectByFlagConfig } from './select-by-flag.js';
+export { createSgdUpdateConfig } from './sgd-update.js';
+export { createTotalSumConfig } from './total-sum.js';
+export { createRunningStatisticsConfig } from './running-statistics.js';

@@ -59,14 +59,58 @@ export interface BatchNormReluTrainingGradAttrs extends BatchNormTrainingAttrs {
 }
 
 /**
- * `flag ? whenTrue : whenFalse` for whole tensors, `flag` a bool scalar: how a step keeps or
- * undoes its writes without reading its verdict back (`ops/select-by-flag.ts`). Backends whose
- * memory is the host's may register it to hand back one input's buffer instead of selecting
- * element by element.
+ * `flag ? whenTrue : whenFalse` for whole tensors, `flag` a bool scalar, for any number of pairs
+ * at once: how a step keeps or undoes its writes without reading its verdict back
+ * (`ops/select-by-flag.ts`). Inputs `flag`, `whenTrue0`, `whenFalse0`, `whenTrue1`, ...; one
+ * output per pair. Backends whose memory is the host's may register it to hand back one input's
+ * buffer of each pair instead of selecting element by element.
  */
 export const SELECT_BY_FLAG_KERNEL = 'MlaanSelectByFlag';
-export interface SelectByFlagInputs {
-  flag: TensorInfo;
-  whenTrue: TensorInfo;
-  whenFalse: TensorInfo;
+
+/**
+ * One SGD update of one variable, as `torch.optim.SGD` does it (`ops/sgd-update.ts`): outputs
+ * [new value, new momentum buffer] (the buffer only when momentum is not 0). `firstStep`: the
+ * buffer starts as the step's direction, as PyTorch's does. Backends whose memory is the host's
+ * register it to make the update one pass over the variable instead of up to eight element-wise
+ * kernels, each with its own dispatch.
+ */
+export const SGD_UPDATE_KERNEL = 'MlaanSgdUpdate';
+export interface SgdUpdateInputs {
+  variable: TensorInfo;
+  gradient: TensorInfo;
+  /** Absent when momentum is 0. */
+  momentumBuffer?: TensorInfo;
+}
+export interface SgdUpdateAttrs {
+  learningRate: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  dampening: number;
+  firstStep: boolean;
+}
+
+/**
+ * The sum of every element of every input, as one float32 scalar (`ops/total-sum.ts`): a step's
+ * check for non-finite gradients sums ~100 gradients at once. Host-memory backends register it
+ * to do that in one pass instead of one reduction kernel per tensor.
+ */
+export const TOTAL_SUM_KERNEL = 'MlaanTotalSum';
+
+/**
+ * Batch norm's running-statistics update after a training forward: outputs [running mean,
+ * running variance] = (1 - m) * running + m * batch, with the batch variance made unbiased
+ * (`ops/batch-norm.ts`). Host-memory backends register it to make seven element-wise kernels one.
+ */
+export const RUNNING_STATISTICS_KERNEL = 'MlaanRunningStatistics';
+export interface RunningStatisticsInputs {
+  runningMean: TensorInfo;
+  runningVariance: TensorInfo;
+  mean: TensorInfo;
+  biasedVariance: TensorInfo;
+}
+export interface RunningStatisticsAttrs {
+  momentum: number;
+  /** The values per channel the batch statistics came from (the unbiasing factor's n). */
+  count: number;
 }

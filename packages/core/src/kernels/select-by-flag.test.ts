@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
-import { selectByFlag } from '../ops/select-by-flag.js';
+import { selectByFlag, selectPairsByFlag } from '../ops/select-by-flag.js';
 import { useBackend } from './cross-backend.test-helpers.js';
 import { SELECT_BY_FLAG_KERNEL } from './kernel-names.js';
 import { registerCpuTrainingKernels, registerWasmTrainingKernels } from './training-kernels.js';
@@ -37,6 +37,26 @@ describe.each([
     kept.dispose();
     expect(Array.from(selected.dataSync())).toEqual([1, 2, 3]);
     tf.dispose([selected, undone, condition]);
+  });
+
+  it('selects every pair in one call, each pair its own side', async () => {
+    await useBackend(backend);
+    register();
+    const pairs = [
+      [tf.tensor1d([1]), tf.tensor1d([NaN])],
+      [tf.tensor2d([[2, 3]]), tf.tensor2d([[4, 5]])],
+      [tf.scalar(6), tf.scalar(Infinity)],
+    ] as const;
+    for (const [value, side] of [[true, 0], [false, 1]] as const) {
+      const condition = flag(value);
+      const buffers = tf.memory().numDataBuffers;
+      const selected = selectPairsByFlag(condition, pairs);
+      expect(tf.memory().numDataBuffers).toBe(buffers);
+      expect(selected.map((t) => t.shape)).toEqual(pairs.map((p) => p[0].shape));
+      expect(selected.map((t) => Array.from(t.dataSync()))).toEqual(pairs.map((p) => Array.from(p[side].dataSync())));
+      tf.dispose([...selected, condition]);
+    }
+    tf.dispose(pairs.flat());
   });
 });
 

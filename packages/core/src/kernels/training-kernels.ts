@@ -5,6 +5,9 @@ import { createStagedMeanConfig, createStagedSumConfig } from './reduction.js';
 import { createTileConfig } from './tile.js';
 import { createSharingIdentityConfig } from './identity.js';
 import { createSelectByFlagConfig } from './select-by-flag.js';
+import { createSgdUpdateConfig } from './sgd-update.js';
+import { createTotalSumConfig } from './total-sum.js';
+import { createRunningStatisticsConfig } from './running-statistics.js';
 
 /** Kernels that registerTrainingKernels replaced, so that composed kernels can still delegate to them. */
 const replacedKernels = new Map<string, KernelConfig>();
@@ -34,10 +37,25 @@ export function createTrainingKernels(backendName: string): KernelConfig[] {
     createStagedSumConfig(backendName, fallback('Sum')),
     createStagedMeanConfig(backendName, fallback('Mean')),
     createSharingIdentityConfig(backendName, fallback('Identity')),
-    createSelectByFlagConfig(backendName),
+    ...hostMemoryStepKernels(backendName),
   ];
   for (const kernel of kernels) composedKernels.add(kernel);
   return kernels;
+}
+
+/**
+ * The training step's own kernels for a backend whose tensors live in host memory (cpu, wasm,
+ * onednn): its commit by reference, the optimizer's update, the gradient check and batch norm's
+ * running statistics in one pass each, where the element-wise versions cost one dispatch per tensor and operation (~1,000 a
+ * ResNet-32 step). Device backends (webgpu) keep the element-wise versions.
+ */
+export function hostMemoryStepKernels(backendName: string): KernelConfig[] {
+  return [
+    createSelectByFlagConfig(backendName),
+    createSgdUpdateConfig(backendName),
+    createTotalSumConfig(backendName),
+    createRunningStatisticsConfig(backendName),
+  ];
 }
 
 /** The composed training kernels for the wasm backend. */
@@ -78,7 +96,7 @@ export function registerWasmTrainingKernels(): void {
  * (18 s for one ResNet-32 stage-1 layer at batch 16); the composed version runs on Conv2D.
  * Its other kernels are already as fast as their compositions would be.
  */
-export const cpuTrainingKernels: readonly KernelConfig[] = [createConv2DBackpropFilterConfig('cpu'), createSelectByFlagConfig('cpu')];
+export const cpuTrainingKernels: readonly KernelConfig[] = [createConv2DBackpropFilterConfig('cpu'), ...hostMemoryStepKernels('cpu')];
 
 /** Replaces the cpu backend's slow Conv2DBackpropFilter. Import '@tensorflow/tfjs-backend-cpu' first. */
 export function registerCpuTrainingKernels(): void {

@@ -10,6 +10,7 @@ import {
   fusedBatchNormReluForward,
   hasFusedBatchNormKernels,
   hasFusedBatchNormReluKernels,
+  runningStatistics,
 } from '../ops/batch-norm.js';
 import { reluTieBreakerInstalled } from './activation.js';
 import { Activation, BackwardRequest, BackwardResult, createVariable, createVariableFromInitialValue, ForwardContext, Layer, NamedVariable } from './layer.js';
@@ -95,12 +96,10 @@ export class BatchNorm extends Layer {
 
   /** running = (1-m) running + m batch, with the unbiased batch variance. */
   updateStatistics(mean: tf.Tensor1D, biasedVariance: tf.Tensor1D, count: number): void {
-    tf.tidy(() => {
-      const m = this.momentum;
-      const unbiased = tf.mul(biasedVariance, count / Math.max(count - 1, 1));
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
-    });
+    const [nextMean, nextVariance] = runningStatistics(this.runningMean, this.runningVar, mean, biasedVariance, this.momentum, count);
+    this.runningMean.assign(nextMean);
+    this.runningVar.assign(nextVariance);
+    tf.dispose([nextMean, nextVariance]);
   }
 
   private evalForward(x: tf.Tensor): tf.Tensor {

@@ -8,6 +8,7 @@ import {
   type BatchNormReluTrainingGradAttrs,
   type BatchNormTrainingAttrs,
   type BatchNormTrainingGradAttrs,
+  RUNNING_STATISTICS_KERNEL,
 } from '../kernels/kernel-names.js';
 
 /**
@@ -240,4 +241,31 @@ export function batchNormTraining(
     };
   });
   return op(x, gamma, beta);
+}
+
+/**
+ * Batch norm's running statistics after a training forward: (1 - momentum) * running + momentum *
+ * batch, the batch variance made unbiased over `count` values per channel (as PyTorch's). Runs the
+ * active backend's `MlaanRunningStatistics` when it registers one, else the same arithmetic as
+ * element-wise ops. Returns [running mean, running variance].
+ */
+export function runningStatistics(
+  runningMean: tf.Tensor,
+  runningVariance: tf.Tensor,
+  mean: tf.Tensor,
+  biasedVariance: tf.Tensor,
+  momentum: number,
+  count: number,
+): [tf.Tensor1D, tf.Tensor1D] {
+  if (tf.getKernel(RUNNING_STATISTICS_KERNEL, tf.getBackend()) !== undefined) {
+    const inputs = { runningMean, runningVariance, mean, biasedVariance };
+    return tf.engine().runKernel(RUNNING_STATISTICS_KERNEL, inputs, { momentum, count }) as [tf.Tensor1D, tf.Tensor1D];
+  }
+  return tf.tidy(() => {
+    const unbiased = tf.mul(biasedVariance, count / Math.max(count - 1, 1));
+    return [
+      tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean, momentum)),
+      tf.add(tf.mul(runningVariance, 1 - momentum), tf.mul(unbiased, momentum)),
+    ] as [tf.Tensor1D, tf.Tensor1D];
+  });
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
+import { sgdUpdate } from '../ops/sgd-update.js';
 import { defineOptions, option, type OptionsOf } from './define-plugin.js';
 
 /** SGD's options, declared once: each rule is an option's type, default and check. */
@@ -46,30 +47,30 @@ export class SgdOptimizer {
 
   /** Apply one update to each variable that has a gradient. Gradients are not disposed. */
   step(gradients: ReadonlyMap<tf.Variable, tf.Tensor>): void {
-    const lr = this.learningRate;
+    const attrs = {
+      learningRate: this.learningRate,
+      momentum: this.momentum,
+      nesterov: this.nesterov,
+      weightDecay: this.weightDecay,
+      dampening: this.dampening,
+    };
     for (const [variable, gradient] of gradients) {
-      tf.tidy(() => {
-        let d: tf.Tensor = gradient;
-        if (this.weightDecay !== 0) d = tf.add(d, tf.mul(variable, this.weightDecay));
-        if (this.momentum !== 0) {
-          const buffer = this.buffers.get(variable);
-          let next: tf.Tensor;
-          if (!buffer) {
-            // Made as zeros and then assigned, so that a step that is undone (a non-finite
-            // verdict) leaves zeros, which the next step's update turns into its own d, as PyTorch's
-            // first step would (dampening 0).
-            next = d;
-            const created = tf.variable(tf.zerosLike(variable), false);
-            this.buffers.set(variable, created);
-            created.assign(d);
-          } else {
-            next = tf.add(tf.mul(buffer, this.momentum), this.dampening ? tf.mul(d, 1 - this.dampening) : d);
-            buffer.assign(next);
-          }
-          d = this.nesterov ? tf.add(d, tf.mul(next, this.momentum)) : next;
-        }
-        variable.assign(tf.sub(variable, tf.mul(d, lr)));
-      });
+      let buffer = this.buffers.get(variable);
+      const firstStep = buffer === undefined;
+      if (this.momentum !== 0 && buffer === undefined) {
+        // Made as zeros and then assigned, so that a step that is undone (a non-finite verdict)
+        // leaves zeros, which the next step's update turns into its own d, as PyTorch's first
+        // step would (dampening 0).
+        buffer = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
+        this.buffers.set(variable, buffer);
+      }
+      const updated = sgdUpdate(variable, gradient, buffer, { ...attrs, firstStep });
+      variable.assign(updated.value);
+      updated.value.dispose();
+      if (updated.momentumBuffer) {
+        buffer!.assign(updated.momentumBuffer);
+        updated.momentumBuffer.dispose();
+      }
     }
   }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { totalSum } from '../ops/total-sum.js';
 
 /**
  * Where each value of a step's packed verdict sits: the unweighted losses in the order the heads
@@ -33,7 +34,7 @@ export class GradientCheck {
     if (parts.length === 0) return;
     const previous = this.sums.get(group);
     const sum = tf.tidy(() => {
-      const total = tf.addN(parts.map((g) => tf.sum(g)));
+      const total = totalSum(parts);
       return (previous ? tf.add(previous, total) : total) as tf.Scalar;
     });
     previous?.dispose();

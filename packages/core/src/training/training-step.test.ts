@@ -38,7 +38,7 @@ function expectSameBits(after: Map<string, Float32Array>, before: Map<string, Fl
 }
 
 /** A host whose head at `module` turns its loss into NaN (a diverged loss), or throws. */
-function faultyHost(module: number, fault: 'nan' | 'throw') {
+function faultyHost(module: number, fault: 'nan' | 'throw' | 'throw-after-ops') {
   const host = linearHeadHost();
   return {
     ...host,
@@ -51,6 +51,12 @@ function faultyHost(module: number, fault: 'nan' | 'throw') {
         namedParameters: () => head.namedParameters(),
         loss(features, batch, context) {
           if (fault === 'throw') throw new Error('head exploded');
+          if (fault === 'throw-after-ops') {
+            // As a head that refuses a batch half-way (batch norm over one example): the tape
+            // already holds what its ops saved for their backward.
+            head.loss(features, batch, context);
+            throw new Error('head exploded after its ops');
+          }
           return tf.tidy(() => tf.mul(head.loss(features, batch, context), NaN) as tf.Scalar);
         },
       } satisfies Head;
@@ -178,9 +184,12 @@ describe('a step is all or nothing', () => {
     backbone.dispose();
   });
 
-  it('a step that throws half-way restores the running statistics it advanced and leaves no tensor behind', () => {
+  it.each([
+    ['before its ops', 'throw'],
+    ['after its ops ran on the tape', 'throw-after-ops'],
+  ] as const)('a head that throws %s: the step restores the running statistics it advanced and leaves no tensor behind', (_, fault) => {
     const backbone = tinyBackbone({ seed: 9 });
-    const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [faultyHost(1, 'throw')] });
+    const trainer = new LocalTrainer({ backbone, cuts: CUTS, plugins: [faultyHost(1, fault)] });
     const batch = randomBatch({ seed: 6 });
     const before = snapshot(trainer);
     const tensors = tf.memory().numTensors;

@@ -7,6 +7,7 @@ import type { Batch } from './plugin.js';
 import { type BoundaryCotangent, StepEngine, type StepModel, type StepRange } from './step-engine.js';
 import { StepResult } from './step-result.js';
 import { GradientCheck, stepVerdict } from './step-verdict.js';
+import { KeptTensors } from './kept-tensors.js';
 import { VariableJournal } from './variable-journal.js';
 
 /**
@@ -48,6 +49,7 @@ export class TrainingStep {
   readonly engine: StepEngine;
   readonly schedule: Schedule;
   private readonly journal = new VariableJournal();
+  private readonly keptTensors = new KeptTensors();
   private readonly gradientCheck = new GradientCheck();
   private finished = false;
 
@@ -62,6 +64,7 @@ export class TrainingStep {
   ) {
     tf.engine().startScope();
     this.journal.begin();
+    this.keptTensors.begin();
     const stepsModules = setup.mode === 'sequential' && update;
     this.engine = new StepEngine(setup.model, batch, TRAIN, range, stepsModules ? (m) => this.updateModule(m) : undefined);
     this.schedule = keepHandedOut(backwardSchedule(setup.schedule, this.engine));
@@ -139,6 +142,7 @@ export class TrainingStep {
       this.schedule.return();
     } finally {
       this.journal.rollback();
+      this.keptTensors.free();
       this.finish();
     }
   }
@@ -146,6 +150,7 @@ export class TrainingStep {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.keptTensors.close();
     this.engine.dispose();
     this.gradientCheck.dispose();
     tf.engine().endScope();

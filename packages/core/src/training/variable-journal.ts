@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { selectByFlag } from '../ops/select-by-flag.js';
+import { selectPairsByFlag } from '../ops/select-by-flag.js';
 
 /**
  * Every write a training step makes to a variable goes through `Variable.assign` (the optimizer's
@@ -30,6 +30,21 @@ function installAssignHook(): void {
   Object.defineProperty(prototype, installedKey, { value: true });
 }
 
+interface ReferenceCountingBackend {
+  incRef(dataId: object): void;
+}
+
+/**
+ * A second handle on a variable's current buffer: what `tf.clone` gives on a backend whose
+ * Identity shares (cpu, onednn, core's Identity on wasm), without a kernel's dispatch (a step
+ * journals ~270 variables).
+ */
+function sharedHandle(variable: tf.Variable): tf.Tensor {
+  const engine = tf.engine();
+  (engine.backend as unknown as ReferenceCountingBackend).incRef(variable.dataId);
+  return engine.makeTensorFromTensorInfo({ dataId: variable.dataId, shape: variable.shape, dtype: variable.dtype });
+}
+
 /**
  * The values variables had before a step, for the variables the step writes: `commit` keeps the
  * step's writes where a flag on the device says so and restores the old values where it does not
@@ -51,7 +66,7 @@ export class VariableJournal {
   /** Called by the hook before `variable` is first written in this journal. */
   record(variable: tf.Variable): void {
     if (this.before.has(variable) || variable.isDisposed) return;
-    this.before.set(variable, tf.keep(tf.clone(variable)));
+    this.before.set(variable, tf.keep(sharedHandle(variable)));
   }
 
   /** The variables written since `begin`. */
@@ -65,10 +80,11 @@ export class VariableJournal {
    */
   commit(keep: tf.Tensor): void {
     this.close();
-    for (const [variable, old] of this.before) {
-      if (!variable.isDisposed) variable.assign(tf.tidy(() => selectByFlag(keep, variable, old)));
-      old.dispose();
-    }
+    const written = [...this.before].filter(([variable]) => !variable.isDisposed);
+    const chosen = selectPairsByFlag(keep, written);
+    written.forEach(([variable], i) => variable.assign(chosen[i]!));
+    tf.dispose(chosen);
+    for (const old of this.before.values()) old.dispose();
     this.before.clear();
   }
 
