@@ -14,8 +14,8 @@ export { DEFAULT_OUT_DIR } from './training-options.js';
 export { EXIT, type IO } from './io.js';
 
 /**
- * `run --help`'s examples, the first a newcomer's: DGL + MLAAN on the demo protocol (4 epochs of
- * 40 batches of CIFAR-10, cosine annealing from lr 0.05, no warm-up; minutes on 2 cores), with the
+ * `run --help`'s examples, the first a newcomer's: DGL + MLAAN on the demo protocol (2 epochs of
+ * 80 batches of CIFAR-10 at a constant lr 0.05, no warm-up; minutes on 2 cores), with the
  * datasets folder named (and CIFAR-10 downloaded into it when missing).
  */
 export const RUN_EXAMPLES = [
