@@ -2,6 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selectBackend } from '@mlaan/core';
 import { describe, expect, it } from 'vitest';
+import { readProduced } from '../compare.js';
 import { compareWithFloat64 } from '../float64.js';
 import { FixtureError, loadFixture } from '../fixture.js';
 import { augLocalRunner } from './auglocal.js';
@@ -20,7 +21,7 @@ describe('AugLocal against the authors\' code (fixtures/auglocal-resnet32-k4-dep
       const fixture = await loadFixture(fixtureDir);
       const produced = await augLocalRunner.run(fixture);
       try {
-        const report = compareWithFloat64(fixture, produced);
+        const report = compareWithFloat64(fixture, await readProduced(produced));
         // Logits, loss, the gradients of 3 local modules, their 3 auxiliary networks and fc, running statistics.
         expect(report.rows.length).toBe(fixture.expectedFloat64!.size);
         expect(report.rows.length).toBeGreaterThan(120);
