@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assignAdapters } from './adapter-assignment.js';
+import { assignAdapters, recipeForWorker } from './adapter-assignment.js';
 import { registerBackendProvider, type BackendProvider } from './providers.js';
 
 function gpuBackend(devices: string[] | undefined): BackendProvider {
@@ -46,5 +46,23 @@ describe('assignAdapters', () => {
 
   it('refuses a backend it does not know', async () => {
     await expect(assignAdapters('no-such-backend', 2)).rejects.toThrow(/no backend provider named 'no-such-backend'/);
+  });
+});
+
+describe('recipeForWorker', () => {
+  const assignment = { adapters: ['H100 #0', 'A100', undefined], devices: ['H100 #0', 'A100', 'A100 x'] };
+  const recipe = { module: 'recipe.js', backend: 'webgpu', backendOptions: { wasmThreads: 2 } };
+
+  it("names each pipeline worker's adapter in its recipe's backend options, keeping the others", () => {
+    expect(recipeForWorker(recipe, assignment, 0)).toEqual({ ...recipe, backendOptions: { wasmThreads: 2, adapter: 'H100 #0' } });
+    expect(recipeForWorker(recipe, assignment, 1).backendOptions).toEqual({ wasmThreads: 2, adapter: 'A100' });
+    expect(recipe.backendOptions).toEqual({ wasmThreads: 2 });
+  });
+
+  it("leaves the recipe as it is where the worker has no adapter, there is no assignment, or the recipe names one", () => {
+    expect(recipeForWorker(recipe, assignment, 2)).toBe(recipe);
+    expect(recipeForWorker(recipe, undefined, 0)).toBe(recipe);
+    const named = { ...recipe, backendOptions: { adapter: 'RTX' } };
+    expect(recipeForWorker(named, assignment, 0)).toBe(named);
   });
 });

@@ -39,3 +39,17 @@ export async function assignAdapters(choice: string, workers: number): Promise<A
     : undefined;
   return { adapters, devices, ...(note ? { note } : {}) };
 }
+
+/**
+ * The recipe each pipeline worker builds its stage from: where the recipe names no adapter of its
+ * own and the assignment gives a worker one, that worker's backend options name it.
+ */
+export function recipeForWorker<Recipe extends { backendOptions?: { adapter?: string } }>(
+  recipe: Recipe,
+  assignment: AdapterAssignment | undefined,
+  worker: number,
+): Recipe {
+  const adapter = assignment?.adapters[worker];
+  if (adapter === undefined || recipe.backendOptions?.adapter !== undefined) return recipe;
+  return { ...recipe, backendOptions: { ...recipe.backendOptions, adapter } };
+}

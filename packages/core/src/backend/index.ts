@@ -14,6 +14,6 @@ export {
   type BackendLoadOptions,
   type BackendProvider,
 } from './providers.js';
-export { assignAdapters, type AdapterAssignment } from './adapter-assignment.js';
+export { assignAdapters, recipeForWorker, type AdapterAssignment } from './adapter-assignment.js';
 export { silenceNodeBackendHint } from './node-hint.js';
 export { importOptionalPackage, isPackageNotFound, provideBundledPackage } from './optional-import.js';

@@ -11,6 +11,7 @@ import { CreditGate } from './flow-control.js';
 import type { BatchMessage, CreditMessage, PipelineExchange, StageInit, StageMeters, StageReport, StageRequest } from './messages.js';
 import { measureModuleCosts, type ModuleCosts } from './module-costs.js';
 import { resolvePipelineOptions, type ResolvedPipelineOptions } from './pipeline-options.js';
+import { type AdapterAssignment, assignAdapters, recipeForWorker } from '../backend/adapter-assignment.js';
 import { checkPlacement, placeByCost, placeByCount, type Placement } from './placement.js';
 import { buildRecipeTrainer, type TrainerRecipe } from './recipe.js';
 import { assignRecords, variableRecords } from './tensor-records.js';
@@ -77,6 +78,11 @@ export class PipelinedTrainer {
   /** The main thread's copy of the model, current after `synchronize()` (and every checkpoint or evaluation). */
   readonly mirror: LocalTrainer;
   readonly placement: Placement;
+  /**
+   * The GPU adapter each worker asked for (GPU backends that list several devices: one each,
+   * round robin), and why workers share one when they do; undefined on backends without devices.
+   */
+  readonly adapters: AdapterAssignment | undefined;
   /** The measured per-module costs (`placement: 'measured'`), else undefined. */
   readonly moduleCosts: ModuleCosts | undefined;
   readonly capacity: number;
@@ -100,9 +106,16 @@ export class PipelinedTrainer {
   /** The step count the mirror's weights and momentum are current at (undefined: not yet gathered). */
   private mirrorStep: number | undefined;
 
-  private constructor(mirror: LocalTrainer, placement: Placement, costs: ModuleCosts | undefined, options: ResolvedPipelineOptions) {
+  private constructor(
+    mirror: LocalTrainer,
+    placement: Placement,
+    costs: ModuleCosts | undefined,
+    options: ResolvedPipelineOptions,
+    adapters: AdapterAssignment | undefined,
+  ) {
     this.mirror = mirror;
     this.placement = placement;
+    this.adapters = adapters;
     this.moduleCosts = costs;
     this.capacity = options.queueCapacity ?? 2;
     this.exchange = options.exchange ?? 'exact';
@@ -122,7 +135,7 @@ export class PipelinedTrainer {
     this.threads = placement.ranges.map(([first, end], stage) => {
       const upstream = channels[stage]!.port2;
       const downstream = stage + 1 < W ? channels[stage + 1]!.port1 : undefined;
-      const init: StageInit = { recipe: options.recipe, stage, stageCount: W, first, end, capacity: this.capacity, exchange: this.exchange, memoryEvery: options.memoryEvery ?? 0, upstream, downstream };
+      const init: StageInit = { recipe: recipeForWorker(options.recipe, adapters, stage), stage, stageCount: W, first, end, capacity: this.capacity, exchange: this.exchange, memoryEvery: options.memoryEvery ?? 0, upstream, downstream };
       const worker = launchWorker(entry, { ...init }, downstream ? [upstream, downstream] : [upstream], typescript);
       worker.on('message', (report: StageReport) => this.onReport(stage, report));
       worker.on('error', (error) => this.fail(stage, error.message, error));
@@ -142,6 +155,7 @@ export class PipelinedTrainer {
     const mirror = await buildRecipeTrainer(options.recipe);
     let costs: ModuleCosts | undefined;
     let placement: Placement;
+    let adapters: AdapterAssignment | undefined;
     const K = mirror.modules.length;
     try {
       if (options.workers > K) {
@@ -164,11 +178,16 @@ export class PipelinedTrainer {
         }
       }
       checkExchanges(mirror, placement, options.exchange);
+      // One adapter per worker where the backend lists several devices (webgpu on a multi-GPU machine).
+      if (options.recipe.backend !== undefined && options.recipe.backendOptions?.adapter === undefined) {
+        const assignment = await assignAdapters(options.recipe.backend, placement.ranges.length);
+        if (assignment.adapters.some((adapter) => adapter !== undefined) || assignment.note) adapters = assignment;
+      }
     } catch (error) {
       mirror.dispose();
       throw error;
     }
-    const trainer = new PipelinedTrainer(mirror, placement, costs, options);
+    const trainer = new PipelinedTrainer(mirror, placement, costs, options, adapters);
     await trainer.request(() => undefined, 'ready');
     return trainer;
   }
