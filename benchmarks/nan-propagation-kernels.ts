@@ -45,7 +45,7 @@ b.setNumThreads(threads);
 const random = (size: number) => Float32Array.from({ length: size }, (_, i) => Math.sin(i * 12.9898) * 2);
 
 /** Fastest and median ms of each side, calls interleaved A, B, A, B, … */
-function compare(run: (addon: OnednnAddon) => void): { a: number; b: number; ratio: number } {
+function compare(run: (addon: OnednnAddon) => void): { a: number; b: number; ratio: number; medianA: number; medianB: number; medianRatio: number } {
   for (let i = 0; i < 5; i++) {
     run(a);
     run(b);
