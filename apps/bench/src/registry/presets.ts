@@ -87,7 +87,7 @@ export const PRESETS = {
   demo: {
     name: 'demo',
     description:
-      'The main job, an estimated 3¾ to 4¼ minutes of training and evaluation on 2 idle CPU cores with the onednn backend, the build not included ' +
+      'The main job, 3 min 11 s on 2 idle CPU cores with the onednn backend, the build included (timed on a fresh clone, 2026-12-05) ' +
       '(benchmarks/demo/README.md): ResNet-32 on 5,120 CIFAR-10 training images and 2,000 test images, 2 epochs, batch 64, constant lr 0.05; ' +
       'E2E, and DGL K=8 with GAP+Linear heads with and without MLAAN (the authors’ CIFAR code: reference profile). Shows what MLAAN changes, ' +
       'beside the spread of the seed runs in benchmarks/demo/seeds/, and what each method’s step costs; not the paper’s numbers.',
