@@ -44,7 +44,7 @@ export async function assignAdapters(choice: string, workers: number): Promise<A
  * The recipe each pipeline worker builds its stage from: where the recipe names no adapter of its
  * own and the assignment gives a worker one, that worker's backend options name it.
  */
-export function recipeForWorker<Recipe extends { backendOptions?: { adapter?: string } }>(
+export function recipeForWorker<Recipe extends { backendOptions?: { adapter?: string; [option: string]: unknown } }>(
   recipe: Recipe,
   assignment: AdapterAssignment | undefined,
   worker: number,
