@@ -1,12 +1,16 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
+/** Every tfjs backend counts references to its buffers: a second handle on one costs no copy. */
+export interface ReferenceCountingBackend {
+  incRef(dataId: object): void;
+}
+
 /**
  * What the step's kernels for host-memory backends (cpu, wasm, onednn) use of a backend: every
  * tfjs backend has these methods, and on these backends none of them waits on a device.
  */
-export interface HostMemoryBackend {
+export interface HostMemoryBackend extends ReferenceCountingBackend {
   readSync(dataId: object): ArrayLike<number>;
-  incRef(dataId: object): void;
   write(values: Float32Array, shape: number[], dtype: 'float32'): object;
 }
 

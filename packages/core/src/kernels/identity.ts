@@ -1,9 +1,6 @@
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import { kernelWithFallback } from './kernel-fallback.js';
-
-interface ReferenceCountingBackend {
-  incRef(dataId: object): void;
-}
+import type { ReferenceCountingBackend } from './host-memory.js';
 
 /**
  * Identity (what `tensor.clone()` runs) that shares the input's buffer by reference count, as the

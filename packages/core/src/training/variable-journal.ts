@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectPairsByFlag } from '../ops/select-by-flag.js';
+import type { ReferenceCountingBackend } from '../kernels/host-memory.js';
 
 /**
  * Every write a training step makes to a variable goes through `Variable.assign` (the optimizer's
@@ -28,10 +29,6 @@ function installAssignHook(): void {
     assign.call(this, newValue);
   };
   Object.defineProperty(prototype, installedKey, { value: true });
-}
-
-interface ReferenceCountingBackend {
-  incRef(dataId: object): void;
 }
 
 /**
