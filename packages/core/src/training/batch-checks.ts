@@ -34,6 +34,17 @@ export function checkBatch(batch: Batch, backbone: Backbone, options: { training
   if (batch.labels.rank !== 1 || batch.labels.shape[0] !== s[0]) {
     throw new ShapeError(`Batch labels must be a vector of ${s[0]} class indices; got [${batch.labels.shape.join(', ')}].`);
   }
+  // Optional, but when given every head that reads it (InfoPro's reconstruction) needs it whole.
+  const normalization: unknown = batch.normalization;
+  if (normalization !== undefined) {
+    const perChannel = (values: unknown) => Array.isArray(values) && values.length === s[3] && values.every((v) => typeof v === 'number' && Number.isFinite(v));
+    const given = normalization as { mean?: unknown; std?: unknown } | null;
+    if (given === null || typeof given !== 'object' || !perChannel(given.mean) || !perChannel(given.std)) {
+      throw new ShapeError(
+        `Batch normalization must be { mean, std } with ${s[3]} finite numbers each (the per-channel values the images were normalised with); got ${JSON.stringify(normalization)}.`,
+      );
+    }
+  }
 }
 
 /**

@@ -89,6 +89,9 @@ describe('gradient isolation', () => {
     const trainer = new LocalTrainer({ backbone });
     const bad = { inputs: tf.zeros([2, 3, 8, 8]) as tf.Tensor4D, labels: tf.tensor1d([0, 1], 'int32') };
     expect(() => trainer.step(bad)).toThrow(ShapeError);
+    // A normalization that is not { mean, std } per channel (the fuzz test's 'cifar') is refused up front.
+    const named = { inputs: tf.zeros([2, 8, 8, 3]) as tf.Tensor4D, labels: tf.tensor1d([0, 1], 'int32'), normalization: 'cifar' as never };
+    expect(() => trainer.step(named)).toThrow(/normalization must be \{ mean, std \} with 3 finite numbers/);
     trainer.dispose();
     backbone.dispose();
   });
