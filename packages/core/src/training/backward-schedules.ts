@@ -156,7 +156,8 @@ function* heldSchedule(engine: StepEngine, dropAndRerun: boolean): Schedule {
 /**
  * `sweep`: forward every module keeping only its output and run its heads; then, from the last
  * module to the first, re-run each module's traced forward from its saved input (batch statistics
- * as before, running statistics not advanced again) and take its backward: parameter gradients
+ * as before, running statistics not advanced again; only the model's last module keeps its trace,
+ * a range's last module does not) and take its backward: parameter gradients
  * from every cotangent at its output, and one input gradient per group of terms that continue
  * below it (grouped by where their span starts, which is where they stop). Across a boundary the
  * incoming cotangents join the last module's groups and the groups that began before the range
@@ -178,7 +179,11 @@ function* sweepSchedule(engine: StepEngine): Schedule {
     for (let e = first; e < end; e++) {
       const activation = engine.forward(e, inputs[e]!);
       let output = activation.output;
-      if (e === end - 1) last = activation;
+      // The last module's traced forward is kept for the backward that starts there; a range
+      // that ends before the model does re-runs it as every other module, or a stage would hold a
+      // whole traced module (at full resolution for the first stage) while it runs the heads
+      // and waits for the later stage's cotangents.
+      if (e === K - 1) last = activation;
       else {
         // Only the output outlives the forward; the backward re-runs it.
         output = output.clone();
@@ -187,6 +192,11 @@ function* sweepSchedule(engine: StepEngine): Schedule {
       }
       if (e === end - 1 && end < K) yield { kind: 'output', output: output.clone() };
       for (const headed of headedTerms[e]!) groups[e]!.addOwned(headed.term.span[0], engine.head(headed, output));
+    }
+    // Module end - 1's output has served the stage after and the heads.
+    if (end < K) {
+      inputs[end]!.dispose();
+      inputs[end] = undefined;
     }
     if (engine.continuesAfter) {
       incoming = [...((yield { kind: 'incoming' }) ?? [])];
@@ -203,7 +213,7 @@ function* sweepSchedule(engine: StepEngine): Schedule {
         engine.moduleDone(m);
         continue;
       }
-      const activation = m === end - 1 ? last! : engine.forward(m, inputs[m]!, engine.replay);
+      const activation = m === K - 1 ? last! : engine.forward(m, inputs[m]!, engine.replay);
       // Module m - 1's output has served its heads and this forward.
       if (m > first) inputs[m]!.dispose();
       inputs[m] = undefined;

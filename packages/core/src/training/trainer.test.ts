@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ActivationPolicy, ConfigError, crossEntropy, LocalTrainer, LossTerm, registerCpuTrainingKernels, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
+import { ActivationPolicy, ConfigError, crossEntropy, LocalLearningPlugin, LocalTrainer, LossTerm, registerCpuTrainingKernels, SgdOptimizer, ShapeError, TRAIN } from '../index.js';
 import { disposeBatch, linearHeadHost, nonZeroGradients, randomBatch, tensorsLeftBy, tensorsLeftBySteps, tinyBackbone } from '../testing/index.js';
 
 beforeAll(async () => {
@@ -222,6 +222,45 @@ describe('activation schedules', () => {
       trainer.dispose();
       backbone.dispose();
     }
+  });
+
+  it("sweep over a range that ends before the model holds that range's outputs, not a traced module, while the last module's heads run", () => {
+    // A pipeline stage runs its last module's heads and then waits for the stage after; a traced
+    // forward kept meanwhile made the first stage of InfoPro + MLAAN K = 8 hold more than the
+    // whole sequential step (its heads are large and its modules at full resolution).
+    const bytesAtHeadsOfModuleOne = (drive: (trainer: LocalTrainer, batch: ReturnType<typeof randomBatch>) => void) => {
+      const backbone = tinyBackbone({ seed: 9 });
+      let before = 0;
+      let atHeads = 0;
+      const recorder: LocalLearningPlugin = {
+        name: 'memory-at-heads',
+        enforce: 'post',
+        wrapHead: (head, request) =>
+          request.moduleIndex !== 1
+            ? head
+            : { ...head, loss: (features, batch, context) => ((atHeads = Math.max(atHeads, tf.memory().numBytes - before)), head.loss(features, batch, context)) },
+      };
+      const trainer = new LocalTrainer({ backbone, cuts, plugins: [linearHeadHost({ terms: cascades }), recorder], activations: 'sweep' });
+      const batch = randomBatch({ seed: 5 });
+      before = tf.memory().numBytes;
+      drive(trainer, batch);
+      disposeBatch(batch);
+      trainer.dispose();
+      backbone.dispose();
+      return atHeads;
+    };
+    const whole = bytesAtHeadsOfModuleOne((trainer, batch) => trainer.step(batch).dispose());
+    const firstTwo = bytesAtHeadsOfModuleOne((trainer, batch) => {
+      const step = trainer.beginStep(batch, { first: 0, end: 2 });
+      for (let next = step.schedule.next(); !next.done; ) {
+        const request = next.value;
+        if (request.kind === 'output') request.output.dispose();
+        next = step.schedule.next(request.kind === 'incoming' ? [] : undefined);
+      }
+      trainer.completeStep(step).dispose();
+    });
+    expect(whole).toBeGreaterThan(0);
+    expect(firstTwo).toBeLessThanOrEqual(whole);
   });
 
   it('window drops a module that owes only its weight gradient (the first of each 3-module window)', () => {
