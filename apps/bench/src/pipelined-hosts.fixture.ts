@@ -11,11 +11,13 @@ export interface HostRecipeOptions {
   mode?: TrainingMode;
   /** MLM's cascades (their cotangents cross the worker boundaries), LAM's leap nets (their twins read later modules' weights), or both. */
   plugins?: 'mlm' | 'lam' | 'mlaan';
+  /** The trainer's schedule with plugins (default `keep`); `sweep` is what the bench's MLAAN runs use. */
+  activations?: 'keep' | 'sweep';
 }
 
 const PLUGINS = { mlm: () => [mlm()], lam: () => [lam()], mlaan: () => withMLAAN() };
 
-export default function hostRecipe({ host, mode, plugins }: HostRecipeOptions): TrainerOptions {
+export default function hostRecipe({ host, mode, plugins, activations }: HostRecipeOptions): TrainerOptions {
   return {
     // InfoPro's default aux head takes the CIFAR widths (16, 32, 64).
     backbone: tinyBackbone({ seed: 3, width: host === 'infopro' ? 16 : 4 }),
@@ -26,8 +28,7 @@ export default function hostRecipe({ host, mode, plugins }: HostRecipeOptions): 
     ],
     plugins: [host === 'dgl' ? dgl({ head: 'mlp-sr' }) : infoPro({ lambda: [2, 0.5, 1, 1.5] }), ...(plugins ? PLUGINS[plugins]() : [])],
     mode: mode ?? 'simultaneous',
-    // A pipeline stage sums cascade cotangents in the order of the 'keep' schedule.
-    activations: plugins ? 'keep' : undefined,
+    activations: plugins ? (activations ?? 'keep') : undefined,
     optimizer: { learningRate: 0.05 },
     seed: 11,
   };

@@ -27,7 +27,7 @@ function bits(trainer: LocalTrainer): Map<string, Int32Array> {
 }
 
 describe('PipelinedTrainer with DGL, InfoPro, MLM, LAM and MLAAN equals LocalTrainer bit for bit', () => {
-  for (const [host, workers, mode, plugins] of [
+  for (const configuration of [
     ['dgl', 2, 'simultaneous', undefined],
     ['dgl', 4, 'sequential', undefined],
     ['infopro', 2, 'simultaneous', undefined],
@@ -37,12 +37,28 @@ describe('PipelinedTrainer with DGL, InfoPro, MLM, LAM and MLAAN equals LocalTra
     // LAM's twins read later workers' blocks: their weights come back after every step.
     ['dgl', 2, 'simultaneous', 'lam'],
     ['infopro', 2, 'simultaneous', 'mlaan'],
+    // The sweep schedule (the bench's MLM and MLAAN runs), the later worker starting at module 1:
+    // the windows that began in worker 0 end at modules 1 and 2, so their cotangents go up before
+    // worker 1 has run module 3; and with the boundary at 2, where the last ends at module 3.
+    ['dgl', 2, 'simultaneous', 'mlm', 'sweep', [[0, 1], [1, 4]]],
+    ['dgl', 2, 'simultaneous', 'mlm', 'sweep', [[0, 2], [2, 4]]],
+    ['infopro', 2, 'simultaneous', 'mlaan', 'sweep', [[0, 1], [1, 4]]],
   ] as const) {
-    it(`${host}${plugins ? ` + ${plugins}` : ''}, ${mode}, K = 4, W = ${workers}`, async () => {
+    const [host, workers, mode, plugins, activations, placement] = configuration as unknown as [
+      HostRecipeOptions['host'],
+      number,
+      'simultaneous' | 'sequential',
+      HostRecipeOptions['plugins'],
+      HostRecipeOptions['activations'],
+      [number, number][] | undefined,
+    ];
+    const options: HostRecipeOptions = { host, mode, plugins, activations };
+    it(`${host}${plugins ? ` + ${plugins}` : ''}, ${mode}, K = 4, W = ${workers}${activations ? `, ${activations}` : ''}${placement ? `, placement ${JSON.stringify(placement)}` : ''}`, async () => {
       const batches = Array.from({ length: 3 }, (_, i) => randomBatch({ size: 4, seed: 30 + i }));
-      const local = new LocalTrainer(await loadRecipe(recipe({ host, mode, plugins })));
+      const local = new LocalTrainer(await loadRecipe(recipe(options)));
+      expect(local.schedule).toBe(activations ?? (plugins ? 'keep' : local.schedule));
       const expected = await readSteps(batches.map((b) => local.step(b)));
-      const pipelined = await PipelinedTrainer.create({ recipe: recipe({ host, mode, plugins }), workers, placement: 'count' });
+      const pipelined = await PipelinedTrainer.create({ recipe: recipe(options), workers, placement: placement ?? 'count' });
       try {
         const results = [];
         for await (const r of pipelined.train(batches.map((b) => ({ ...b, inputs: b.inputs.clone(), labels: b.labels.clone() })))) results.push(r);

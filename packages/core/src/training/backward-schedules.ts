@@ -58,6 +58,27 @@ function disposeCotangents(cotangents: readonly BoundaryCotangent[]): void {
 }
 
 /**
+ * The module after whose heads every term that began before the range has its cotangent at the
+ * range's input, so the stage before can have them while this range still runs forward (it would
+ * otherwise wait for this range's whole step: with MLM's windows across a boundary, the two
+ * workers took turns). -1 when no term began before the range, or when one of them continues past
+ * it (its cotangent comes back with the incoming ones, so all go up after those).
+ */
+function earlyUpstreamModule(engine: StepEngine): number {
+  const { headedTerms } = engine.model;
+  const { first, end } = engine;
+  let until = -1;
+  for (let e = first; e < engine.moduleCount; e++) {
+    for (const { term } of headedTerms[e]!) {
+      if (term.span[0] >= first) continue;
+      if (e >= end) return -1;
+      until = Math.max(until, e);
+    }
+  }
+  return until;
+}
+
+/**
  * `keep` (and `window` with `dropAndRerun`): each module's traced forward is kept until its last
  * use; a term's cotangent is walked back through its span as soon as its head has run, and every
  * cotangent that reaches a module is summed, so one parameter backward per module gives its weight
@@ -115,6 +136,7 @@ function* heldSchedule(engine: StepEngine, dropAndRerun: boolean): Schedule {
     engine.moduleDone(m);
   };
 
+  const earlyUntil = earlyUpstreamModule(engine);
   try {
     for (let e = first; e < end; e++) {
       // A module that from now on owes only its weight gradient waits without its activations
@@ -131,6 +153,8 @@ function* heldSchedule(engine: StepEngine, dropAndRerun: boolean): Schedule {
         yield { kind: 'output', output };
       }
       for (const headed of headedTerms[e]!) walk(headed.term.span[0], e, engine.head(headed, activation.output));
+      // Walked as their heads ran: the terms that began before the range are all at its input.
+      if (e === earlyUntil) yield { kind: 'upstream', cotangents: upstream.splice(0) };
       for (let m = first; m <= e; m++) if (plan.lastUse[m] === e) backwardModule(m);
     }
     if (engine.continuesAfter) {
@@ -175,6 +199,43 @@ function* sweepSchedule(engine: StepEngine): Schedule {
   const upstream: BoundaryCotangent[] = [];
   let incoming: BoundaryCotangent[] = [];
   let last: Activation | undefined;
+  const earlyUntil = earlyUpstreamModule(engine);
+  /** walkedBelow[m]: by span start, module m's input gradients walked ahead of the backward (see `walkUpstreamEarly`). */
+  const walkedBelow = Array.from({ length: K + 1 }, () => new Map<number, tf.Tensor>());
+
+  /**
+   * Walks the terms that began before the range from their heads down to the range's input, once
+   * their last head has run, re-running each module as the backward below will; the backward
+   * then takes these input gradients instead of computing them again. Keys and sums follow the
+   * order the backward would use (each group's own heads, then what comes from the module
+   * above), so every cotangent, and the order they go up in, is the one the backward would give.
+   */
+  const walkUpstreamEarly = () => {
+    let fromAbove: number[] = [];
+    for (let m = earlyUntil; m >= first; m--) {
+      const keys = [...groups[m]!.entries()].map(([key]) => key).filter((key) => key < first);
+      for (const key of fromAbove) if (!keys.includes(key)) keys.push(key);
+      fromAbove = keys;
+      if (!keys.length) continue;
+      const activation = m === K - 1 ? last! : engine.forward(m, inputs[m]!, engine.replay);
+      try {
+        for (const key of keys) {
+          const own = [...groups[m]!.entries()].find(([k]) => k === key)?.[1];
+          const above = walkedBelow[m + 1]!.get(key);
+          const g = own && above ? tf.add(own, above) : (own ?? above)!;
+          try {
+            const below = engine.inputGradient(activation, g);
+            if (m > first) walkedBelow[m]!.set(key, below);
+            else upstream.push({ spanStart: key, value: below });
+          } finally {
+            if (g !== own && g !== above) g.dispose();
+          }
+        }
+      } finally {
+        if (activation !== last) activation.dispose();
+      }
+    }
+  };
   try {
     for (let e = first; e < end; e++) {
       const activation = engine.forward(e, inputs[e]!);
@@ -192,6 +253,10 @@ function* sweepSchedule(engine: StepEngine): Schedule {
       }
       if (e === end - 1 && end < K) yield { kind: 'output', output: output.clone() };
       for (const headed of headedTerms[e]!) groups[e]!.addOwned(headed.term.span[0], engine.head(headed, output));
+      if (e === earlyUntil) {
+        walkUpstreamEarly();
+        yield { kind: 'upstream', cotangents: upstream.splice(0) };
+      }
     }
     // Module end - 1's output has served the stage after and the heads.
     if (end < K) {
@@ -226,7 +291,12 @@ function* sweepSchedule(engine: StepEngine): Schedule {
         }
         for (const [spanStart, g] of atOutput.entries()) {
           if (spanStart >= m) continue;
-          const below = engine.inputGradient(activation, g);
+          // Walked early: taken here (or gone up already, from module first).
+          const early = spanStart < first && earlyUntil >= 0;
+          if (early && m === first) continue;
+          const walked = early ? walkedBelow[m]!.get(spanStart) : undefined;
+          walkedBelow[m]!.delete(spanStart);
+          const below = walked ?? engine.inputGradient(activation, g);
           if (m > first) groups[m - 1]!.addOwned(spanStart, below);
           else upstream.push({ spanStart, value: below });
         }
@@ -242,6 +312,7 @@ function* sweepSchedule(engine: StepEngine): Schedule {
     last?.dispose();
     for (let m = first + 1; m < K; m++) if (inputs[m] && !inputs[m]!.isDisposed) inputs[m]!.dispose();
     for (const g of groups) g.dispose();
+    for (const walked of walkedBelow) for (const t of walked.values()) t.dispose();
     disposeCotangents(upstream);
     disposeCotangents(incoming);
   }
