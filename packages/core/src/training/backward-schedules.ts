@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from '../layers/layer.js';
 import type { ActivationSchedule } from './activation-memory.js';
-import { type BoundaryCotangent, CotangentSums, type StepEngine } from './step-engine.js';
+import { type BoundaryCotangent, CotangentSums, type HeadedTerm, type StepEngine } from './step-engine.js';
 
 /**
  * What a schedule asks of whoever drives it, at the boundaries of its module range:
@@ -55,6 +55,24 @@ export function runSchedule(schedule: Schedule): tf.Tensor | undefined {
 /** Disposes the cotangents of a reply that a schedule did not take in. */
 function disposeCotangents(cotangents: readonly BoundaryCotangent[]): void {
   for (const c of cotangents) c.value.dispose();
+}
+
+/**
+ * `order[m]`: the span starts of the cotangent groups at module m's output in the order the whole
+ * model's sweep first adds them: its own heads' (in the order they run), then those that come down
+ * from module m + 1 (in that module's order). The sweep sums and walks every group in this order
+ * whenever the heads ran, so a stage that runs some heads later gives the same bits.
+ */
+function sweepGroupOrder(headedTerms: readonly (readonly HeadedTerm[])[]): number[][] {
+  const K = headedTerms.length;
+  const order: number[][] = new Array(K);
+  for (let m = K - 1; m >= 0; m--) {
+    const keys: number[] = [];
+    for (const { term } of headedTerms[m]!) if (!keys.includes(term.span[0])) keys.push(term.span[0]);
+    for (const key of order[m + 1] ?? []) if (key <= m && !keys.includes(key)) keys.push(key);
+    order[m] = keys;
+  }
+  return order;
 }
 
 /**
@@ -200,27 +218,35 @@ function* sweepSchedule(engine: StepEngine): Schedule {
   let incoming: BoundaryCotangent[] = [];
   let last: Activation | undefined;
   const earlyUntil = earlyUpstreamModule(engine);
+  const order = sweepGroupOrder(headedTerms);
+  /** Module m's groups that hold a cotangent, in `order`. */
+  const groupsOf = (m: number): [number, tf.Tensor][] => {
+    const held = order[m]!.flatMap((key) => (groups[m]!.get(key) ? [[key, groups[m]!.get(key)!] as [number, tf.Tensor]] : []));
+    if (held.length !== groups[m]!.size) throw new Error(`internal: module ${m} holds a cotangent group outside its sweep order`);
+    return held;
+  };
   /** walkedBelow[m]: by span start, module m's input gradients walked ahead of the backward (see `walkUpstreamEarly`). */
   const walkedBelow = Array.from({ length: K + 1 }, () => new Map<number, tf.Tensor>());
+  /** The output of module m, while the forward runs (module K - 1's is in its kept trace). */
+  const outputOf = (m: number) => (m === K - 1 ? last!.output : inputs[m + 1]!);
+  /** Heads of terms that began in the range, for modules up to `earlyUntil`: they run once the early cotangents have gone up. */
+  const deferHeads = (m: number, headed: HeadedTerm) => m <= earlyUntil && headed.term.span[0] >= first;
 
   /**
    * Walks the terms that began before the range from their heads down to the range's input, once
    * their last head has run, re-running each module as the backward below will; the backward
    * then takes these input gradients instead of computing them again. Keys and sums follow the
-   * order the backward would use (each group's own heads, then what comes from the module
-   * above), so every cotangent, and the order they go up in, is the one the backward would give.
+   * backward's `order` (each group's own heads, then what comes from the module above), so every
+   * cotangent, and the order they go up in, is the one the backward would give.
    */
   const walkUpstreamEarly = () => {
-    let fromAbove: number[] = [];
     for (let m = earlyUntil; m >= first; m--) {
-      const keys = [...groups[m]!.entries()].map(([key]) => key).filter((key) => key < first);
-      for (const key of fromAbove) if (!keys.includes(key)) keys.push(key);
-      fromAbove = keys;
+      const keys = order[m]!.filter((key) => key < first && (groups[m]!.get(key) || walkedBelow[m + 1]!.get(key)));
       if (!keys.length) continue;
       const activation = m === K - 1 ? last! : engine.forward(m, inputs[m]!, engine.replay);
       try {
         for (const key of keys) {
-          const own = [...groups[m]!.entries()].find(([k]) => k === key)?.[1];
+          const own = groups[m]!.get(key);
           const above = walkedBelow[m + 1]!.get(key);
           const g = own && above ? tf.add(own, above) : (own ?? above)!;
           try {
@@ -252,10 +278,14 @@ function* sweepSchedule(engine: StepEngine): Schedule {
         inputs[e + 1] = output;
       }
       if (e === end - 1 && end < K) yield { kind: 'output', output: output.clone() };
-      for (const headed of headedTerms[e]!) groups[e]!.addOwned(headed.term.span[0], engine.head(headed, output));
+      for (const headed of headedTerms[e]!) if (!deferHeads(e, headed)) groups[e]!.addOwned(headed.term.span[0], engine.head(headed, output));
       if (e === earlyUntil) {
         walkUpstreamEarly();
         yield { kind: 'upstream', cotangents: upstream.splice(0) };
+        // A key's heads all run in one of the two passes, in their order: every sum is as before.
+        for (let m = first; m <= earlyUntil; m++) {
+          for (const headed of headedTerms[m]!) if (deferHeads(m, headed)) groups[m]!.addOwned(headed.term.span[0], engine.head(headed, outputOf(m)));
+        }
       }
     }
     // Module end - 1's output has served the stage after and the heads.
@@ -283,13 +313,13 @@ function* sweepSchedule(engine: StepEngine): Schedule {
       if (m > first) inputs[m]!.dispose();
       inputs[m] = undefined;
       try {
-        const total = tf.tidy(() => [...atOutput.entries()].reduce((sum, [, g]) => (sum ? tf.add(sum, g) : g.clone()), undefined as tf.Tensor | undefined)!);
+        const total = tf.tidy(() => groupsOf(m).reduce((sum, [, g]) => (sum ? tf.add(sum, g) : g.clone()), undefined as tf.Tensor | undefined)!);
         try {
           engine.parameterGradients(m, activation, total);
         } finally {
           total.dispose();
         }
-        for (const [spanStart, g] of atOutput.entries()) {
+        for (const [spanStart, g] of groupsOf(m)) {
           if (spanStart >= m) continue;
           // Walked early: taken here (or gone up already, from module first).
           const early = spanStart < first && earlyUntil >= 0;

@@ -67,6 +67,11 @@ export class CotangentSums<Key> {
     dy.dispose();
   }
 
+  /** The sum for `key` (still owned here), if any. */
+  get(key: Key): tf.Tensor | undefined {
+    return this.sums.get(key);
+  }
+
   /** Removes and returns the sum for `key` (the caller owns it). */
   take(key: Key): tf.Tensor | undefined {
     const sum = this.sums.get(key);
