@@ -63,7 +63,7 @@ function disposeCotangents(cotangents: readonly BoundaryCotangent[]): void {
  * from module m + 1 (in that module's order). The sweep sums and walks every group in this order
  * whenever the heads ran, so a stage that runs some heads later gives the same bits.
  */
-function sweepGroupOrder(headedTerms: readonly (readonly HeadedTerm[])[]): number[][] {
+export function sweepGroupOrder(headedTerms: readonly (readonly Pick<HeadedTerm, 'term'>[])[]): number[][] {
   const K = headedTerms.length;
   const order: number[][] = new Array(K);
   for (let m = K - 1; m >= 0; m--) {
@@ -82,11 +82,9 @@ function sweepGroupOrder(headedTerms: readonly (readonly HeadedTerm[])[]): numbe
  * workers took turns). -1 when no term began before the range, or when one of them continues past
  * it (its cotangent comes back with the incoming ones, so all go up after those).
  */
-function earlyUpstreamModule(engine: StepEngine): number {
-  const { headedTerms } = engine.model;
-  const { first, end } = engine;
+export function earlyUpstreamModule(headedTerms: readonly (readonly Pick<HeadedTerm, 'term'>[])[], first: number, end: number): number {
   let until = -1;
-  for (let e = first; e < engine.moduleCount; e++) {
+  for (let e = first; e < headedTerms.length; e++) {
     for (const { term } of headedTerms[e]!) {
       if (term.span[0] >= first) continue;
       if (e >= end) return -1;
@@ -154,7 +152,7 @@ function* heldSchedule(engine: StepEngine, dropAndRerun: boolean): Schedule {
     engine.moduleDone(m);
   };
 
-  const earlyUntil = earlyUpstreamModule(engine);
+  const earlyUntil = earlyUpstreamModule(headedTerms, first, end);
   try {
     for (let e = first; e < end; e++) {
       // A module that from now on owes only its weight gradient waits without its activations
@@ -217,7 +215,7 @@ function* sweepSchedule(engine: StepEngine): Schedule {
   const upstream: BoundaryCotangent[] = [];
   let incoming: BoundaryCotangent[] = [];
   let last: Activation | undefined;
-  const earlyUntil = earlyUpstreamModule(engine);
+  const earlyUntil = earlyUpstreamModule(headedTerms, first, end);
   const order = sweepGroupOrder(headedTerms);
   /** Module m's groups that hold a cotangent, in `order`. */
   const groupsOf = (m: number): [number, tf.Tensor][] => {
