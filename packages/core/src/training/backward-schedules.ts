@@ -75,6 +75,14 @@ export function sweepGroupOrder(headedTerms: readonly (readonly Pick<HeadedTerm,
   return order;
 }
 
+/** `sweepGroupOrder` of a trainer's headed terms, computed once: they are fixed when it is built. */
+const groupOrders = new WeakMap<object, number[][]>();
+function groupOrderOf(headedTerms: readonly (readonly HeadedTerm[])[]): number[][] {
+  let order = groupOrders.get(headedTerms);
+  if (!order) groupOrders.set(headedTerms, (order = sweepGroupOrder(headedTerms)));
+  return order;
+}
+
 /**
  * The module after whose heads every term that began before the range has its cotangent at the
  * range's input, so the stage before can have them while this range still runs forward (it would
@@ -216,7 +224,7 @@ function* sweepSchedule(engine: StepEngine): Schedule {
   let incoming: BoundaryCotangent[] = [];
   let last: Activation | undefined;
   const earlyUntil = earlyUpstreamModule(headedTerms, first, end);
-  const order = sweepGroupOrder(headedTerms);
+  const order = groupOrderOf(headedTerms);
   /** Module m's groups that hold a cotangent, in `order`. */
   const groupsOf = (m: number): [number, tf.Tensor][] => {
     const held = order[m]!.flatMap((key) => (groups[m]!.get(key) ? [[key, groups[m]!.get(key)!] as [number, tf.Tensor]] : []));
