@@ -26,8 +26,18 @@ function bits(trainer: LocalTrainer): Map<string, Int32Array> {
   return out;
 }
 
+/** host, workers, mode, plugins, the schedule with plugins, and a placement other than 'count'. */
+type HostCase = [
+  host: HostRecipeOptions['host'],
+  workers: number,
+  mode: 'simultaneous' | 'sequential',
+  plugins?: HostRecipeOptions['plugins'],
+  activations?: HostRecipeOptions['activations'],
+  placement?: [number, number][],
+];
+
 describe('PipelinedTrainer with DGL, InfoPro, MLM, LAM and MLAAN equals LocalTrainer bit for bit', () => {
-  for (const configuration of [
+  const cases: HostCase[] = [
     ['dgl', 2, 'simultaneous', undefined],
     ['dgl', 4, 'sequential', undefined],
     ['infopro', 2, 'simultaneous', undefined],
@@ -43,15 +53,8 @@ describe('PipelinedTrainer with DGL, InfoPro, MLM, LAM and MLAAN equals LocalTra
     ['dgl', 2, 'simultaneous', 'mlm', 'sweep', [[0, 1], [1, 4]]],
     ['dgl', 2, 'simultaneous', 'mlm', 'sweep', [[0, 2], [2, 4]]],
     ['infopro', 2, 'simultaneous', 'mlaan', 'sweep', [[0, 1], [1, 4]]],
-  ] as const) {
-    const [host, workers, mode, plugins, activations, placement] = configuration as unknown as [
-      HostRecipeOptions['host'],
-      number,
-      'simultaneous' | 'sequential',
-      HostRecipeOptions['plugins'],
-      HostRecipeOptions['activations'],
-      [number, number][] | undefined,
-    ];
+  ];
+  for (const [host, workers, mode, plugins, activations, placement] of cases) {
     const options: HostRecipeOptions = { host, mode, plugins, activations };
     it(`${host}${plugins ? ` + ${plugins}` : ''}, ${mode}, K = 4, W = ${workers}${activations ? `, ${activations}` : ''}${placement ? `, placement ${JSON.stringify(placement)}` : ''}`, async () => {
       const batches = Array.from({ length: 3 }, (_, i) => randomBatch({ size: 4, seed: 30 + i }));
